@@ -1,0 +1,127 @@
+// Package analyzer holds the domain types every part of kubesleuth shares (Finding,
+// Severity, Subject) and the detection Engine that turns audit events into findings.
+//
+// Sources (ingest/...) never import this package's Engine; views (index, report, tui)
+// read Findings. The audit event itself is the upstream auditv1.Event, never a copy.
+package analyzer
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Severity orders how urgently a finding needs a human. The zero value is Info.
+type Severity int
+
+const (
+	Info Severity = iota
+	Low
+	Medium
+	High
+	Critical
+)
+
+var severityNames = [...]string{"info", "low", "medium", "high", "critical"}
+
+// Severities lists every severity from lowest to highest.
+func Severities() []Severity { return []Severity{Info, Low, Medium, High, Critical} }
+
+func (s Severity) String() string {
+	if s < Info || s > Critical {
+		return fmt.Sprintf("severity(%d)", int(s))
+	}
+	return severityNames[s]
+}
+
+// ParseSeverity accepts the lowercase names (any case) used in rule files and flags.
+func ParseSeverity(s string) (Severity, error) {
+	for i, n := range severityNames {
+		if strings.EqualFold(strings.TrimSpace(s), n) {
+			return Severity(i), nil
+		}
+	}
+	return Info, fmt.Errorf("unknown severity %q (want one of %s)", s, strings.Join(severityNames[:], ", "))
+}
+
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	if err != nil {
+		return err
+	}
+	*s = v
+	return nil
+}
+
+// Subject is who or what a finding is about. Audit findings name an identity and/or an
+// object; etcd findings name the etcd key. Empty fields are omitted from JSON.
+type Subject struct {
+	User        string `json:"user,omitempty"`
+	SourceIP    string `json:"source_ip,omitempty"`
+	UserAgent   string `json:"user_agent,omitempty"`
+	Namespace   string `json:"namespace,omitempty"`
+	Resource    string `json:"resource,omitempty"`
+	Subresource string `json:"subresource,omitempty"`
+	Name        string `json:"name,omitempty"`
+	// Key is the etcd key (e.g. /registry/secrets/ns/name) for at-rest findings.
+	Key string `json:"key,omitempty"`
+}
+
+// String renders the subject compactly for tables: "user → ns/resource/name".
+func (s Subject) String() string {
+	var obj []string
+	for _, p := range []string{s.Namespace, s.Resource, s.Name} {
+		if p != "" {
+			obj = append(obj, p)
+		}
+	}
+	o := strings.Join(obj, "/")
+	if s.Subresource != "" {
+		o += "/" + s.Subresource
+	}
+	if s.Key != "" {
+		o = s.Key
+	}
+	switch {
+	case s.User != "" && o != "":
+		return s.User + " → " + o
+	case s.User != "":
+		return s.User
+	case o != "":
+		return o
+	case s.SourceIP != "":
+		return s.SourceIP
+	}
+	return "-"
+}
+
+// Finding is one conclusion with its evidence. Repeats of one rule on one subject within
+// the rule's window are folded into one Finding with Count > 1.
+type Finding struct {
+	RuleID    string    `json:"rule_id"`
+	Title     string    `json:"title"`
+	Severity  Severity  `json:"severity"`
+	MITRE     []string  `json:"mitre"`
+	Subject   Subject   `json:"subject"`
+	AuditIDs  []string  `json:"audit_ids"`
+	FirstSeen time.Time `json:"first_seen"`
+	LastSeen  time.Time `json:"last_seen"`
+	Count     int       `json:"count"`
+	Message   string    `json:"message"`
+}
+
+// MarshalJSON keeps list fields as [] rather than null so consumers can iterate blindly.
+func (f Finding) MarshalJSON() ([]byte, error) {
+	type plain Finding
+	p := plain(f)
+	if p.MITRE == nil {
+		p.MITRE = []string{}
+	}
+	if p.AuditIDs == nil {
+		p.AuditIDs = []string{}
+	}
+	return json.Marshal(p)
+}
