@@ -1,0 +1,538 @@
+package audit
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"unicode/utf8"
+
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+)
+
+// DefaultMaxLineBytes is the default limit on one line (or one JSON value of a document).
+const DefaultMaxLineBytes = 4 << 20
+
+// Options tune a Reader. The zero value is usable.
+type Options struct {
+	// MaxLineBytes skips (and reports) lines longer than this. Default 4 MiB.
+	MaxLineBytes int
+	// Strict makes the first bad input end the run with that error.
+	Strict bool
+	// Workers decoding in parallel. Default GOMAXPROCS.
+	Workers int
+	// KeepDuplicates passes repeated auditID+stage events on instead of dropping them.
+	KeepDuplicates bool
+	// OnError is called, in input order, for every piece of bad input.
+	OnError func(*InputError)
+	// Stdin is read for the input "-". Default os.Stdin.
+	Stdin io.Reader
+}
+
+// Source says where an event was read: the file, the line it starts on (1-based) and
+// its byte offset in the decompressed stream.
+type Source struct {
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Offset int64  `json:"offset"`
+}
+
+func (s Source) String() string { return fmt.Sprintf("%s:%d", s.File, s.Line) }
+
+// Record is one audit event and where it came from. Events from one wrapper (an
+// EventList line, an Event Hubs batch) share the wrapper's Source.
+type Record struct {
+	Event  *auditv1.Event
+	Source Source
+}
+
+// Reader reads audit events from a list of inputs. Use Each once.
+type Reader struct {
+	inputs []Input
+	opts   Options
+	read   atomic.Int64 // bytes of input consumed, for progress
+	sum    Summary
+}
+
+// Open expands the arguments (files, folders, globs, "-") and prepares a Reader. It
+// fails when an argument names nothing readable.
+func Open(args []string, opts Options) (*Reader, error) {
+	inputs, err := Expand(args)
+	if err != nil {
+		return nil, err
+	}
+	return NewReader(inputs, opts), nil
+}
+
+// NewReader prepares a Reader over already expanded inputs.
+func NewReader(inputs []Input, opts Options) *Reader {
+	if opts.MaxLineBytes <= 0 {
+		opts.MaxLineBytes = DefaultMaxLineBytes
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opts.Stdin == nil {
+		opts.Stdin = os.Stdin
+	}
+	r := &Reader{inputs: inputs, opts: opts}
+	r.sum.Skipped = map[Reason]int{}
+	for _, in := range inputs {
+		r.sum.Files = append(r.sum.Files, &FileStats{Path: in.Path, Bytes: in.Size, Skipped: map[Reason]int{}})
+	}
+	return r
+}
+
+// Inputs lists what will be read, in order.
+func (r *Reader) Inputs() []Input { return r.inputs }
+
+// TotalBytes is the size of all inputs on disk (standard input counts 0).
+func (r *Reader) TotalBytes() int64 {
+	var n int64
+	for _, in := range r.inputs {
+		n += in.Size
+	}
+	return n
+}
+
+// BytesRead is how much of the inputs has been consumed so far (on-disk bytes, so that
+// it compares with TotalBytes for compressed files too). Safe to call concurrently.
+func (r *Reader) BytesRead() int64 { return r.read.Load() }
+
+// Summary is the account of the read so far; complete once Each has returned.
+func (r *Reader) Summary() *Summary { return &r.sum }
+
+// item is one unit of work: a line or a document value, or bad input found while
+// splitting (too long, truncated, binary).
+type item struct {
+	start, end int // data = batch.buf[start:end]
+	line       int
+	off        int64
+	bad        *InputError // set: report this instead of decoding
+}
+
+// batch is a run of items from one file, decoded by one worker.
+type batch struct {
+	file  int
+	buf   []byte
+	items []item
+	out   [][]decoded // per item
+	done  chan struct{}
+}
+
+const (
+	batchBytes = 512 << 10
+	batchItems = 2048
+)
+
+var batchPool = sync.Pool{New: func() any { return &batch{buf: make([]byte, 0, batchBytes+64<<10)} }}
+
+// Each reads every input and calls fn for each event, in input order. It returns the
+// first error of fn, ctx's error, or with Options.Strict the first bad input. Bad input
+// is otherwise reported through Options.OnError, counted, and skipped.
+func (r *Reader) Each(ctx context.Context, fn func(Record) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	work := make(chan *batch, r.opts.Workers*2)
+	order := make(chan *batch, r.opts.Workers*4)
+	var wg sync.WaitGroup
+	for i := 0; i < r.opts.Workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range work {
+				b.decode()
+			}
+		}()
+	}
+	go func() {
+		r.produce(ctx, work, order)
+		close(work)
+		close(order)
+	}()
+	err := r.collect(ctx, order, fn)
+	cancel()
+	// drain so the producer and workers can finish
+	for b := range order {
+		<-b.done
+	}
+	wg.Wait()
+	return err
+}
+
+func (b *batch) decode() {
+	if cap(b.out) < len(b.items) {
+		b.out = make([][]decoded, len(b.items))
+	}
+	b.out = b.out[:len(b.items)]
+	for i, it := range b.items {
+		b.out[i] = b.out[i][:0]
+		if it.bad == nil {
+			b.out[i] = decodeValue(b.buf[it.start:it.end], b.out[i])
+		}
+	}
+	close(b.done)
+}
+
+// collect hands events to fn in order, dropping duplicates and keeping the account.
+func (r *Reader) collect(ctx context.Context, order <-chan *batch, fn func(Record) error) error {
+	seed1, seed2 := maphash.MakeSeed(), maphash.MakeSeed()
+	var h1, h2 maphash.Hash
+	h1.SetSeed(seed1)
+	h2.SetSeed(seed2)
+	seen := map[[2]uint64]struct{}{}
+
+	report := func(fs *FileStats, e *InputError) error {
+		fs.Skipped[e.Reason]++
+		r.sum.Skipped[e.Reason]++
+		if r.opts.OnError != nil {
+			r.opts.OnError(e)
+		}
+		if r.opts.Strict {
+			return e
+		}
+		return nil
+	}
+	for b := range order {
+		<-b.done
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		fs := r.sum.Files[b.file]
+		for i, it := range b.items {
+			if it.bad != nil {
+				if err := report(fs, it.bad); err != nil {
+					return err
+				}
+				continue
+			}
+			for _, d := range b.out[i] {
+				if d.ev == nil {
+					e := &InputError{File: fs.Path, Line: it.line, Offset: it.off, Reason: d.reason, Msg: d.msg}
+					if err := report(fs, e); err != nil {
+						return err
+					}
+					continue
+				}
+				ev := d.ev
+				if !r.opts.KeepDuplicates {
+					h1.Reset()
+					h2.Reset()
+					for _, h := range []*maphash.Hash{&h1, &h2} {
+						h.WriteString(string(ev.AuditID))
+						h.WriteByte(0)
+						h.WriteString(string(ev.Stage))
+					}
+					k := [2]uint64{h1.Sum64(), h2.Sum64()}
+					if _, dup := seen[k]; dup {
+						fs.Duplicates++
+						r.sum.Duplicates++
+						continue
+					}
+					seen[k] = struct{}{}
+				}
+				fs.Events++
+				r.sum.Events++
+				t := ev.RequestReceivedTimestamp.Time
+				if !t.IsZero() {
+					if fs.First == nil || t.Before(*fs.First) {
+						tt := t
+						fs.First = &tt
+					}
+					if fs.Last == nil || t.After(*fs.Last) {
+						tt := t
+						fs.Last = &tt
+					}
+				}
+				if err := fn(Record{Event: ev, Source: Source{File: fs.Path, Line: it.line, Offset: it.off}}); err != nil {
+					return err
+				}
+			}
+		}
+		b.items = b.items[:0]
+		b.buf = b.buf[:0]
+		batchPool.Put(b)
+	}
+	return ctx.Err()
+}
+
+// produce splits every input into batches, in order.
+func (r *Reader) produce(ctx context.Context, work, order chan<- *batch) {
+	for i := range r.inputs {
+		if ctx.Err() != nil {
+			return
+		}
+		p := &splitter{r: r, file: i, ctx: ctx, work: work, order: order}
+		p.split()
+		p.flush()
+	}
+}
+
+// splitter cuts one input into items and sends them in batches.
+type splitter struct {
+	r           *Reader
+	file        int
+	ctx         context.Context
+	work, order chan<- *batch
+	cur         *batch
+}
+
+func (p *splitter) path() string { return p.r.inputs[p.file].Path }
+
+func (p *splitter) batch() *batch {
+	if p.cur == nil {
+		b := batchPool.Get().(*batch)
+		b.file = p.file
+		b.done = make(chan struct{})
+		p.cur = b
+	}
+	return p.cur
+}
+
+func (p *splitter) add(data []byte, line int, off int64) {
+	b := p.batch()
+	start := len(b.buf)
+	b.buf = append(b.buf, data...)
+	b.items = append(b.items, item{start: start, end: len(b.buf), line: line, off: off})
+	if len(b.buf) >= batchBytes || len(b.items) >= batchItems {
+		p.flush()
+	}
+}
+
+func (p *splitter) bad(line int, off int64, reason Reason, format string, a ...any) {
+	b := p.batch()
+	b.items = append(b.items, item{line: line, off: off, bad: &InputError{File: p.path(), Line: line, Offset: off, Reason: reason, Msg: fmt.Sprintf(format, a...)}})
+}
+
+func (p *splitter) flush() {
+	if p.cur == nil {
+		return
+	}
+	b := p.cur
+	p.cur = nil
+	select {
+	case p.order <- b:
+	case <-p.ctx.Done():
+		close(b.done)
+		return
+	}
+	select {
+	case p.work <- b:
+	case <-p.ctx.Done():
+		close(b.done)
+	}
+}
+
+// countingReader counts on-disk bytes for progress.
+type countingReader struct {
+	r io.Reader
+	n *atomic.Int64
+}
+
+func (c countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func (p *splitter) split() {
+	in := p.r.inputs[p.file]
+	var src io.Reader
+	if in.Path == StdinName {
+		src = p.r.opts.Stdin
+	} else {
+		f, err := os.Open(in.Path)
+		if err != nil {
+			p.bad(0, 0, Unreadable, "cannot open: %v", err)
+			return
+		}
+		defer f.Close()
+		src = f
+	}
+	raw := bufio.NewReaderSize(countingReader{src, &p.r.read}, 256<<10)
+	var text io.Reader = raw
+	gz := false
+	if magic, _ := raw.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(raw)
+		if err != nil {
+			p.bad(0, 0, Truncated, "not a readable gzip stream: %v", err)
+			return
+		}
+		defer zr.Close()
+		text = zr
+		gz = true
+	}
+	br := bufio.NewReaderSize(text, 1<<20)
+	head, err := br.Peek(8 << 10)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		p.ioError(gz, 1, 0, err)
+		return
+	}
+	var off int64
+	if bytes.HasPrefix(head, []byte("\xef\xbb\xbf")) {
+		br.Discard(3)
+		head = head[3:]
+		off = 3
+	}
+	if isBinary(head) {
+		p.bad(0, 0, Binary, "binary file (not JSON text), skipped")
+		return
+	}
+	trimmed := bytes.TrimLeft(head, " \t\r\n")
+	if isDocument(trimmed) {
+		p.document(br, gz, off)
+		return
+	}
+	p.lines(br, gz, off)
+}
+
+// isDocument tells a JSON document (an array, or an object spread over several lines)
+// from JSON lines (one complete value per line).
+func isDocument(head []byte) bool {
+	if len(head) == 0 {
+		return false
+	}
+	if head[0] == '[' {
+		return true
+	}
+	if head[0] != '{' {
+		return false
+	}
+	nl := bytes.IndexByte(head, '\n')
+	if nl < 0 {
+		return false // one long line, or a single line without newline
+	}
+	return !validJSON(bytes.TrimSpace(head[:nl]))
+}
+
+// isBinary reports text that cannot be JSON: NUL bytes, or many control or invalid
+// UTF-8 bytes at the start of the file.
+func isBinary(head []byte) bool {
+	if len(head) == 0 {
+		return false
+	}
+	if bytes.IndexByte(head, 0) >= 0 {
+		return true
+	}
+	bad := 0
+	for i := 0; i < len(head); {
+		r, size := utf8.DecodeRune(head[i:])
+		if (r == utf8.RuneError && size == 1) || (r < 0x20 && r != '\n' && r != '\r' && r != '\t') {
+			// a rune cut off by the end of the peek window is not bad
+			if !(r == utf8.RuneError && len(head)-i < utf8.UTFMax && !utf8.FullRune(head[i:])) {
+				bad++
+			}
+		}
+		i += size
+	}
+	return bad*10 > len(head)
+}
+
+func (p *splitter) ioError(gz bool, line int, off int64, err error) {
+	if gz && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader)) {
+		p.bad(line, off, Truncated, "gzip stream truncated or corrupt (%v); the rest of the file is lost", err)
+		return
+	}
+	p.bad(line, off, Unreadable, "read error: %v", err)
+}
+
+// lines splits JSON lines. A line over the limit is skipped without being buffered whole.
+func (p *splitter) lines(br *bufio.Reader, gz bool, off int64) {
+	limit := p.r.opts.MaxLineBytes
+	var long []byte
+	line := 0
+	for {
+		if p.ctx.Err() != nil {
+			return
+		}
+		chunk, err := br.ReadSlice('\n')
+		line++
+		start := off
+		off += int64(len(chunk))
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// a line longer than the buffer: gather it, up to the limit
+			long = append(long[:0], chunk...)
+			over := len(long) > limit
+			for errors.Is(err, bufio.ErrBufferFull) {
+				chunk, err = br.ReadSlice('\n')
+				off += int64(len(chunk))
+				if !over {
+					long = append(long, chunk...)
+					if len(long) > limit {
+						over = true
+						long = long[:0]
+					}
+				}
+			}
+			if err != nil && !errors.Is(err, io.EOF) {
+				p.ioError(gz, line, start, err)
+				return
+			}
+			if over {
+				p.bad(line, start, TooLong, "line longer than %d bytes (--max-line), skipped", limit)
+			} else {
+				p.add(long, line, start)
+			}
+			if err != nil {
+				return
+			}
+			continue
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			// the partial line before a broken gzip stream is not trusted
+			p.ioError(gz, line, start, err)
+			return
+		}
+		if len(chunk) > limit {
+			p.bad(line, start, TooLong, "line longer than %d bytes (--max-line), skipped", limit)
+		} else if !blank(chunk) {
+			p.add(chunk, line, start)
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func blank(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return false
+		}
+	}
+	return true
+}
+
+// document streams the values of JSON documents.
+func (p *splitter) document(br *bufio.Reader, gz bool, off int64) {
+	s := &docScanner{r: br, line: 1, off: off, limit: p.r.opts.MaxLineBytes}
+	s.emit = func(data []byte, line int, off int64, tooLong bool) {
+		if tooLong {
+			p.bad(line, off, TooLong, "JSON value longer than %d bytes (--max-line), skipped", s.limit)
+			return
+		}
+		p.add(data, line, off)
+	}
+	err := s.run()
+	var de *errDoc
+	switch {
+	case err == nil:
+	case errors.As(err, &de):
+		p.bad(de.line, s.off, Malformed, "%s; the rest of the document is skipped", de.msg)
+	default:
+		p.ioError(gz, s.line, s.off, err)
+	}
+}
+
+// validJSON is the decoder's validity check, kept in one place.
+func validJSON(b []byte) bool { return len(b) > 0 && jsonValid(b) }
