@@ -21,6 +21,6 @@ type detectResult struct {
 type noRules struct{}
 
 func (noRules) Observe(*auditv1.Event) {}
-func (noRules) Result() detectResult  { return detectResult{} }
+func (noRules) Result() detectResult   { return detectResult{} }
 
 func buildEngine(extra []string, noBuiltin bool) (noRules, int, error) { return noRules{}, 0, nil }

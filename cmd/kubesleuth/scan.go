@@ -115,9 +115,9 @@ type scanResult struct {
 
 type scanSummary struct {
 	*audit.Summary
-	Rules        int                     `json:"rules"`
+	Rules        int            `json:"rules"`
 	NotEvaluable []ruleCoverage `json:"not_evaluable,omitempty"`
-	Elapsed      string                  `json:"elapsed"`
+	Elapsed      string         `json:"elapsed"`
 }
 
 func runScan(cmd *cobra.Command, io stdio, o scanOptions, args []string) error {
