@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# End-to-end figures on 1,000,000 generated events, each against jq over the same file in
+# the same run (the baseline a responder would otherwise reach for). The generated file
+# is cached outside git in $BENCH_DIR and made once.
+set -euo pipefail
+BIN=${BIN:-bin/kubesleuth}
+BENCH_DIR=${BENCH_DIR:-$HOME/.cache/kubesleuth-bench}
+EVENTS=${EVENTS:-1000000}
+mkdir -p "$BENCH_DIR"
+LOG="$BENCH_DIR/audit-$EVENTS.jsonl"
+if [ ! -s "$LOG" ]; then
+  echo "generating $EVENTS events into $LOG (once)..."
+  "$BIN" generate --events "$EVENTS" --seed 1 --attacks -o "$LOG.tmp"
+  mv "$LOG.tmp" "$LOG"
+fi
+size=$(stat -c %s "$LOG")
+echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo); file: $LOG, $((size/1048576)) MiB, $EVENTS events"
+
+# measure LABEL CMD...: wall seconds and peak RSS (KiB) of one command
+measure() {
+  local label=$1; shift
+  local out; out=$(mktemp)
+  /usr/bin/time -f '%e %M' -o "$out" "$@" >/dev/null 2>"$out.err" || { echo "$label failed:"; cat "$out.err"; exit 1; }
+  read -r secs rss < "$out"
+  rm -f "$out" "$out.err"
+  printf '%-34s %8.2f s  %10.0f events/s  %8.1f MB/s  peak RSS %6.0f MB\n' "$label" "$secs" \
+    "$(awk "BEGIN{print $EVENTS/$secs}")" "$(awk "BEGIN{print $size/1048576/$secs}")" "$(awk "BEGIN{print $rss/1024}")"
+  eval "T_${label//[^a-zA-Z0-9]/_}=$secs"
+}
+
+measure jq_secrets jq -c 'select(.objectRef.resource=="secrets")' "$LOG"
+measure read_decode "$BIN" scan --no-builtin-rules -q -o json "$LOG"
+measure scan_catalog "$BIN" scan -q -o json "$LOG"
+printf 'ratio read+decode vs jq: %.1fx faster\n' "$(awk "BEGIN{print $T_jq_secrets/$T_read_decode}")"
+printf 'ratio scan (catalog) vs jq: %.1fx faster\n' "$(awk "BEGIN{print $T_jq_secrets/$T_scan_catalog}")"
