@@ -478,7 +478,7 @@ func fireKubeletEvent(s *sim, a *actor) {
 		r.reqBody, r.respBody = eventRequest, eventResponse
 		s.submit(r, s.latency())
 	}
-	s.at(s.now+s.jitter(90*sec, 0.9), a)
+	s.at(s.now+s.jitter(45*sec, 0.9), a)
 }
 
 // ---- control plane ----
@@ -633,6 +633,7 @@ func watchers(c *cluster) []watcher {
 		add(kp, notesGroup("system:node-proxier", "system:node-proxier", "system:serviceaccounts:kube-system"), "discovery.k8s.io", "v1", "endpointslices", "", "")
 		add(kp, notesGroup("system:node-proxier", "system:node-proxier", "system:serviceaccounts:kube-system"), "", "v1", "services", "", "")
 	}
+	kcmInformers := newIdentity("system:kube-controller-manager", "", []string{"system:authenticated"}, x509Extra(s), "10.0.1.10", componentUA("kube-controller-manager")+"/shared-informers")
 	for _, r := range []struct{ group, version, resource string }{
 		{"", "v1", "pods"}, {"", "v1", "nodes"}, {"", "v1", "namespaces"}, {"", "v1", "services"}, {"", "v1", "serviceaccounts"},
 		{"", "v1", "configmaps"}, {"", "v1", "secrets"}, {"", "v1", "persistentvolumeclaims"}, {"apps", "v1", "deployments"},
@@ -640,7 +641,7 @@ func watchers(c *cluster) []watcher {
 		{"discovery.k8s.io", "v1", "endpointslices"}, {"rbac.authorization.k8s.io", "v1", "clusterrolebindings"},
 		{"certificates.k8s.io", "v1", "certificatesigningrequests"}, {"coordination.k8s.io", "v1", "leases"},
 	} {
-		add(c.kcm, notesKCM, r.group, r.version, r.resource, "", "")
+		add(kcmInformers, notesKCM, r.group, r.version, r.resource, "", "")
 	}
 	for _, r := range []struct{ group, version, resource string }{
 		{"", "v1", "pods"}, {"", "v1", "nodes"}, {"", "v1", "persistentvolumeclaims"}, {"storage.k8s.io", "v1", "csinodes"},
@@ -650,7 +651,7 @@ func watchers(c *cluster) []watcher {
 		if r.resource == "pods" {
 			sel = "status.phase!=Succeeded,status.phase!=Failed"
 		}
-		add(c.scheduler, notesScheduler, r.group, r.version, r.resource, "", sel)
+		add(c.ctrl["scheduler"], notesScheduler, r.group, r.version, r.resource, "", sel)
 	}
 	dns := saIdentity(s, "kube-system", "coredns", "10.244.1.3", "coredns/v1.12.3 (linux/amd64) kubernetes/$Format", c.podOf("kube-system"))
 	for _, r := range []string{"endpointslices", "services", "namespaces"} {

@@ -72,7 +72,7 @@ func fireHumanArrival(s *sim, a *actor) {
 	h := s.c.humans[s.rng.IntN(len(s.c.humans))]
 	sess := &actor{fire: fireHumanStep, x: h, i: s.rng.IntN(len(h.ids)), n: 3 + s.rng.IntN(10)}
 	s.at(s.now, sess)
-	s.at(s.now+int64(s.rng.ExpFloat64()*float64(3*minute)), a)
+	s.at(s.now+int64(s.rng.ExpFloat64()*float64(75*sec)), a)
 }
 
 // humanNamespaces are where people work; payments is where the leaky audit rule bites.
@@ -274,7 +274,7 @@ func fireCIRun(s *sim, a *actor) {
 	w.started = w.received + 500 + s.rng.Int64N(1500)
 	w.completed = w.received + int64(d.replicas)*9*sec + s.rng.Int64N(5*sec)
 	s.submit(w, 0)
-	s.at(s.now+s.jitter(12*minute, 0.4), a)
+	s.at(s.now+s.jitter(6*minute, 0.4), a)
 }
 
 // rollout simulates the controllers' reaction to a changed pod template: new pods are

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+)
+
+func TestGenerateFiles(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "audit.log.gz")
+	labels := filepath.Join(dir, "labels.jsonl")
+	code, stdout, stderr := runCmd(t, "", "generate", "--events", "1500", "--seed", "3", "--attacks", "--labels", labels, "-o", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if stdout != "" {
+		t.Errorf("stdout should stay empty with -o FILE, got %d bytes", len(stdout))
+	}
+	if !strings.Contains(stderr, "wrote 1500 events") || !strings.Contains(stderr, "secret-enumeration=") {
+		t.Errorf("summary: %s", stderr)
+	}
+	for _, p := range []string{out, labels} {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", p, st.Mode().Perm())
+		}
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s is not gzip: %v", out, err)
+	}
+	sc := bufio.NewScanner(zr)
+	sc.Buffer(nil, 1<<20)
+	n := 0
+	for sc.Scan() {
+		n++
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1500 {
+		t.Errorf("gzip output holds %d lines, want 1500", n)
+	}
+	lb, _ := os.ReadFile(labels)
+	if bytes.Count(lb, []byte("\n")) < 19 {
+		t.Errorf("labels file has %d lines", bytes.Count(lb, []byte("\n")))
+	}
+}
+
+func TestGenerateStdoutDeterministic(t *testing.T) {
+	_, a, _ := runCmd(t, "", "generate", "--events", "300", "--seed", "9", "--start", "2025-01-01T00:00:00Z")
+	_, b, _ := runCmd(t, "", "generate", "--events", "300", "--seed", "9", "--start", "2025-01-01T00:00:00Z")
+	if a != b || strings.Count(a, "\n") != 300 {
+		t.Fatalf("two runs differ or have the wrong length (%d lines)", strings.Count(a, "\n"))
+	}
+	if !strings.Contains(a, `"requestReceivedTimestamp":"2025-01-01T00:00:0`) {
+		t.Errorf("--start not honoured: %.300s", a)
+	}
+}
+
+func TestGenerateUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"generate", "--events", "0"}, "--events must be positive"},
+		{[]string{"generate", "--events", "10", "--attacks"}, "--attacks needs --events of at least 1000"},
+		{[]string{"generate", "--labels", "x.jsonl"}, "--labels needs --attacks"},
+		{[]string{"generate", "--start", "yesterday"}, "--start"},
+		{[]string{"generate", "extra"}, "unknown command"},
+		{[]string{"generate", "-o", filepath.Join(t.TempDir(), "missing", "a.log"), "--events", "5"}, "creating"},
+	} {
+		code, _, stderr := runCmd(t, "", tc.args...)
+		if code != exitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
+
+// TestGenerateSubcommands checks the hook other generators use to add `generate <kind>`.
+func TestGenerateSubcommands(t *testing.T) {
+	saved := generateSubcommands
+	defer func() { generateSubcommands = saved }()
+	generateSubcommands = append(generateSubcommands, func(io stdio) *cobra.Command {
+		return &cobra.Command{Use: "fake", RunE: func(*cobra.Command, []string) error {
+			_, err := io.out.Write([]byte("fake ran\n"))
+			return err
+		}}
+	})
+	code, stdout, stderr := runCmd(t, "", "generate", "fake")
+	if code != 0 || stdout != "fake ran\n" {
+		t.Errorf("generate fake: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
