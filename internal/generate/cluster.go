@@ -508,7 +508,9 @@ func fireLeaderElection(s *sim, a *actor) {
 	}
 	base := "/apis/coordination.k8s.io/v1/namespaces/" + l.ns + "/leases/" + l.name
 	ref := objRef{resource: "leases", namespace: l.ns, name: l.name, group: "coordination.k8s.io", version: "v1"}
-	if l.manager != "kube-apiserver" { // client-go leader election reads before it renews
+	// The leader renews optimistically (client-go >= 1.27 updates the lease it last saw
+	// without reading it first); only ingress-nginx's standby replica polls with a get.
+	if l.manager == "nginx-ingress-controller" {
 		g := s.req(who, "get", base, "timeout=5s", ref)
 		g.notes = notes
 		s.submit(g, s.latency()/2)

@@ -460,3 +460,32 @@ func BenchmarkGenerate(b *testing.B) {
 	b.SetBytes(st.Bytes / int64(b.N))
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+func TestExactCountSmall(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 10, 999} {
+		log, _, st := gen(t, Options{Events: n, Seed: uint64(n)})
+		if got := bytes.Count(log, []byte("\n")); got != n || st.Events != n {
+			t.Errorf("Events=%d: wrote %d lines, Stats.Events %d", n, got, st.Events)
+		}
+	}
+}
+
+// TestAttacksCompleteAtMinimum checks that the smallest allowed log still holds every
+// event of every scenario: the end of the run is kept for attack events still to come.
+func TestAttacksCompleteAtMinimum(t *testing.T) {
+	_, _, small := gen(t, Options{Events: MinEventsWithAttacks, Seed: 11, Attacks: true})
+	_, _, big := gen(t, Options{Events: 30000, Seed: 11, Attacks: true})
+	total := 0
+	for _, name := range Scenarios() {
+		if small.Scenarios[name] != big.Scenarios[name] {
+			t.Errorf("%s: %d events at the minimum size, %d in a large log", name, small.Scenarios[name], big.Scenarios[name])
+		}
+		total += big.Scenarios[name]
+	}
+	if total > attackReserve {
+		t.Errorf("scenarios write %d events, more than the %d reserved for them", total, attackReserve)
+	}
+	if small.Events != MinEventsWithAttacks {
+		t.Errorf("wrote %d events, want %d", small.Events, MinEventsWithAttacks)
+	}
+}

@@ -63,6 +63,10 @@ func forbidden(user, verb, resource, group, ns, name string) []byte {
 	return append(b, `},"code":403}`...)
 }
 
+// notesPodCreate are the annotations of a pod created by the replicaset controller in a
+// namespace that enforces the restricted Pod Security Standard.
+var notesPodCreate = append(notesController("replicaset-controller"), `,"pod-security.kubernetes.io/enforce-policy":"restricted:latest"`...)
+
 var notesForbid = func() []byte {
 	b := appendKV(nil, false, "authorization.k8s.io/decision", "forbid")
 	return appendKV(b, true, "authorization.k8s.io/reason", "")
@@ -303,7 +307,7 @@ func (s *sim) rollout(d *deployment, newImage bool) {
 		c := s.req(rc, "create", "/api/v1/namespaces/"+d.ns+"/pods", "",
 			objRef{resource: "pods", namespace: d.ns, version: "v1", bodyName: p.name})
 		c.code = 201
-		c.notes = notesController("replicaset-controller")
+		c.notes = notesPodCreate
 		c.x = p
 		c.t1 = int64(s.nextRV())
 		c.reqBody, c.respBody = podCreateRequest, podCreateResponse
