@@ -458,8 +458,14 @@ func appendSecret(s *sim, b []byte, sc *secret, withKind bool) []byte {
 	} else {
 		b = append(b, `{"metadata":{"name":`...)
 	}
-	b = appendSecretMeta(s, b, sc)
-	b = append(b, `,"data":{`...)
+	b = appendSecretMeta(s, b, sc, false)
+	return appendSecretData(b, sc)
+}
+
+// appendDataMap appends a Secret's data map, base64 values, keys sorted as encoding/json
+// sorts a map's keys (the secrets' keys are kept sorted).
+func appendDataMap(b []byte, sc *secret) []byte {
+	b = append(b, '{')
 	for i, d := range sc.data {
 		if i > 0 {
 			b = append(b, ',')
@@ -468,12 +474,19 @@ func appendSecret(s *sim, b []byte, sc *secret, withKind bool) []byte {
 		b = append(b, ':')
 		b = appendString(b, b64(d.value))
 	}
-	b = append(b, `},"type":`...)
+	return append(b, '}')
+}
+
+// appendSecretData closes a Secret after its metadata: data and type.
+func appendSecretData(b []byte, sc *secret) []byte {
+	b = append(b, `,"data":`...)
+	b = appendDataMap(b, sc)
+	b = append(b, `,"type":`...)
 	b = appendString(b, sc.typ)
 	return append(b, '}')
 }
 
-func appendSecretMeta(s *sim, b []byte, sc *secret) []byte {
+func appendSecretMeta(s *sim, b []byte, sc *secret, applied bool) []byte {
 	b = appendString(b, sc.name)
 	b = append(b, `,"namespace":"`...)
 	b = append(b, sc.ns...)
@@ -483,9 +496,52 @@ func appendSecretMeta(s *sim, b []byte, sc *secret) []byte {
 	b = appendRV(b, sc.rv)
 	b = append(b, `,"creationTimestamp":`...)
 	b = s.clk.appendSecond(b, sc.created)
+	if applied {
+		b = append(b, `,"annotations":{"kubectl.kubernetes.io/last-applied-configuration":`...)
+		b = appendString(b, lastApplied(sc))
+		b = append(b, '}')
+	}
 	b = append(b, `,"managedFields":[`...)
 	b = s.managedField(b, "kubectl-create", "Update", "v1", sc.created, "", `{"f:data":{},"f:type":{}}`)
+	if applied {
+		b = append(b, ',')
+		b = s.managedField(b, "kubectl-client-side-apply", "Update", "v1", sc.created, "",
+			`{"f:data":{},"f:metadata":{"f:annotations":{".":{},"f:kubectl.kubernetes.io/last-applied-configuration":{}}},"f:type":{}}`)
+	}
 	return append(b, `]}`...)
+}
+
+// lastApplied is the kubectl.kubernetes.io/last-applied-configuration annotation of a
+// Secret applied from a manifest: the whole object, data included, as a JSON string.
+func lastApplied(sc *secret) string {
+	b := []byte(`{"apiVersion":"v1","data":`)
+	b = appendDataMap(b, sc)
+	b = append(b, `,"kind":"Secret","metadata":{"annotations":{},"name":`...)
+	b = appendString(b, sc.name)
+	b = append(b, `,"namespace":`...)
+	b = appendString(b, sc.ns)
+	b = append(b, `},"type":`...)
+	b = appendString(b, sc.typ)
+	return string(b) + "}\n"
+}
+
+// secretApplyPatch is the strategic merge patch kubectl apply sends for a Secret.
+func secretApplyPatch(s *sim, r *request, b []byte) []byte {
+	s.discloseSecret(r.i1)
+	sc := s.c.secrets[r.i1]
+	b = append(b, `{"data":`...)
+	b = appendDataMap(b, sc)
+	b = append(b, `,"metadata":{"annotations":{"kubectl.kubernetes.io/last-applied-configuration":`...)
+	b = appendString(b, lastApplied(sc))
+	return append(b, `}}}`...)
+}
+
+func secretApplyResponse(s *sim, r *request, b []byte) []byte {
+	s.discloseSecret(r.i1)
+	sc := s.c.secrets[r.i1]
+	b = append(b, `{"kind":"Secret","apiVersion":"v1","metadata":{"name":`...)
+	b = appendSecretMeta(s, b, sc, true)
+	return appendSecretData(b, sc)
 }
 
 // secretResponse is the Secret a get returns; at RequestResponse its data reaches the log.

@@ -4,7 +4,9 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // The simulated cluster: its nodes, workloads, secrets and the identities that talk to
@@ -247,6 +249,7 @@ func newCluster(s *sim) *cluster {
 		for _, k := range keys {
 			sc.data = append(sc.data, kv{k, s.password(20 + s.rng.IntN(13))})
 		}
+		slices.SortFunc(sc.data, func(a, b kv) int { return strings.Compare(a.key, b.key) })
 		c.secrets = append(c.secrets, sc)
 	}
 	opaque := "Opaque"

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/runtime"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 )
 
@@ -320,29 +321,39 @@ func TestSecretValues(t *testing.T) {
 		log, _, st := gen(t, Options{Events: 8000, Seed: 5, Attacks: attacks})
 		disclosed := map[string]bool{}
 		for _, ev := range decodeAll(t, log) {
-			if ev.ResponseObject == nil {
-				continue
-			}
-			var obj struct {
-				Kind  string            `json:"kind"`
-				Data  map[string][]byte `json:"data"`
-				Items []struct {
-					Data map[string][]byte `json:"data"`
-				} `json:"items"`
-			}
-			if err := json.Unmarshal(ev.ResponseObject.Raw, &obj); err != nil {
-				t.Fatal(err)
-			}
-			if obj.Kind != "Secret" && obj.Kind != "SecretList" {
-				continue
-			}
-			all := append([]map[string][]byte{obj.Data}, nil)
-			for _, it := range obj.Items {
-				all = append(all, it.Data)
-			}
-			for _, d := range all {
-				for _, v := range d {
-					disclosed[string(v)] = true
+			for _, o := range []*runtime.Unknown{ev.RequestObject, ev.ResponseObject} {
+				if o == nil || res(&ev) != "secrets" {
+					continue
+				}
+				var obj struct {
+					Data     map[string][]byte `json:"data"`
+					Metadata struct {
+						Annotations map[string]string `json:"annotations"`
+					} `json:"metadata"`
+					Items []struct {
+						Data map[string][]byte `json:"data"`
+					} `json:"items"`
+				}
+				if err := json.Unmarshal(o.Raw, &obj); err != nil {
+					t.Fatal(err)
+				}
+				all := []map[string][]byte{obj.Data}
+				for _, it := range obj.Items {
+					all = append(all, it.Data)
+				}
+				if la := obj.Metadata.Annotations["kubectl.kubernetes.io/last-applied-configuration"]; la != "" {
+					var applied struct {
+						Data map[string][]byte `json:"data"`
+					}
+					if err := json.Unmarshal([]byte(la), &applied); err != nil {
+						t.Fatalf("last-applied-configuration: %v", err)
+					}
+					all = append(all, applied.Data)
+				}
+				for _, d := range all {
+					for _, v := range d {
+						disclosed[string(v)] = true
+					}
 				}
 			}
 		}

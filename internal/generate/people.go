@@ -151,7 +151,16 @@ func fireHumanStep(s *sim, a *actor) {
 		}
 	case k < 16: // kubectl get secrets / get secret -o yaml
 		ref := objRef{resource: "secrets", namespace: ns, version: "v1"}
-		if s.rng.IntN(2) == 0 {
+		if i := s.c.secretIn(ns, s.rng.IntN(5)); i >= 0 && s.rng.IntN(4) == 0 && humanMay(h, "patch", "secrets", ns) {
+			// kubectl apply -f secret.yaml: the patch, and the last-applied annotation
+			// inside it, carry the data.
+			sc := s.c.secrets[i]
+			ref.name, ref.bodyName = sc.name, ""
+			r := do("patch", "/api/v1/namespaces/"+ns+"/secrets/"+sc.name, "fieldManager=kubectl-client-side-apply&fieldValidation=Strict", ref)
+			r.i1 = i
+			r.reqBody, r.respBody = secretApplyPatch, secretApplyResponse
+			step(r)
+		} else if s.rng.IntN(2) == 0 {
 			r := do("list", "/api/v1/namespaces/"+ns+"/secrets", "limit=500", ref)
 			if r.code == 200 {
 				r.s1, r.t1 = ns, int64(s.rv)
