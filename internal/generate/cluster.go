@@ -333,8 +333,7 @@ func (s *sim) rsHash() string {
 // start schedules every everyday actor.
 func (c *cluster) start() {
 	s := c.s
-	for i, n := range c.nodes {
-		_ = n
+	for i := range c.nodes {
 		s.at(s.now+s.rng.Int64N(10*sec), &actor{fire: fireNodeLease, i: i})
 		s.at(s.now+s.rng.Int64N(10*sec), &actor{fire: fireNodeGet, i: i})
 		s.at(s.now+s.rng.Int64N(5*minute), &actor{fire: fireNodeStatus, i: i})
