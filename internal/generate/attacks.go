@@ -509,7 +509,8 @@ func runNodesProxy(s *sim) {
 		n := s.c.nodes[2+i%3]
 		r := sc.req(who, "get", "/api/v1/nodes/"+n.name+"/proxy/"+path, "",
 			objRef{resource: "nodes", name: n.name, version: "v1", subresource: "proxy"}, notesBackdoor)
-		sc.send(r, 20000+s.rng.Int64N(60000), 1500000)
+		s.longRunning(r, 20000+s.rng.Int64N(60000), 2000+s.rng.Int64N(30000))
+		sc.send(r, 0, 1500000)
 	}
 }
 

@@ -378,6 +378,15 @@ func (s *sim) submit(r *request, latency int64) {
 	}
 }
 
+// longRunning marks r as a long-running request (watch, exec, attach, portforward,
+// proxy, log): the apiserver logs a ResponseStarted stage when the response begins,
+// startAfter µs after receipt, and ResponseComplete when it ends, lasting µs later.
+func (s *sim) longRunning(r *request, startAfter, lasting int64) {
+	r.withStarted = true
+	r.started = r.received + startAfter
+	r.completed = r.started + lasting
+}
+
 // nextRV returns a fresh etcd revision for a write.
 func (s *sim) nextRV() uint64 {
 	s.rv += 1 + uint64(s.rng.IntN(3))

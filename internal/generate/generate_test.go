@@ -412,7 +412,7 @@ func TestWriteErrors(t *testing.T) {
 func TestEventSize(t *testing.T) {
 	// The benchmarks rely on ~1.5 GB per million events.
 	_, _, st := gen(t, Options{Events: 50000, Seed: 1})
-	if avg := float64(st.Bytes) / float64(st.Events); avg < 1200 || avg > 1700 {
+	if avg := float64(st.Bytes) / float64(st.Events); avg < 1300 || avg > 1600 {
 		t.Errorf("average event size %.0f B, want 1300-1600", avg)
 	}
 }
@@ -420,7 +420,7 @@ func TestEventSize(t *testing.T) {
 // TestSmallSample keeps testdata/generated/small.jsonl and its labels in step with the
 // generator (kubesleuth generate --events 2000 --seed 1 --attacks); -update rewrites them.
 func TestSmallSample(t *testing.T) {
-	log, labels, _ := gen(t, Options{Events: 2000, Seed: 1, Attacks: true})
+	log, labels, st := gen(t, Options{Events: 2000, Seed: 1, Attacks: true})
 	dir := filepath.Join("..", "..", "testdata", "generated")
 	for _, f := range []struct {
 		name string
@@ -442,6 +442,15 @@ func TestSmallSample(t *testing.T) {
 		}
 		if !bytes.Equal(got, f.data) {
 			t.Errorf("%s is out of date: run go test ./internal/generate -run TestSmallSample -update", path)
+		}
+	}
+	readme, err := os.ReadFile(filepath.Join(dir, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range Scenarios() {
+		if row := fmt.Sprintf("| %s | %d |", name, st.Scenarios[name]); !bytes.Contains(readme, []byte(row)) {
+			t.Errorf("%s/README.md lacks the row %q", dir, row)
 		}
 	}
 }

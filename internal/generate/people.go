@@ -132,7 +132,14 @@ func fireHumanStep(s *sim, a *actor) {
 		ref.name = p.name
 		step(do("get", "/api/v1/namespaces/"+ns+"/pods/"+p.name, "", ref))
 		ref.subresource = "log"
-		step(do("get", "/api/v1/namespaces/"+ns+"/pods/"+p.name+"/log", "container="+d.name+"&tailLines=200", ref))
+		// pods/log is a long-running request: it gets a ResponseStarted stage.
+		q, dur := "container="+d.name+"&tailLines=200", 50000+s.rng.Int64N(300000)
+		if s.rng.IntN(3) == 0 { // kubectl logs -f
+			q, dur = "container="+d.name+"&follow=true&tailLines=200", 10*sec+s.rng.Int64N(4*minute)
+		}
+		r := do("get", "/api/v1/namespaces/"+ns+"/pods/"+p.name+"/log", q, ref)
+		s.longRunning(r, 5000+s.rng.Int64N(30000), dur)
+		step(r)
 	case k < 13: // kubectl get deploy
 		step(do("list", "/apis/apps/v1/namespaces/"+ns+"/deployments", "limit=500",
 			objRef{resource: "deployments", namespace: ns, group: "apps", version: "v1"}))
