@@ -39,11 +39,12 @@ deploying, at the levels a GKE-like audit policy gives them.
 
 The output depends only on the flags: the same --seed and --start give the same bytes.
 With --attacks, attack scenarios are injected at fixed points and --labels names each
-attack event (auditID, stage, scenario) so detections can be scored.
+attack event (auditID, stage, scenario) so detections can be scored. Scenarios:
+` + wrapList(generate.Scenarios(), 88) + `
 
 Secret values: the simulated policy logs some Secrets at RequestResponse, so the log holds
 secret data on purpose, for testing redaction and leak detection. The values are random.`,
-		Example: `  # one million events (~1.5 GB), gzip-compressed
+		Example: `  # one million events (~1.4 GB, ~2 s; gzip takes longer), gzip-compressed
   kubesleuth generate --events 1000000 -o audit.log.gz
 
   # a small log with attacks, and the answer key
@@ -73,7 +74,7 @@ secret data on purpose, for testing redaction and leak detection. The values are
 	f := cmd.Flags()
 	f.IntVar(&events, "events", 100000, "number of audit events (lines) to write")
 	f.Uint64Var(&seed, "seed", 1, "random seed; the same seed gives the same output")
-	f.BoolVar(&attacks, "attacks", false, "inject attack scenarios ("+strings.Join(generate.Scenarios(), ", ")+")")
+	f.BoolVar(&attacks, "attacks", false, "inject the attack scenarios")
 	f.StringVar(&labels, "labels", "", "write the attack labels (JSON lines: auditID, stage, scenario) to this file")
 	f.StringVar(&start, "start", "", "time of the first request, RFC 3339 (default "+generate.DefaultStart.Format(time.RFC3339)+")")
 	f.StringVarP(&output, "output", "o", "-", "output file; - is standard output; a .gz name is gzip-compressed")
@@ -141,4 +142,30 @@ func runGenerate(std stdio, opts generate.Options, output, labels string) (err e
 		fmt.Fprintf(std.err, "the log discloses %d secret values (Secrets logged at RequestResponse)\n", len(st.SecretValues))
 	}
 	return nil
+}
+
+// wrapList joins names with commas into lines of at most width columns, indented by two.
+func wrapList(names []string, width int) string {
+	var b strings.Builder
+	line := 0
+	for i, n := range names {
+		if i > 0 {
+			b.WriteString(",")
+			line++
+		}
+		if line+len(n)+1 > width {
+			b.WriteString("\n")
+			line = 0
+		}
+		if line == 0 {
+			b.WriteString("  ")
+			line = 2
+		} else {
+			b.WriteString(" ")
+			line++
+		}
+		b.WriteString(n)
+		line += len(n)
+	}
+	return b.String()
 }

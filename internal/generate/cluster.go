@@ -33,7 +33,6 @@ type node struct {
 	kubelet           *identity
 	pods              []*pod
 	controlPlane      bool
-	leaseCreated      int64
 	heartbeatPrevious int64
 }
 
