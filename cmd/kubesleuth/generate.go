@@ -2,6 +2,7 @@ package main
 
 import (
 	"compress/gzip"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -68,7 +69,7 @@ secret data on purpose, for testing redaction and leak detection. The values are
 			if labels != "" && !attacks {
 				return usagef("--labels needs --attacks")
 			}
-			return runGenerate(io, opts, output, labels)
+			return runGenerate(cmd.Context(), io, opts, output, labels)
 		},
 	}
 	f := cmd.Flags()
@@ -84,7 +85,7 @@ secret data on purpose, for testing redaction and leak detection. The values are
 	return cmd
 }
 
-func runGenerate(std stdio, opts generate.Options, output, labels string) (err error) {
+func runGenerate(ctx context.Context, std stdio, opts generate.Options, output, labels string) (err error) {
 	var w io.Writer = std.out
 	if output != "-" {
 		f, err := os.OpenFile(output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
@@ -120,7 +121,9 @@ func runGenerate(std stdio, opts generate.Options, output, labels string) (err e
 		opts.Labels = lf
 	}
 	began := time.Now()
-	st, err := generate.Audit(w, opts)
+	// The generator writes through a 1 MiB buffer: checking the context on each flush
+	// stops a long run within milliseconds of Ctrl-C.
+	st, err := generate.Audit(ctxWriter{ctx, w}, opts)
 	if err != nil {
 		return err
 	}
@@ -142,6 +145,19 @@ func runGenerate(std stdio, opts generate.Options, output, labels string) (err e
 		fmt.Fprintf(std.err, "the log discloses %d secret values (Secrets logged at RequestResponse)\n", len(st.SecretValues))
 	}
 	return nil
+}
+
+// ctxWriter fails writes once its context is cancelled.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
 
 // wrapList joins names with commas into lines of at most width columns, indented by two.

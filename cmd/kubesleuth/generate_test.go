@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,5 +106,15 @@ func TestGenerateSubcommands(t *testing.T) {
 	code, stdout, stderr := runCmd(t, "", "generate", "fake")
 	if code != 0 || stdout != "fake ran\n" {
 		t.Errorf("generate fake: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+func TestGenerateCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	code := run(ctx, []string{"generate", "--events", "100000"}, stdio{in: strings.NewReader(""), out: &out, err: &errb})
+	if code != 130 || out.Len() != 0 {
+		t.Errorf("cancelled run: exit %d, %d bytes written, stderr %q; want exit 130 and nothing written", code, out.Len(), errb.String())
 	}
 }
