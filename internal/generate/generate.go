@@ -189,7 +189,7 @@ type request struct {
 	left                                int // stages not yet written
 	scenario                            string
 	// free-form parameters the body functions read.
-	i1, i2 int
+	i1     int
 	s1, s2 string
 	t1     int64
 	x      any
@@ -360,6 +360,9 @@ func (s *sim) submit(r *request, latency int64) {
 		}
 	} else {
 		r.completed = r.received + latency
+		if latency > 500000 && r.notes != nil && r.hasRef {
+			r.notes = s.latencyNotes(r, latency)
+		}
 	}
 	if !r.noReceived {
 		s.push(item{t: r.received, r: r, stage: stageRequestReceived})
@@ -387,6 +390,20 @@ func (s *sim) longRunning(r *request, startAfter, lasting int64) {
 	r.completed = r.started + lasting
 }
 
+// latencyNotes prepends the annotations the apiserver adds to a request slower than
+// 500 ms (keys sorted, before authorization.k8s.io/*).
+func (s *sim) latencyNotes(r *request, latency int64) []byte {
+	etcd := latency * int64(40+s.rng.IntN(50)) / 100
+	d := func(us int64) string { return time.Duration(us*1000 + s.rng.Int64N(1000)).String() }
+	b := appendKV(nil, false, "apiserver.latency.k8s.io/etcd", d(etcd))
+	b = appendKV(b, true, "apiserver.latency.k8s.io/response-write", time.Duration(400+s.rng.IntN(600)).String())
+	b = appendKV(b, true, "apiserver.latency.k8s.io/serialize-response-object", d(10+s.rng.Int64N(90)))
+	b = appendKV(b, true, "apiserver.latency.k8s.io/total", d(latency))
+	b = appendKV(b, true, "apiserver.latency.k8s.io/transform-response-object", d(3+s.rng.Int64N(40)))
+	b = append(b, ',')
+	return append(b, r.notes...)
+}
+
 // nextRV returns a fresh etcd revision for a write.
 func (s *sim) nextRV() uint64 {
 	s.rv += 1 + uint64(s.rng.IntN(3))
@@ -402,7 +419,10 @@ func (s *sim) jitter(d int64, frac float64) int64 {
 func (s *sim) latency() int64 {
 	// Mostly 1-8 ms, with a tail.
 	l := 800 + s.rng.Int64N(7000)
-	if s.rng.IntN(50) == 0 {
+	switch n := s.rng.IntN(4000); {
+	case n == 0: // an etcd hiccup: the apiserver adds latency annotations
+		l += 500000 + s.rng.Int64N(1500000)
+	case n <= 80:
 		l += s.rng.Int64N(150000)
 	}
 	return l
