@@ -370,6 +370,25 @@ func (s *sim) req(who *identity, verb, path, query string, ref objRef) *request 
 	return r
 }
 
+// path is the URL path of the object ref names.
+func (f objRef) path() string {
+	p := "/api/" + f.version
+	if f.group != "" {
+		p = "/apis/" + f.group + "/" + f.version
+	}
+	if f.namespace != "" {
+		p += "/namespaces/" + f.namespace
+	}
+	p += "/" + f.resource
+	if f.name != "" {
+		p += "/" + f.name
+		if f.subresource != "" {
+			p += "/" + f.subresource
+		}
+	}
+	return p
+}
+
 // allow sets the authorization annotations for an allowed request.
 func allowRBAC(kind, binding, role, subjectKind, subject string) []byte {
 	b := appendKV(nil, false, "authorization.k8s.io/decision", "allow")

@@ -464,9 +464,15 @@ func (s *sim) write(r *request, st stage, t int64) error {
 			b = append(b, `,"requestObject":`...)
 			b = r.reqBody(s, r, b)
 		}
-		if st == stageResponseComplete && r.level == levelRequestResponse && r.respBody != nil {
-			b = append(b, `,"responseObject":`...)
-			b = r.respBody(s, r, b)
+		if st == stageResponseComplete && r.level == levelRequestResponse {
+			if r.respBody != nil {
+				b = append(b, `,"responseObject":`...)
+				b = r.respBody(s, r, b)
+			} else if r.status != nil {
+				// A failed request's response is the Status object itself.
+				b = append(b, `,"responseObject":{"kind":"Status","apiVersion":"v1",`...)
+				b = append(b, r.status[1:]...)
+			}
 		}
 	}
 	b = append(b, `,"requestReceivedTimestamp":`...)

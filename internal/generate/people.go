@@ -63,6 +63,38 @@ func forbidden(user, verb, resource, group, ns, name string) []byte {
 	return append(b, `},"code":403}`...)
 }
 
+func notFound(resource, group, name string) []byte {
+	qual := resource
+	if group != "" {
+		qual += "." + group
+	}
+	b := []byte(`{"metadata":{},"status":"Failure","message":`)
+	b = appendString(b, qual+" "+strconv.Quote(name)+" not found")
+	b = append(b, `,"reason":"NotFound","details":{`...)
+	b = appendKV(b, false, "name", name)
+	if group != "" {
+		b = appendKV(b, true, "group", group)
+	}
+	b = appendKV(b, true, "kind", resource)
+	return append(b, `},"code":404}`...)
+}
+
+func conflict(resource, group, name string) []byte {
+	qual := resource
+	if group != "" {
+		qual += "." + group
+	}
+	b := []byte(`{"metadata":{},"status":"Failure","message":`)
+	b = appendString(b, "Operation cannot be fulfilled on "+qual+" "+strconv.Quote(name)+": the object has been modified; please apply your changes to the latest version and try again")
+	b = append(b, `,"reason":"Conflict","details":{`...)
+	b = appendKV(b, false, "name", name)
+	if group != "" {
+		b = appendKV(b, true, "group", group)
+	}
+	b = appendKV(b, true, "kind", resource)
+	return append(b, `},"code":409}`...)
+}
+
 // notesPodCreate are the annotations of a pod created by the replicaset controller in a
 // namespace that enforces the restricted Pod Security Standard.
 var notesPodCreate = append(notesController("replicaset-controller"), `,"pod-security.kubernetes.io/enforce-policy":"restricted:latest"`...)
@@ -123,6 +155,16 @@ func fireHumanStep(s *sim, a *actor) {
 	case k < 8: // kubectl describe pod
 		ref := podsRef
 		ref.name = p.name
+		if s.rng.IntN(8) == 0 { // a pod that has just been replaced, or a typo
+			ref.name = d.name + "-" + s.rsHash() + "-" + s.suffix(5)
+			r := do("get", "/api/v1/namespaces/"+ns+"/pods/"+ref.name, "", ref)
+			if r.code == 200 {
+				r.code = 404
+				r.status = notFound("pods", "", ref.name)
+			}
+			step(r)
+			break
+		}
 		step(do("get", "/api/v1/namespaces/"+ns+"/pods/"+p.name, "", ref))
 		step(do("list", "/api/v1/namespaces/"+ns+"/events",
 			"fieldSelector=involvedObject.name%3D"+p.name+"%2CinvolvedObject.namespace%3D"+ns+"%2CinvolvedObject.uid%3D"+p.uid+"&limit=500",
@@ -364,8 +406,20 @@ func (s *sim) rollout(d *deployment, newImage bool) {
 		objRef{resource: "deployments", namespace: d.ns, name: d.name, group: "apps", version: "v1", subresource: "status", uid: d.uid, rv: d.rv})
 	ds.notes = notesController("deployment-controller")
 	ds.x = d
+	ds.reqBody = deploymentStatusRequest
+	if s.rng.IntN(6) == 0 {
+		// The controller raced with another writer; it retries from its cache.
+		ds.code = 409
+		ds.status = conflict("deployments", "apps", d.name)
+		s.submit(ds, s.latency())
+		s.now += 5000 + s.rng.Int64N(20000)
+		ds = s.req(dc, "update", ds.ref.path(), "", ds.ref)
+		ds.notes = notesController("deployment-controller")
+		ds.x = d
+		ds.reqBody = deploymentStatusRequest
+	}
 	d.rv = s.nextRV()
-	ds.reqBody, ds.respBody = deploymentStatusRequest, deploymentResponse
+	ds.respBody = deploymentResponse
 	s.submit(ds, s.latency())
 	s.now = t0
 }
