@@ -147,7 +147,7 @@ func runExec(s *sim, name, command, streams string, duration int64) {
 }
 
 func runExecShell(s *sim) {
-	runExec(s, "exec-shell", "command=%2Fbin%2Fsh", "stdin=true&stdout=true&tty=true", 95*sec)
+	runExec(s, "exec-shell", "command=%2Fbin%2Fsh", "stdin=true&stdout=true&tty=true", 70*sec)
 }
 
 func runExecMetadata(s *sim) {
@@ -497,7 +497,7 @@ func runPortForward(s *sim) {
 	r.code = 101
 	r.withStarted = true
 	r.started = r.received + 15000
-	r.completed = r.started + 4*minute
+	r.completed = r.started + 40*sec
 	sc.send(r, 0, 0)
 }
 
