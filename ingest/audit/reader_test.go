@@ -92,6 +92,7 @@ func TestFormats(t *testing.T) {
 		{"gzip", []string{"v1.jsonl.gz"}, []string{"091/Resp", "092/Resp"}, []int{1, 2}},
 		{"folder in rotation order", []string{"rotated"}, []string{"081/Resp", "082/Resp", "083/Resp", "084/Resp", "085/Resp", "086/Resp", "087/Resp"}, nil},
 		{"glob", []string{"rotated/audit*"}, []string{"081/Resp", "082/Resp", "083/Resp", "084/Resp", "085/Resp", "086/Resp", "087/Resp"}, nil},
+		{"BOM before JSON lines", []string{"bom.jsonl"}, []string{"203/Resp"}, []int{1}},
 		{"stages kept, repeats dropped", []string{"stages.jsonl"}, []string{"061/Requ", "061/Resp", "061/Resp"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -163,6 +164,17 @@ func TestGKE(t *testing.T) {
 	denied := recs[1].Event
 	if denied.ResponseStatus.Code != 403 || denied.ObjectRef.Resource != "secrets" || denied.ObjectRef.Namespace != "kube-system" || denied.Verb != "list" {
 		t.Errorf("denied entry mapped to %+v %+v", denied.ResponseStatus, denied.ObjectRef)
+	}
+}
+
+func TestAKSRecords(t *testing.T) {
+	recs, msgs, sum := readAll(t, Options{}, filepath.Join(fixtures, "aks-records.jsonl"))
+	if got := strings.Join(ids(recs), " "); got != "201/Resp 202/Resp" {
+		t.Errorf("events %s, want the object and the string forms of properties.log", got)
+	}
+	want := fixtures + `/aks-records.jsonl:3: AKS record of category "kube-apiserver", not kube-audit`
+	if len(msgs) != 1 || msgs[0] != want || sum.Skipped[OtherService] != 1 {
+		t.Errorf("messages %q (want %q), skipped %v", msgs, want, sum.Skipped)
 	}
 }
 
