@@ -1,0 +1,20 @@
+package secrets
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// tempCopy writes b to a 0600 file in a fresh 0700 folder, removed by the cleanup.
+func tempCopy(b []byte) (string, func(), error) {
+	dir, err := os.MkdirTemp("", "kubesleuth-")
+	if err != nil {
+		return "", nil, err
+	}
+	p := filepath.Join(dir, "encryption-config.json")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return p, func() { os.RemoveAll(dir) }, nil
+}

@@ -1,0 +1,207 @@
+package etcd
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+)
+
+// LiveOptions says how to reach a running etcd. With the apiserver's etcd client
+// certificate (--etcd-cafile, --etcd-certfile, --etcd-keyfile) the reader sees what the
+// apiserver sees.
+type LiveOptions struct {
+	Endpoints []string
+	// CACert verifies the server; Cert and Key authenticate the client. Empty means none.
+	CACert, Cert, Key string
+	// PageSize bounds how many keys one request returns (default 500), so a large
+	// cluster is never loaded at once.
+	PageSize int64
+	// Timeout bounds connecting and each request (default 10s).
+	Timeout time.Duration
+	// History selects the keys whose older revisions are also read, one request per
+	// revision back to the key's creation or the compaction point. Nil reads none.
+	History func(key string) bool
+}
+
+// Live reads a running etcd.
+type Live struct {
+	cli  *clientv3.Client
+	opts LiveOptions
+	// Revision is the store revision the listing was pinned to.
+	Revision int64
+	// Compacted counts keys whose history walk stopped at the compaction point.
+	Compacted int
+}
+
+// TLSConfig builds the client TLS configuration from PEM files; nil when none is given.
+func TLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
+	if caFile == "" && certFile == "" && keyFile == "" {
+		return nil, nil
+	}
+	if (certFile == "") != (keyFile == "") {
+		return nil, errors.New("--cert and --key go together")
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading CA certificate: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CA certificate %s holds no PEM certificate", caFile)
+		}
+		cfg.RootCAs = pool
+	}
+	if certFile != "" {
+		pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("loading client certificate %s and key %s: %w", certFile, keyFile, err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return cfg, nil
+}
+
+// DialLive connects and makes one request, so that a wrong address or TLS setup is
+// reported here, with the cause, rather than as a timeout in the middle of a scan.
+func DialLive(ctx context.Context, o LiveOptions) (*Live, error) {
+	if len(o.Endpoints) == 0 {
+		return nil, errors.New("no etcd endpoint given")
+	}
+	if o.PageSize <= 0 {
+		o.PageSize = 500
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 10 * time.Second
+	}
+	tc, err := TLSConfig(o.CACert, o.Cert, o.Key)
+	if err != nil {
+		return nil, err
+	}
+	eps := strings.Join(o.Endpoints, ",")
+	if tc == nil {
+		for _, e := range o.Endpoints {
+			if strings.HasPrefix(e, "https://") {
+				tc = &tls.Config{MinVersion: tls.VersionTLS12} // system roots
+			}
+		}
+	}
+	cli, err := clientv3.New(clientv3.Config{
+		Endpoints:   o.Endpoints,
+		TLS:         tc,
+		DialTimeout: o.Timeout,
+		Logger:      zap.NewNop(),
+		Context:     ctx,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connecting to etcd at %s: %w", eps, err)
+	}
+	l := &Live{cli: cli, opts: o}
+	rctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	resp, err := cli.Get(rctx, KeyPrefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("connecting to etcd at %s: %w%s", eps, err, tlsHint(err, tc != nil))
+	}
+	l.Revision = resp.Header.Revision
+	return l, nil
+}
+
+// tlsHint adds what to check when a connection failed, since gRPC often reports a TLS
+// mismatch as a bare timeout or "connection closed".
+func tlsHint(err error, usedTLS bool) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "certificate"), strings.Contains(msg, "x509"), strings.Contains(msg, "tls"):
+		return " (check --cacert, --cert and --key: the apiserver's --etcd-cafile, --etcd-certfile, --etcd-keyfile)"
+	case errors.Is(err, context.DeadlineExceeded) && usedTLS:
+		return " (no answer: is the endpoint right, and does it speak TLS?)"
+	case errors.Is(err, context.DeadlineExceeded):
+		return " (no answer: is the endpoint right? an etcd serving TLS needs https:// and --cacert/--cert/--key)"
+	}
+	return ""
+}
+
+// Close releases the connection.
+func (l *Live) Close() error { return l.cli.Close() }
+
+// Each lists every key under prefix at the revision pinned by DialLive, PageSize keys per
+// request, and calls fn with each key's latest value; for keys selected by History it
+// then walks back through older revisions still held by etcd. Deleted keys are not
+// visible on a live etcd (their tombstones are internal): use a snapshot for those.
+func (l *Live) Each(ctx context.Context, prefix string, fn func(Record) error) error {
+	end := clientv3.GetPrefixRangeEnd(prefix)
+	start := prefix
+	for {
+		rctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
+		resp, err := l.cli.Get(rctx, start, clientv3.WithRange(end), clientv3.WithLimit(l.opts.PageSize),
+			clientv3.WithRev(l.Revision), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+		cancel()
+		if err != nil {
+			return fmt.Errorf("listing %s from %q at revision %d: %w", prefix, start, l.Revision, err)
+		}
+		for _, kv := range resp.Kvs {
+			rec := Record{Key: string(kv.Key), Value: kv.Value, CreateRevision: kv.CreateRevision,
+				ModRevision: kv.ModRevision, Version: kv.Version, Source: FromLive}
+			if err := fn(rec); err != nil {
+				return err
+			}
+			if kv.Version > 1 && l.opts.History != nil && l.opts.History(rec.Key) {
+				if err := l.history(ctx, kv, fn); err != nil {
+					return err
+				}
+			}
+		}
+		if !resp.More || len(resp.Kvs) == 0 {
+			return nil
+		}
+		start = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
+	}
+}
+
+// maxHistory bounds the walk back through one key's revisions.
+const maxHistory = 1000
+
+func (l *Live) history(ctx context.Context, cur interface {
+	GetKey() []byte
+	GetModRevision() int64
+}, fn func(Record) error) error {
+	key := string(cur.GetKey())
+	rev := cur.GetModRevision() - 1
+	for i := 0; i < maxHistory && rev > 0; i++ {
+		rctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
+		resp, err := l.cli.Get(rctx, key, clientv3.WithRev(rev))
+		cancel()
+		if errors.Is(err, rpctypes.ErrCompacted) {
+			l.Compacted++
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading %s at revision %d: %w", key, rev, err)
+		}
+		if len(resp.Kvs) == 0 {
+			return nil
+		}
+		kv := resp.Kvs[0]
+		if err := fn(Record{Key: key, Value: kv.Value, CreateRevision: kv.CreateRevision, ModRevision: kv.ModRevision,
+			Version: kv.Version, Source: FromLive}); err != nil {
+			return err
+		}
+		if kv.Version <= 1 {
+			return nil
+		}
+		rev = kv.ModRevision - 1
+	}
+	return nil
+}
