@@ -16,8 +16,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	kmsv2api "k8s.io/apiserver/pkg/storage/value/encrypt/envelope/kmsv2/v2"
 	"k8s.io/apiserver/pkg/storage/value"
+	kmsv2api "k8s.io/apiserver/pkg/storage/value/encrypt/envelope/kmsv2/v2"
 	"k8s.io/klog/v2"
 
 	"github.com/kubesleuth/kubesleuth/analyzer/secrets"
@@ -185,7 +185,9 @@ func populate(ctx context.Context, dir string) error {
 		},
 		func() error { return putSecret("gone", "deleted", corev1.SecretTypeOpaque, pw, nil) },
 		func() error { _, err := kv.Delete(ctx, etcdtest.SecretKey("gone", "deleted")); return err },
-		func() error { return put(etcdtest.SecretKey("bad", "garbage"), []byte("\x00\x01garbage that is no object")) },
+		func() error {
+			return put(etcdtest.SecretKey("bad", "garbage"), []byte("\x00\x01garbage that is no object"))
+		},
 		func() error {
 			k := etcdtest.ConfigMapKey("app", "settings")
 			v, err := etcdtest.StoreValue(ctx, nil, k, etcdtest.NewConfigMap("app", "settings", map[string]string{
@@ -264,8 +266,8 @@ func analyze(t *testing.T, live bool, cfgPath string) secrets.Report {
 
 type want struct {
 	state, provider, keyName, keyStatus, decryption, typ string
-	oldPlain                                            int
-	exposed, deleted                                    bool
+	oldPlain                                             int
+	exposed, deleted                                     bool
 }
 
 func TestSecretsWithConfig(t *testing.T) {

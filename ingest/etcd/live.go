@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -89,6 +90,11 @@ func DialLive(ctx context.Context, o LiveOptions) (*Live, error) {
 		return nil, err
 	}
 	eps := strings.Join(o.Endpoints, ",")
+	if tc != nil {
+		if err := probeTLS(ctx, o.Endpoints[0], tc, o.Timeout); err != nil {
+			return nil, fmt.Errorf("connecting to etcd at %s: %w%s", o.Endpoints[0], err, tlsHint(err, true))
+		}
+	}
 	if tc == nil {
 		for _, e := range o.Endpoints {
 			if strings.HasPrefix(e, "https://") {
@@ -112,6 +118,9 @@ func DialLive(ctx context.Context, o LiveOptions) (*Live, error) {
 	resp, err := cli.Get(rctx, KeyPrefix, clientv3.WithPrefix(), clientv3.WithCountOnly())
 	if err != nil {
 		cli.Close()
+		if tc == nil && errors.Is(err, context.DeadlineExceeded) && speaksTLS(ctx, o.Endpoints[0]) {
+			return nil, fmt.Errorf("connecting to etcd at %s: no answer over plain gRPC, but the endpoint speaks TLS: use https:// with --cacert, --cert and --key", eps)
+		}
 		return nil, fmt.Errorf("connecting to etcd at %s: %w%s", eps, err, tlsHint(err, tc != nil))
 	}
 	l.Revision = resp.Header.Revision
@@ -131,6 +140,64 @@ func tlsHint(err error, usedTLS bool) string {
 		return " (no answer: is the endpoint right? an etcd serving TLS needs https:// and --cacert/--cert/--key)"
 	}
 	return ""
+}
+
+// hostPort strips an endpoint's scheme.
+func hostPort(ep string) string {
+	if i := strings.Index(ep, "://"); i >= 0 {
+		ep = ep[i+3:]
+	}
+	return strings.TrimSuffix(ep, "/")
+}
+
+// probeTLS makes one TLS connection with the client's configuration, because gRPC
+// retries a failed handshake until its deadline and then reports only the timeout. It
+// reads briefly after the handshake: with TLS 1.3 a server that rejects the client
+// certificate says so only in an alert after the client considers the handshake done.
+func probeTLS(ctx context.Context, ep string, tc *tls.Config, timeout time.Duration) error {
+	addr := hostPort(ep)
+	if strings.HasPrefix(ep, "unix") {
+		return nil
+	}
+	cfg := tc.Clone()
+	if cfg.ServerName == "" {
+		if h, _, err := net.SplitHostPort(addr); err == nil {
+			cfg.ServerName = h
+		}
+	}
+	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: timeout}, Config: cfg}
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := d.DialContext(dctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("TLS handshake: %w", err)
+	}
+	defer conn.Close()
+	_ = conn.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	var b [1]byte
+	if _, err := conn.Read(b[:]); err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil
+		}
+		if strings.Contains(err.Error(), "tls") || strings.Contains(err.Error(), "certificate") {
+			return fmt.Errorf("TLS: the server refused the client: %w", err)
+		}
+	}
+	return nil
+}
+
+// speaksTLS says whether ep completes a TLS handshake (whatever its certificate).
+func speaksTLS(ctx context.Context, ep string) bool {
+	d := &tls.Dialer{NetDialer: &net.Dialer{Timeout: 2 * time.Second}, Config: &tls.Config{InsecureSkipVerify: true}} //nolint:gosec // only asks "is this TLS?"
+	dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	conn, err := d.DialContext(dctx, "tcp", hostPort(ep))
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
 }
 
 // Close releases the connection.

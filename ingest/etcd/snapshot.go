@@ -67,7 +67,7 @@ func OpenSnapshot(path string) (*Snapshot, error) {
 		return nil, fmt.Errorf("opening snapshot %s as bbolt: %w", path, err)
 	}
 	s.db = db
-	if err := db.View(func(tx *bolt.Tx) error {
+	if err := s.view(func(tx *bolt.Tx) error {
 		if tx.Bucket(keyBucket) == nil {
 			var names []string
 			_ = tx.ForEach(func(name []byte, _ *bolt.Bucket) error { names = append(names, string(name)); return nil })
@@ -79,6 +79,17 @@ func OpenSnapshot(path string) (*Snapshot, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// view runs fn in a read transaction and turns bbolt's panics on corrupt pages (it
+// panics rather than returning errors for those) into an error naming the file.
+func (s *Snapshot) view(fn func(tx *bolt.Tx) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("reading snapshot %s: corrupt database page: %v", s.Path, r)
+		}
+	}()
+	return s.db.View(fn)
 }
 
 func checkSnapshot(f *os.File, path string) (*Snapshot, error) {
@@ -160,13 +171,8 @@ func (s *Snapshot) HashState() (string, error) {
 // value, its older revisions not yet compacted, and deletions (Deleted, Value nil). A
 // revision whose stored record cannot be decoded is passed with Err set and Key as far as
 // known. A corrupt page in the file ends the walk with an error, never a panic.
-func (s *Snapshot) Each(ctx context.Context, fn func(Record) error) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("reading snapshot %s: corrupt database page: %v", s.Path, r)
-		}
-	}()
-	return s.db.View(func(tx *bolt.Tx) error {
+func (s *Snapshot) Each(ctx context.Context, fn func(Record) error) error {
+	return s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(keyBucket).Cursor()
 		var kv mvccpb.KeyValue
 		n := 0
