@@ -183,11 +183,27 @@ type Analyzer struct {
 	undec     []UndecodableValue
 	remnants  []Remnant
 	hash      string
+	strs      map[string]string
+}
+
+// intern returns one shared copy of s: provider, key and type names repeat across
+// every secret, and a large snapshot holds hundreds of thousands of them.
+func (a *Analyzer) intern(s string) string {
+	if s == "" {
+		return ""
+	}
+	if v, ok := a.strs[s]; ok {
+		return v
+	}
+	if len(a.strs) < 4096 {
+		a.strs[s] = s
+	}
+	return s
 }
 
 // New returns an Analyzer. ctx bounds decryption calls.
 func New(ctx context.Context, o Options) *Analyzer {
-	return &Analyzer{opts: o, ctx: ctx, entries: map[string]*entry{}, other: map[string]*StateCounts{}}
+	return &Analyzer{opts: o, ctx: ctx, entries: map[string]*entry{}, other: map[string]*StateCounts{}, strs: map[string]string{}}
 }
 
 var (
@@ -297,7 +313,7 @@ func (a *Analyzer) examine(rec etcd.Record, gr schema.GroupResource) *version {
 	cfg := a.opts.Config
 	plain := rec.Value
 	if env.Encoding == etcd.EncEncrypted {
-		v.state, v.provider, v.keyName, v.kmsKeyID = StateEncrypted, env.ProviderLabel(), env.KeyName, env.KMSKeyID
+		v.state, v.provider, v.keyName, v.kmsKeyID = StateEncrypted, a.intern(env.ProviderLabel()), a.intern(env.KeyName), a.intern(env.KMSKeyID)
 		if cfg == nil {
 			return v
 		}
@@ -345,7 +361,7 @@ func (a *Analyzer) examine(rec etcd.Record, gr schema.GroupResource) *version {
 	}
 	switch o := obj.(type) {
 	case *corev1.Secret:
-		v.typ = string(o.Type)
+		v.typ = a.intern(string(o.Type))
 		data := make(map[string][]byte, len(o.Data)+len(o.StringData))
 		for k, b := range o.Data {
 			data[k] = b
@@ -416,9 +432,10 @@ func sortedKeys(m map[string][]byte) []string {
 }
 
 // Result builds the report: every secret's state, the remnants, the totals and the
-// findings, most severe first.
+// findings, most severe first. It releases what it has turned into the report as it
+// goes (a large snapshot's peak memory is this moment), so call it once.
 func (a *Analyzer) Result() Report {
-	rep := Report{Secrets: []Secret{}, Remnants: a.remnants, Findings: []analyzer.Finding{}}
+	rep := Report{Secrets: make([]Secret, 0, len(a.entries)), Remnants: a.remnants, Findings: []analyzer.Finding{}}
 	if rep.Remnants == nil {
 		rep.Remnants = []Remnant{}
 	}
@@ -439,10 +456,11 @@ func (a *Analyzer) Result() Report {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	var fs []analyzer.Finding
+	fs := make([]analyzer.Finding, 0, len(a.entries)/2)
 	providerUse := map[string]int{}
 	for _, k := range keys {
 		e := a.entries[k]
+		delete(a.entries, k)
 		gr := schema.GroupResource{Group: e.rk.Group, Resource: e.rk.Resource}
 		v := e.cur
 		subj := analyzer.Subject{Key: k, Namespace: e.rk.Namespace, Resource: resourceName(gr), Name: e.rk.Name}
@@ -483,7 +501,7 @@ func (a *Analyzer) Result() Report {
 		ns.add(sec.State)
 		t := sec.Type
 		if t == "" {
-			t = "(unknown: encrypted)"
+			t = "(unknown)"
 		}
 		ty := s.ByType[t]
 		if ty == nil {
@@ -525,9 +543,7 @@ func (a *Analyzer) Result() Report {
 		}
 		return fs[i].Subject.Key < fs[j].Subject.Key
 	})
-	if fs != nil {
-		rep.Findings = fs
-	}
+	rep.Findings = fs
 	return rep
 }
 

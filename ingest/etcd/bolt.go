@@ -42,14 +42,14 @@ var ErrNotBolt = errors.New("not a bbolt database (no bbolt magic number at the 
 
 // readMeta decodes the meta page that starts at b (page header included).
 func readMeta(b []byte) (boltMeta, error) {
+	le := binary.LittleEndian
+	if len(b) < pageHeaderSize+4 || le.Uint32(b[pageHeaderSize:]) != boltMagic {
+		return boltMeta{}, ErrNotBolt
+	}
 	if len(b) < pageHeaderSize+metaSize {
 		return boltMeta{}, errors.New("meta page is cut short")
 	}
 	m := b[pageHeaderSize : pageHeaderSize+metaSize]
-	le := binary.LittleEndian
-	if le.Uint32(m[0:]) != boltMagic {
-		return boltMeta{}, ErrNotBolt
-	}
 	if v := le.Uint32(m[4:]); v != boltVersion {
 		return boltMeta{}, fmt.Errorf("bbolt format version %d (this reader knows %d)", v, boltVersion)
 	}
@@ -115,41 +115,56 @@ func (s pageSet) inRange(id uint64) bool { return id/64 < uint64(len(s)) }
 // usedPages walks the tree of the current meta and returns every page it reaches (with
 // overflow), the meta pages and the freelist. Every other page below the high-water mark
 // is free: left over from older transactions, and the place remnants are carved from.
-// Corrupt structure ends the walk of that branch; it never panics.
-func usedPages(data []byte, m boltMeta) pageSet {
+// Pages are read with ReadAt rather than mapped, so that the walk does not add the whole
+// file to the process's resident memory. Corrupt structure ends the walk of that branch;
+// it never panics.
+func usedPages(readAt func(p []byte, off int64) (int, error), m boltMeta) pageSet {
 	ps := uint64(m.pageSize)
 	used := newPageSet(m.hwm)
 	used.add(0)
 	used.add(1)
-	mark := func(id uint64) (page []byte, ok bool) {
-		if id >= m.hwm || used.has(id) || (id+1)*ps > uint64(len(data)) {
+	hdr := make([]byte, pageHeaderSize)
+	// mark records a page and its overflow as used and returns its bytes (nil when it
+	// was already seen or cannot be read). needBody false reads only the header.
+	mark := func(id uint64, needBody bool) (page []byte, ok bool) {
+		if id >= m.hwm || used.has(id) {
 			return nil, false
 		}
-		hdr := data[id*ps:]
+		if n, err := readAt(hdr, int64(id*ps)); n != len(hdr) && err != nil {
+			return nil, false
+		}
 		overflow := uint64(binary.LittleEndian.Uint32(hdr[12:]))
 		end := id + 1 + overflow
-		if end > m.hwm {
+		if end > m.hwm || end < id {
 			end = m.hwm
 		}
 		for p := id; p < end; p++ {
 			used.add(p)
 		}
-		if end*ps > uint64(len(data)) {
-			return data[id*ps:], true
+		if !needBody {
+			return hdr, true
 		}
-		return data[id*ps : end*ps], true
+		flags := binary.LittleEndian.Uint16(hdr[8:])
+		if flags != branchPageFlag && flags != leafPageFlag {
+			return nil, true
+		}
+		b := make([]byte, (end-id)*ps)
+		if n, err := readAt(b, int64(id*ps)); n != len(b) && err != nil {
+			return nil, true
+		}
+		return b, true
 	}
 	if m.freelist != noFreelist {
-		mark(m.freelist)
+		mark(m.freelist, false)
 	}
 	var walk func(page []byte, depth int)
 	walk = func(page []byte, depth int) {
 		if depth > 64 || len(page) < pageHeaderSize {
 			return
 		}
-		flags := binary.LittleEndian.Uint16(page[8:])
-		count := int(binary.LittleEndian.Uint16(page[10:]))
 		le := binary.LittleEndian
+		flags := le.Uint16(page[8:])
+		count := int(le.Uint16(page[10:]))
 		switch flags {
 		case branchPageFlag:
 			for i := 0; i < count; i++ {
@@ -157,8 +172,7 @@ func usedPages(data []byte, m boltMeta) pageSet {
 				if off+branchElemSize > len(page) {
 					return
 				}
-				child := le.Uint64(page[off+8:])
-				if p, ok := mark(child); ok {
+				if p, ok := mark(le.Uint64(page[off+8:]), true); ok && p != nil {
 					walk(p, depth+1)
 				}
 			}
@@ -173,19 +187,19 @@ func usedPages(data []byte, m boltMeta) pageSet {
 				}
 				pos, ks, vs := int(le.Uint32(page[off+4:])), int(le.Uint32(page[off+8:])), int(le.Uint32(page[off+12:]))
 				vstart := off + pos + ks
-				if pos < 0 || vstart < 0 || vs < bucketHeaderSize || vstart+vs > len(page) {
+				if pos < 0 || ks < 0 || vstart < 0 || vs < bucketHeaderSize || vstart+vs > len(page) || vstart+vs < vstart {
 					continue
 				}
 				v := page[vstart : vstart+vs]
 				if root := le.Uint64(v); root == 0 {
 					walk(v[bucketHeaderSize:], depth+1) // inline bucket
-				} else if p, ok := mark(root); ok {
+				} else if p, ok := mark(root, true); ok && p != nil {
 					walk(p, depth+1)
 				}
 			}
 		}
 	}
-	if p, ok := mark(m.root); ok {
+	if p, ok := mark(m.root, true); ok && p != nil {
 		walk(p, 0)
 	}
 	return used

@@ -176,11 +176,15 @@ func (s *Snapshot) Each(ctx context.Context, fn func(Record) error) error {
 		c := tx.Bucket(keyBucket).Cursor()
 		var kv mvccpb.KeyValue
 		n := 0
+		mapped := s.db.Info().Data
+		size := s.Size / int64(s.PageSize) * int64(s.PageSize)
+		defer releaseMapped(mapped, size)
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if n++; n%4096 == 0 {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
+				releaseMapped(mapped, size)
 			}
 			rec := Record{Source: FromSnapshot}
 			main, sub, tomb, perr := ParseRevisionKey(k)
@@ -204,6 +208,13 @@ func (s *Snapshot) Each(ctx context.Context, fn func(Record) error) error {
 	})
 }
 
+// Carving reads free runs in chunks of carveChunk bytes overlapping by carveOverlap, so
+// memory stays bounded however large the free space is.
+const (
+	carveChunk   = 8 << 20
+	carveOverlap = 1 << 20
+)
+
 // CarveStats says how much of the file was carved.
 type CarveStats struct {
 	FreePages int `json:"free_pages"`
@@ -224,13 +235,8 @@ func (s *Snapshot) Remnants(ctx context.Context, prefix string, fn func(Record) 
 			err = fmt.Errorf("carving snapshot %s: %v", s.Path, r)
 		}
 	}()
-	data, unmap, err := mapFile(s.f, s.Size)
-	if err != nil {
-		return st, fmt.Errorf("carving snapshot %s: %w", s.Path, err)
-	}
-	defer unmap()
-	used := usedPages(data, s.meta)
-	ps := uint64(s.meta.pageSize)
+	used := usedPages(s.f.ReadAt, s.meta)
+	ps := int64(s.meta.pageSize)
 	seen := map[string]bool{}
 	tx, err := s.db.Begin(false)
 	if err != nil {
@@ -238,6 +244,7 @@ func (s *Snapshot) Remnants(ctx context.Context, prefix string, fn func(Record) 
 	}
 	defer tx.Rollback()
 	live := tx.Bucket(keyBucket)
+	buf := make([]byte, carveChunk)
 	for p := uint64(2); p < s.meta.hwm; {
 		if used.has(p) {
 			p++
@@ -252,19 +259,32 @@ func (s *Snapshot) Remnants(ctx context.Context, prefix string, fn func(Record) 
 		if err := ctx.Err(); err != nil {
 			return st, err
 		}
-		region := data[start*ps : p*ps]
-		for _, kv := range carveKeyValues(region, []byte(prefix)) {
-			st.Candidates++
-			id := fmt.Sprintf("%d\x00%s", kv.ModRevision, kv.Key)
-			if seen[id] || inLiveTree(live, kv) {
-				seen[id] = true
-				continue
+		// Read the run in chunks that overlap, so a record crossing a chunk boundary
+		// is whole in the next chunk (records are deduplicated below).
+		for off, end := int64(start)*ps, int64(p)*ps; off < end; off += carveChunk - carveOverlap {
+			n := min(int64(carveChunk), end-off)
+			got, rerr := s.f.ReadAt(buf[:n], off)
+			if rerr != nil && got == 0 {
+				return st, fmt.Errorf("carving snapshot %s at offset %d: %w", s.Path, off, rerr)
 			}
-			seen[id] = true
-			st.Remnants++
-			if err := fn(Record{Key: string(kv.Key), Value: kv.Value, CreateRevision: kv.CreateRevision,
-				ModRevision: kv.ModRevision, Version: kv.Version, Source: FromRemnant}); err != nil {
-				return st, err
+			for _, kv := range carveKeyValues(buf[:got], []byte(prefix)) {
+				st.Candidates++
+				id := fmt.Sprintf("%d\x00%s", kv.ModRevision, kv.Key)
+				if seen[id] {
+					continue
+				}
+				seen[id] = true
+				if inLiveTree(live, kv) {
+					continue
+				}
+				st.Remnants++
+				if err := fn(Record{Key: string(kv.Key), Value: kv.Value, CreateRevision: kv.CreateRevision,
+					ModRevision: kv.ModRevision, Version: kv.Version, Source: FromRemnant}); err != nil {
+					return st, err
+				}
+			}
+			if off+n >= end {
+				break
 			}
 		}
 	}

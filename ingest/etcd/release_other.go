@@ -1,0 +1,5 @@
+//go:build !linux
+
+package etcd
+
+func releaseMapped(addr uintptr, size int64) {}
