@@ -211,7 +211,7 @@ resources:
 		}
 		name := fmt.Sprintf("app-%d-creds", i)
 		typ := corev1.SecretTypeOpaque
-		if j := (i / 100) % 25; j < len(secretTypes) {
+		if j := (i / 3) % 25; j < len(secretTypes) {
 			typ = secretTypes[j]
 		}
 		data := map[string][]byte{"username": randStr(8), "password": randStr(24)}
@@ -280,7 +280,7 @@ resources:
 			return res, err
 		}
 	}
-	for i := 0; i < o.Secrets/50+1; i++ {
+	for i := 0; i < o.Secrets/20+1; i++ {
 		ns := fmt.Sprintf("team-%02d", i%nss)
 		name := fmt.Sprintf("app-%d-config", i)
 		d := map[string]string{"LOG_LEVEL": "info", "FEATURES": "a,b,c"}
@@ -332,7 +332,7 @@ resources:
 	if err != nil {
 		return res, err
 	}
-	res.Counts["configmaps"] = o.Secrets/50 + 1
+	res.Counts["configmaps"] = o.Secrets/20 + 1
 	res.Counts["undecodable"] = 2
 	closed = true
 	if err := db.Close(); err != nil {
