@@ -62,6 +62,9 @@ func TestMain(m *testing.M) {
 		return m.Run()
 	}()
 	os.RemoveAll(dir)
+	if benchSnap.dir != "" {
+		os.RemoveAll(benchSnap.dir)
+	}
 	os.Exit(code)
 }
 
