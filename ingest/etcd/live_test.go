@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,27 +13,41 @@ import (
 	"github.com/kubesleuth/kubesleuth/internal/etcdtest"
 )
 
-var srv *etcdtest.Server
+// One etcd for the file, started by the first test that needs it (fuzzing and the
+// snapshot tests do not), stopped in TestMain.
+var (
+	srvOnce sync.Once
+	srv     *etcdtest.Server
+	srvDir  string
+	srvErr  error
+)
+
+func server(t *testing.T) *etcdtest.Server {
+	t.Helper()
+	srvOnce.Do(func() {
+		if srvDir, srvErr = os.MkdirTemp("", "kubesleuth-etcd-test-"); srvErr == nil {
+			srv, srvErr = etcdtest.Start(srvDir)
+		}
+	})
+	if srvErr != nil {
+		t.Fatal(srvErr)
+	}
+	return srv
+}
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "kubesleuth-etcd-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	code := m.Run()
+	if srv != nil {
+		srv.Close()
 	}
-	code := func() int {
-		if srv, err = etcdtest.Start(dir); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		defer srv.Close()
-		return m.Run()
-	}()
-	os.RemoveAll(dir)
+	if srvDir != "" {
+		os.RemoveAll(srvDir)
+	}
 	os.Exit(code)
 }
 
 func TestLivePagingAndHistory(t *testing.T) {
+	srv := server(t)
 	ctx := context.Background()
 	for i := 0; i < 7; i++ {
 		if _, err := srv.Client.Put(ctx, fmt.Sprintf("/registry/secrets/page/s%d", i), "k8s\x00v"); err != nil {
@@ -73,6 +88,7 @@ func TestLivePagingAndHistory(t *testing.T) {
 }
 
 func TestLiveBadTLS(t *testing.T) {
+	srv := server(t)
 	ctx := context.Background()
 	plainHTTP := strings.Replace(srv.Endpoint, "https://", "http://", 1)
 	cases := []struct {
