@@ -28,6 +28,9 @@ const (
 	StatePlaintext   = "plaintext"
 	StateEncrypted   = "encrypted"
 	StateUndecodable = "undecodable"
+	// StateDeleted marks a secret whose latest revision is a deletion (snapshots only):
+	// listed because its older revisions are still in the file.
+	StateDeleted = "deleted"
 )
 
 // Decryption outcomes (with --encryption-config).
@@ -583,7 +586,7 @@ func (a *Analyzer) secret(k string, e *entry, subj analyzer.Subject) (Secret, []
 	name := sec.Namespace + "/" + sec.Name
 	var fs []analyzer.Finding
 	if v.deleted {
-		sec.State = ""
+		sec.State = StateDeleted
 		if sec.OldPlaintextRevisions > 0 {
 			fs = append(fs, finding(RuleDeletedPlaintext, subj, fmt.Sprintf("secret %s was deleted at revision %d, but %d plaintext revision(s) of it remain in etcd's history", name, v.mod, sec.OldPlaintextRevisions)))
 		}
@@ -615,7 +618,7 @@ func (a *Analyzer) secret(k string, e *entry, subj analyzer.Subject) (Secret, []
 			fs = append(fs, finding(RuleDecryptFailed, subj, fmt.Sprintf("secret %s: %s key %q is in the config but does not open the value (%s)", name, v.provider, v.keyName, v.err)))
 		}
 		if sec.OldPlaintextRevisions > 0 {
-			msg := fmt.Sprintf("secret %s is now encrypted (%s key %q), but %d older plaintext revision(s) remain in etcd's history (fingerprints %s)", name, v.provider, v.keyName, sec.OldPlaintextRevisions, strings.Join(uniq(oldFPs), ", "))
+			msg := fmt.Sprintf("secret %s is now encrypted (%s key %q), but %d older plaintext revision(s) remain in etcd's history (fingerprints %s)", name, v.provider, v.keyName, sec.OldPlaintextRevisions, strings.Join(firstN(uniq(oldFPs), 5), ", "))
 			if sec.CurrentValueExposed {
 				msg += "; one of them holds the current value: rotate it"
 			} else if v.fp != "" {
@@ -635,6 +638,13 @@ func orUnknown(s string) string {
 		return "unknown"
 	}
 	return s
+}
+
+func firstN(ss []string, n int) []string {
+	if len(ss) > n {
+		return append(ss[:n:n], fmt.Sprintf("… %d more", len(ss)-n))
+	}
+	return ss
 }
 
 func uniq(ss []string) []string {

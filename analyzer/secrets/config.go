@@ -182,7 +182,7 @@ func (c *Config) ProvidersFor(gr schema.GroupResource) ([]Provider, bool) {
 func (c *Config) KeyStatus(gr schema.GroupResource, provider, keyName string) string {
 	ps, _ := c.ProvidersFor(gr)
 	for i, p := range ps {
-		if p.Label() != provider && !(p.Kind == provider && p.Kind != "kms") {
+		if p.Label() != provider {
 			continue
 		}
 		for j, k := range p.Keys {
@@ -207,6 +207,9 @@ func (c *Config) Decrypt(ctx context.Context, gr schema.GroupResource, etcdKey s
 
 // describe renders a provider list for messages: "aesgcm(key2), aescbc(key1), identity".
 func describe(ps []Provider) string {
+	if len(ps) == 0 {
+		return "no provider for this resource"
+	}
 	var s []string
 	for _, p := range ps {
 		if len(p.Keys) > 0 {

@@ -290,7 +290,7 @@ func TestSecretsWithConfig(t *testing.T) {
 		"enc/kms1":            {state: "encrypted", provider: "kms-v1", keyName: "vault", keyStatus: "absent", decryption: "no-key"},
 		"enc/kms2":            {state: "encrypted", provider: "kms-v2", keyName: "cloudkms", keyStatus: "absent", decryption: "no-key"},
 		"bad/garbage":         {state: "undecodable"},
-		"gone/deleted":        {deleted: true, oldPlain: 1},
+		"gone/deleted":        {state: "deleted", deleted: true, oldPlain: 1},
 	}
 	wantFindings := []string{
 		"KS-ETCD-001 /registry/secrets/plain/db-password", "KS-ETCD-001 /registry/secrets/plain/registry",
