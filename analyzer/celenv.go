@@ -1,0 +1,263 @@
+package analyzer
+
+import (
+	"encoding/json"
+	"reflect"
+	"time"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/ext"
+	"github.com/google/cel-go/interpreter"
+	authnv1 "k8s.io/api/authentication/v1"
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+
+	"github.com/kubesleuth/kubesleuth/analyzer/workload"
+)
+
+// newEnv builds the CEL environment of rule expressions: one variable per top-level
+// field of the audit event, and the helper functions of analyzer/rules/README.md.
+func newEnv(al Allowlists) (*cel.Env, error) {
+	mapSD := cel.MapType(cel.StringType, cel.DynType)
+	unary := func(name string, arg, ret *cel.Type, fn func(ref.Val) ref.Val) cel.EnvOption {
+		return cel.Function(name, cel.Overload(name+"_"+arg.String(), []*cel.Type{arg}, ret, cel.UnaryBinding(fn)))
+	}
+	return cel.NewEnv(
+		ext.Strings(), ext.Lists(), ext.Sets(),
+		cel.Variable("auditID", cel.StringType),
+		cel.Variable("stage", cel.StringType),
+		cel.Variable("level", cel.StringType),
+		cel.Variable("verb", cel.StringType),
+		cel.Variable("requestURI", cel.StringType),
+		cel.Variable("userAgent", cel.StringType),
+		cel.Variable("user", mapSD),
+		cel.Variable("impersonatedUser", mapSD),
+		cel.Variable("sourceIPs", cel.ListType(cel.StringType)),
+		cel.Variable("objectRef", mapSD),
+		cel.Variable("responseStatus", mapSD),
+		cel.Variable("requestObject", cel.DynType),
+		cel.Variable("responseObject", cel.DynType),
+		cel.Variable("annotations", cel.MapType(cel.StringType, cel.StringType)),
+		cel.Variable("time", cel.TimestampType),
+
+		unary("podSpec", cel.DynType, cel.DynType, func(v ref.Val) ref.Val {
+			return native(orEmpty(workload.PodSpec(asMap(v))))
+		}),
+		unary("podMetadata", cel.DynType, cel.DynType, func(v ref.Val) ref.Val {
+			return native(orEmpty(workload.PodMetadata(asMap(v))))
+		}),
+		unary("containers", cel.DynType, cel.ListType(cel.DynType), func(v ref.Val) ref.Val {
+			return native(workload.Containers(asMap(v)))
+		}),
+		unary("execCommand", cel.StringType, cel.ListType(cel.StringType), func(v ref.Val) ref.Val {
+			return native(ExecCommand(string(v.(types.String))))
+		}),
+		unary("image", cel.StringType, mapSD, func(v ref.Val) ref.Val {
+			r := ParseImage(string(v.(types.String)))
+			return native(map[string]any{"registry": r.Registry, "repository": r.Repository, "tag": r.Tag, "digest": r.Digest})
+		}),
+		unary("ipClass", cel.StringType, cel.StringType, func(v ref.Val) ref.Val {
+			return types.String(IPClass(string(v.(types.String))))
+		}),
+		unary("secretMaterial", cel.DynType, cel.ListType(mapSD), func(v ref.Val) ref.Val {
+			places := SecretMaterial(v.Value())
+			out := make([]any, len(places))
+			for i, p := range places {
+				out[i] = map[string]any{"path": p.Path, "kind": p.Kind}
+			}
+			return native(out)
+		}),
+		cel.Function("allowed", cel.Overload("allowed_string_string", []*cel.Type{cel.StringType, cel.StringType}, cel.BoolType,
+			cel.BinaryBinding(func(list, value ref.Val) ref.Val {
+				name := string(list.(types.String))
+				if _, ok := al.list(name); !ok {
+					return types.NewErr("allowed: unknown list %q (want registries, images, system_identities, operators)", name)
+				}
+				return types.Bool(al.Allowed(name, string(value.(types.String))))
+			}))),
+		unary("isSystem", cel.DynType, cel.BoolType, func(v ref.Val) ref.Val {
+			m := asMap(v)
+			name, _ := m["username"].(string)
+			return types.Bool(al.IsSystem(name, stringsOf(m["groups"])))
+		}),
+	)
+}
+
+var nativeAdapter = types.DefaultTypeAdapter
+
+func native(v any) ref.Val { return nativeAdapter.NativeToValue(v) }
+
+func orEmpty(m map[string]any) map[string]any {
+	if m == nil {
+		return map[string]any{}
+	}
+	return m
+}
+
+var mapType = reflect.TypeOf(map[string]any{})
+
+// asMap turns a CEL value into a Go map (nil for non-maps), whether it wraps our own
+// decoded JSON or came from a CEL map literal.
+func asMap(v ref.Val) map[string]any {
+	if m, ok := v.Value().(map[string]any); ok {
+		return m
+	}
+	if v.Type() != types.MapType {
+		return nil
+	}
+	n, err := v.ConvertToNative(mapType)
+	if err != nil {
+		return nil
+	}
+	m, _ := n.(map[string]any)
+	return m
+}
+
+func stringsOf(v any) []string {
+	switch x := v.(type) {
+	case []string:
+		return x
+	case []any:
+		out := make([]string, 0, len(x))
+		for _, e := range x {
+			if s, ok := e.(string); ok {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// eventVars is the CEL activation of one event. Variables are built on first use and
+// kept for the other rules that look at the same event: most events are rejected by the
+// prefilters and never get here, and most rules read only a few fields.
+type eventVars struct {
+	ev       *auditv1.Event
+	cache    map[string]any
+	reqBody  any
+	respBody any
+	bodies   uint8 // bit 1: request parsed, bit 2: response parsed
+}
+
+var _ interpreter.Activation = (*eventVars)(nil)
+
+func (a *eventVars) reset(ev *auditv1.Event) {
+	a.ev = ev
+	clear(a.cache)
+	a.reqBody, a.respBody, a.bodies = nil, nil, 0
+}
+
+func (a *eventVars) Parent() interpreter.Activation { return nil }
+
+func (a *eventVars) ResolveName(name string) (any, bool) {
+	ev := a.ev
+	switch name {
+	case "auditID":
+		return string(ev.AuditID), true
+	case "stage":
+		return string(ev.Stage), true
+	case "level":
+		return string(ev.Level), true
+	case "verb":
+		return ev.Verb, true
+	case "requestURI":
+		return ev.RequestURI, true
+	case "userAgent":
+		return ev.UserAgent, true
+	case "sourceIPs":
+		if ev.SourceIPs == nil {
+			return []string{}, true
+		}
+		return ev.SourceIPs, true
+	case "time":
+		return ev.RequestReceivedTimestamp.Time, true
+	case "annotations":
+		if ev.Annotations == nil {
+			return map[string]string{}, true
+		}
+		return ev.Annotations, true
+	case "requestObject":
+		return a.body(true), true
+	case "responseObject":
+		return a.body(false), true
+	}
+	if v, ok := a.cache[name]; ok {
+		return v, true
+	}
+	var v any
+	switch name {
+	case "user":
+		v = userMap(&ev.User)
+	case "impersonatedUser":
+		if ev.ImpersonatedUser != nil {
+			v = userMap(ev.ImpersonatedUser)
+		} else {
+			v = map[string]any{"username": "", "uid": "", "groups": []any{}, "extra": map[string]any{}}
+		}
+	case "objectRef":
+		r := ev.ObjectRef
+		if r == nil {
+			r = &auditv1.ObjectReference{}
+		}
+		v = map[string]any{"resource": r.Resource, "namespace": r.Namespace, "name": r.Name, "uid": string(r.UID),
+			"apiGroup": r.APIGroup, "apiVersion": r.APIVersion, "resourceVersion": r.ResourceVersion, "subresource": r.Subresource}
+	case "responseStatus":
+		m := map[string]any{"code": int64(0), "status": "", "reason": "", "message": ""}
+		if s := ev.ResponseStatus; s != nil {
+			m["code"], m["status"], m["reason"], m["message"] = int64(s.Code), s.Status, string(s.Reason), s.Message
+		}
+		v = m
+	default:
+		return nil, false
+	}
+	if a.cache == nil {
+		a.cache = map[string]any{}
+	}
+	a.cache[name] = v
+	return v, true
+}
+
+func userMap(u *authnv1.UserInfo) map[string]any {
+	groups := make([]any, len(u.Groups))
+	for i, g := range u.Groups {
+		groups[i] = g
+	}
+	extra := make(map[string]any, len(u.Extra))
+	for k, vs := range u.Extra {
+		l := make([]any, len(vs))
+		for i, v := range vs {
+			l[i] = v
+		}
+		extra[k] = l
+	}
+	return map[string]any{"username": u.Username, "uid": u.UID, "groups": groups, "extra": extra}
+}
+
+// body parses a request or response body once per event; absent or undecodable bodies
+// are {} so that field selections simply do not match.
+func (a *eventVars) body(request bool) any {
+	bit, dst, src := uint8(2), &a.respBody, a.ev.ResponseObject
+	if request {
+		bit, dst, src = 1, &a.reqBody, a.ev.RequestObject
+	}
+	if a.bodies&bit == 0 {
+		a.bodies |= bit
+		*dst = map[string]any{}
+		if src != nil && len(src.Raw) > 0 {
+			var v any
+			if err := json.Unmarshal(src.Raw, &v); err == nil && v != nil {
+				*dst = v
+			}
+		}
+	}
+	return *dst
+}
+
+func timeOf(ev *auditv1.Event) time.Time {
+	if t := ev.RequestReceivedTimestamp.Time; !t.IsZero() {
+		return t
+	}
+	return ev.StageTimestamp.Time
+}

@@ -1,0 +1,443 @@
+package analyzer
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+)
+
+// Config tunes an Engine.
+type Config struct {
+	// Allowlists used by allowed() and isSystem(). Zero value: none beyond the built-ins
+	// of isSystem; use DefaultAllowlists() for the documented defaults.
+	Allowlists Allowlists
+	// MaxEvidence caps the auditIDs kept per finding (Count stays exact). Default 100.
+	MaxEvidence int
+}
+
+// RuleCoverage says a rule could not look at some events because their audit level did
+// not record the body it reads.
+type RuleCoverage struct {
+	RuleID string `json:"rule_id"`
+	Needs  string `json:"needs"`
+	Events int    `json:"events"`
+}
+
+// Result is what the engine concluded so far.
+type Result struct {
+	Findings     []Finding      `json:"findings"`
+	NotEvaluable []RuleCoverage `json:"not_evaluable,omitempty"`
+	// EvalErrors counts, per rule, events on which its CEL failed (a missing field, a
+	// type mismatch): the rule did not match them.
+	EvalErrors map[string]int `json:"eval_errors,omitempty"`
+}
+
+// Engine evaluates rules over audit events given in time order. It is not safe for
+// concurrent use: one goroutine calls Observe.
+type Engine struct {
+	cfg      Config
+	rules    []*compiled
+	byRes    map[string][]*compiled // prefilter index: rules that name the resource
+	anyRes   []*compiled            // rules that accept any resource
+	vars     eventVars
+	findings []*Finding
+	open     map[string]*Finding // fold key -> the finding still absorbing repeats
+	notEval  map[string]int
+	evalErrs map[string]int
+	first    time.Time // first event time seen (learning periods count from it)
+	now      time.Time
+	onFind   func(Finding)
+	state    map[string]*ruleState
+}
+
+// compiled is a rule with its programs.
+type compiled struct {
+	*Rule
+	pre    prefilter
+	match  cel.Program
+	msg    cel.Program
+	key    cel.Program
+	field  cel.Program
+	steps  []compiledStep
+	levelN int // minimum level index the rule needs: 0 none, 2 Request, 3 RequestResponse
+}
+
+type compiledStep struct {
+	pre   prefilter
+	match cel.Program
+	key   cel.Program
+}
+
+type prefilter struct {
+	verbs, resources, subresources, stages map[string]bool
+}
+
+func newPrefilter(p *Prefilter) prefilter {
+	set := func(l []string) map[string]bool {
+		if len(l) == 0 {
+			return nil
+		}
+		m := make(map[string]bool, len(l))
+		for _, s := range l {
+			m[s] = true
+		}
+		return m
+	}
+	var f prefilter
+	if p != nil {
+		f = prefilter{set(p.Verbs), set(p.Resources), set(p.Subresources), set(p.Stages)}
+	}
+	if f.stages == nil {
+		f.stages = map[string]bool{string(auditv1.StageResponseComplete): true, string(auditv1.StagePanic): true}
+	}
+	return f
+}
+
+func (p *prefilter) pass(ev *auditv1.Event, res, sub string) bool {
+	if !p.stages[string(ev.Stage)] {
+		return false
+	}
+	if p.verbs != nil && !p.verbs[ev.Verb] {
+		return false
+	}
+	if p.resources != nil && !p.resources[res] {
+		return false
+	}
+	if p.subresources != nil && !p.subresources[sub] {
+		return false
+	}
+	return true
+}
+
+var levelIndex = map[auditv1.Level]int{auditv1.LevelNone: 0, auditv1.LevelMetadata: 1, auditv1.LevelRequest: 2, auditv1.LevelRequestResponse: 3}
+
+// NewEngine compiles every rule's CEL once. A rule that does not compile fails the whole
+// call with a *RuleError naming the file, the rule and the CEL error.
+func NewEngine(rules []*Rule, cfg Config) (*Engine, error) {
+	if cfg.MaxEvidence <= 0 {
+		cfg.MaxEvidence = 100
+	}
+	env, err := newEnv(cfg.Allowlists)
+	if err != nil {
+		return nil, fmt.Errorf("building the CEL environment: %w", err)
+	}
+	e := &Engine{cfg: cfg, byRes: map[string][]*compiled{}, open: map[string]*Finding{},
+		notEval: map[string]int{}, evalErrs: map[string]int{}, state: map[string]*ruleState{}}
+	for _, r := range rules {
+		c, err := compileRule(env, r)
+		if err != nil {
+			return nil, err
+		}
+		e.rules = append(e.rules, c)
+		e.state[r.ID] = newRuleState(r)
+		// index by resource: a sequence is indexed under every step's resources
+		var res []string
+		if r.Kind == KindSequence {
+			for _, s := range r.Steps {
+				if s.On == nil || len(s.On.Resources) == 0 {
+					res = nil
+					break
+				}
+				res = append(res, s.On.Resources...)
+			}
+		} else if r.On != nil {
+			res = r.On.Resources
+		}
+		if len(res) == 0 {
+			e.anyRes = append(e.anyRes, c)
+			continue
+		}
+		seen := map[string]bool{}
+		for _, x := range res {
+			if !seen[x] {
+				seen[x] = true
+				e.byRes[x] = append(e.byRes[x], c)
+			}
+		}
+	}
+	return e, nil
+}
+
+func compileRule(env *cel.Env, r *Rule) (*compiled, error) {
+	c := &compiled{Rule: r, pre: newPrefilter(r.On)}
+	switch r.Needs {
+	case "request":
+		c.levelN = 2
+	case "response":
+		c.levelN = 3
+	}
+	prog := func(what, expr string, want *cel.Type) (cel.Program, error) {
+		if expr == "" {
+			return nil, nil
+		}
+		ast, iss := env.Compile(expr)
+		if iss != nil && iss.Err() != nil {
+			return nil, &RuleError{File: r.Source, RuleID: r.ID, Err: fmt.Errorf("%s: %v", what, iss.Err())}
+		}
+		if want != nil && !ast.OutputType().IsAssignableType(want) && ast.OutputType() != cel.DynType {
+			return nil, &RuleError{File: r.Source, RuleID: r.ID, Err: fmt.Errorf("%s must return %s, not %s", what, want, ast.OutputType())}
+		}
+		p, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize))
+		if err != nil {
+			return nil, &RuleError{File: r.Source, RuleID: r.ID, Err: fmt.Errorf("%s: %v", what, err)}
+		}
+		return p, nil
+	}
+	var err error
+	if c.match, err = prog("match", r.Match, cel.BoolType); err != nil {
+		return nil, err
+	}
+	if c.msg, err = prog("message", r.Message, cel.StringType); err != nil {
+		return nil, err
+	}
+	if c.key, err = prog("key", r.Key, nil); err != nil {
+		return nil, err
+	}
+	if c.field, err = prog("field", r.Field, nil); err != nil {
+		return nil, err
+	}
+	for i, s := range r.Steps {
+		cs := compiledStep{pre: newPrefilter(s.On)}
+		if cs.match, err = prog(fmt.Sprintf("step %d match", i+1), s.Match, cel.BoolType); err != nil {
+			return nil, err
+		}
+		k := s.Key
+		if k == "" {
+			k = r.Key
+		}
+		if cs.key, err = prog(fmt.Sprintf("step %d key", i+1), k, nil); err != nil {
+			return nil, err
+		}
+		c.steps = append(c.steps, cs)
+	}
+	return c, nil
+}
+
+// Rules returns the rules the engine runs.
+func (e *Engine) Rules() []*Rule {
+	out := make([]*Rule, len(e.rules))
+	for i, c := range e.rules {
+		out[i] = c.Rule
+	}
+	return out
+}
+
+// OnFinding registers a callback called when a new finding opens (not when an open one
+// absorbs a repeat): live mode alerts from it.
+func (e *Engine) OnFinding(fn func(Finding)) { e.onFind = fn }
+
+// Observe runs every applicable rule on one event.
+func (e *Engine) Observe(ev *auditv1.Event) {
+	t := timeOf(ev)
+	if e.first.IsZero() || t.Before(e.first) {
+		e.first = t
+	}
+	if t.After(e.now) {
+		e.now = t
+	}
+	res, sub := "", ""
+	if ev.ObjectRef != nil {
+		res, sub = ev.ObjectRef.Resource, ev.ObjectRef.Subresource
+	}
+	ready := false
+	run := func(list []*compiled) {
+		for _, c := range list {
+			if c.Kind == KindSequence {
+				e.sequence(c, ev, t, res, sub, &ready)
+				continue
+			}
+			if !c.pre.pass(ev, res, sub) {
+				continue
+			}
+			if c.levelN > 0 && levelIndex[ev.Level] < c.levelN {
+				e.notEval[c.ID]++
+				continue
+			}
+			if !ready {
+				e.vars.reset(ev)
+				ready = true
+			}
+			if !e.boolOf(c.ID, c.match) {
+				continue
+			}
+			switch c.Kind {
+			case KindMatch:
+				e.fire(c, ev, t, "", nil, 1)
+			case KindThreshold:
+				e.threshold(c, ev, t)
+			case KindDistinct:
+				e.distinct(c, ev, t)
+			case KindFirstSeen:
+				e.firstSeen(c, ev, t)
+			}
+		}
+	}
+	if res != "" {
+		run(e.byRes[res])
+	}
+	run(e.anyRes)
+}
+
+func (e *Engine) eval(id string, p cel.Program) (ref.Val, bool) {
+	out, _, err := p.Eval(&e.vars)
+	if err != nil {
+		e.evalErrs[id]++
+		return nil, false
+	}
+	return out, true
+}
+
+func (e *Engine) boolOf(id string, p cel.Program) bool {
+	v, ok := e.eval(id, p)
+	if !ok {
+		return false
+	}
+	b, isBool := v.(types.Bool)
+	return isBool && bool(b)
+}
+
+// keysOf evaluates a key expression: a string, or a list of strings (each a key).
+func (e *Engine) keysOf(id string, p cel.Program) []string {
+	v, ok := e.eval(id, p)
+	if !ok {
+		return nil
+	}
+	switch x := v.Value().(type) {
+	case string:
+		if x == "" {
+			return nil
+		}
+		return []string{x}
+	}
+	if l, ok := v.(interface {
+		Size() ref.Val
+		Get(ref.Val) ref.Val
+	}); ok && v.Type() == types.ListType {
+		n := int(l.Size().(types.Int))
+		out := make([]string, 0, n)
+		for i := 0; i < n; i++ {
+			if s, ok := l.Get(types.Int(i)).(types.String); ok && s != "" {
+				out = append(out, string(s))
+			}
+		}
+		return out
+	}
+	return []string{fmt.Sprint(v.Value())}
+}
+
+// subjectOf builds a finding's subject from the parts the rule names.
+func subjectOf(r *Rule, ev *auditv1.Event) Subject {
+	var s Subject
+	for _, part := range r.Subject {
+		switch part {
+		case "user":
+			s.User = ev.User.Username
+			if ev.ImpersonatedUser != nil && ev.ImpersonatedUser.Username != "" {
+				s.User += " (as " + ev.ImpersonatedUser.Username + ")"
+			}
+		case "source_ip":
+			if len(ev.SourceIPs) > 0 {
+				s.SourceIP = ev.SourceIPs[0]
+			}
+		case "user_agent":
+			s.UserAgent = ev.UserAgent
+		case "object":
+			if o := ev.ObjectRef; o != nil {
+				s.Namespace, s.Resource, s.Subresource, s.Name = o.Namespace, o.Resource, o.Subresource, o.Name
+			}
+		}
+	}
+	return s
+}
+
+// fire records one matching event (or a stateful trigger with its evidence) as a new
+// finding or as a repeat folded into the open finding of the same rule and subject.
+func (e *Engine) fire(c *compiled, ev *auditv1.Event, t time.Time, key string, evidence []string, n int) {
+	e.fireFrom(c, ev, t, t, key, evidence, n)
+}
+
+// fireFrom is fire for a trigger whose evidence began at start (a burst, a sequence).
+func (e *Engine) fireFrom(c *compiled, ev *auditv1.Event, start, t time.Time, key string, evidence []string, n int) {
+	subj := subjectOf(c.Rule, ev)
+	fk := c.ID + "\x00" + key + "\x00" + subj.String() + "\x00" + subj.SourceIP + "\x00" + subj.UserAgent
+	if evidence == nil {
+		evidence = []string{string(ev.AuditID)}
+	}
+	if f, ok := e.open[fk]; ok && t.Sub(f.LastSeen) <= c.Fold.D() {
+		f.Count += n
+		if t.After(f.LastSeen) {
+			f.LastSeen = t
+		}
+		e.addEvidence(f, evidence)
+		return
+	}
+	msg := c.Title
+	if c.msg != nil {
+		if v, ok := e.eval(c.ID, c.msg); ok {
+			if s, ok := v.Value().(string); ok && s != "" {
+				msg = s
+			}
+		}
+	}
+	f := &Finding{RuleID: c.ID, Title: c.Title, Severity: c.Severity, MITRE: c.MITRE, Subject: subj,
+		FirstSeen: start, LastSeen: t, Count: n, Message: msg}
+	e.addEvidence(f, evidence)
+	e.open[fk] = f
+	e.findings = append(e.findings, f)
+	if e.onFind != nil {
+		e.onFind(*f)
+	}
+}
+
+func (e *Engine) addEvidence(f *Finding, ids []string) {
+	for _, id := range ids {
+		if len(f.AuditIDs) >= e.cfg.MaxEvidence {
+			return
+		}
+		dup := false
+		for _, have := range f.AuditIDs {
+			if have == id {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			f.AuditIDs = append(f.AuditIDs, id)
+		}
+	}
+}
+
+// Result returns the findings so far, sorted by first_seen then rule, and the coverage
+// of rules that could not see bodies.
+func (e *Engine) Result() Result {
+	r := Result{Findings: make([]Finding, 0, len(e.findings))}
+	for _, f := range e.findings {
+		cp := *f
+		cp.AuditIDs = append([]string(nil), f.AuditIDs...)
+		r.Findings = append(r.Findings, cp)
+	}
+	sort.SliceStable(r.Findings, func(i, j int) bool {
+		a, b := r.Findings[i], r.Findings[j]
+		if !a.FirstSeen.Equal(b.FirstSeen) {
+			return a.FirstSeen.Before(b.FirstSeen)
+		}
+		return a.RuleID < b.RuleID
+	})
+	for _, c := range e.rules {
+		if n := e.notEval[c.ID]; n > 0 {
+			r.NotEvaluable = append(r.NotEvaluable, RuleCoverage{RuleID: c.ID, Needs: c.Needs, Events: n})
+		}
+	}
+	if len(e.evalErrs) > 0 {
+		r.EvalErrors = map[string]int{}
+		for k, v := range e.evalErrs {
+			r.EvalErrors[k] = v
+		}
+	}
+	return r
+}

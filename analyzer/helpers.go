@@ -1,0 +1,199 @@
+package analyzer
+
+import (
+	"net"
+	"net/url"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// ExecCommand decodes the command of an exec or attach request from its requestURI
+// (command=sh&command=-c&command=...). The apiserver logs '&' as \u0026 in JSON; the
+// decoder has already turned it back into '&'.
+func ExecCommand(uri string) []string {
+	i := strings.IndexByte(uri, '?')
+	if i < 0 {
+		return []string{}
+	}
+	q, err := url.ParseQuery(uri[i+1:])
+	if err != nil {
+		// keep what parses: split by hand
+		q = url.Values{}
+		for _, kv := range strings.Split(uri[i+1:], "&") {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				if uv, err := url.QueryUnescape(v); err == nil {
+					v = uv
+				}
+				q.Add(k, v)
+			}
+		}
+	}
+	cmd := q["command"]
+	if cmd == nil {
+		return []string{}
+	}
+	return cmd
+}
+
+// ImageRef is an image reference split into its parts, with Docker Hub's defaults.
+type ImageRef struct {
+	Registry, Repository, Tag, Digest string
+}
+
+// ParseImage splits "registry/repo:tag@sha256:..." the way container runtimes do:
+// the first component is a registry only if it has a '.' or ':' or is "localhost";
+// otherwise the image is on docker.io, and single names live under library/.
+// No tag and no digest means the tag "latest".
+func ParseImage(ref string) ImageRef {
+	var r ImageRef
+	rest := strings.TrimSpace(ref)
+	if i := strings.Index(rest, "@"); i >= 0 {
+		r.Digest = rest[i+1:]
+		rest = rest[:i]
+	}
+	if i := strings.LastIndex(rest, ":"); i >= 0 && !strings.Contains(rest[i:], "/") {
+		r.Tag = rest[i+1:]
+		rest = rest[:i]
+	}
+	if i := strings.Index(rest, "/"); i >= 0 {
+		first := rest[:i]
+		if strings.ContainsAny(first, ".:") || first == "localhost" {
+			r.Registry = first
+			rest = rest[i+1:]
+		}
+	}
+	if r.Registry == "" {
+		r.Registry = "docker.io"
+		if !strings.Contains(rest, "/") {
+			rest = "library/" + rest
+		}
+	}
+	r.Repository = rest
+	if r.Tag == "" && r.Digest == "" {
+		r.Tag = "latest"
+	}
+	return r
+}
+
+// IPClass says where an address is: loopback, private (RFC 1918, RFC 4193, CGNAT),
+// link-local (including the cloud metadata address), public, or invalid.
+func IPClass(s string) string {
+	ip := net.ParseIP(strings.TrimSpace(s))
+	if ip == nil {
+		return "invalid"
+	}
+	switch {
+	case ip.IsLoopback():
+		return "loopback"
+	case ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast():
+		return "link-local"
+	case ip.IsPrivate() || cgnat.Contains(ip):
+		return "private"
+	case ip.IsUnspecified():
+		return "invalid"
+	}
+	return "public"
+}
+
+var cgnat = &net.IPNet{IP: net.IPv4(100, 64, 0, 0), Mask: net.CIDRMask(10, 32)}
+
+// SecretPlace is where secret material sits in an object: a JSON path and what kind of
+// material it is. It never holds the value.
+type SecretPlace struct {
+	Path string `json:"path"`
+	Kind string `json:"kind"` // secret-data, jwt, private-key, password-like
+}
+
+var (
+	jwtRe      = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`)
+	pemKeyRe   = regexp.MustCompile(`-----BEGIN ((RSA|EC|DSA|OPENSSH|ENCRYPTED) )?PRIVATE KEY-----`)
+	passwordRe = regexp.MustCompile(`(?i)(^|[_.-])(password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)($|[_.-])`)
+)
+
+// SecretMaterial lists the places in a decoded JSON value that hold secret material:
+// the data and stringData of Secrets (also inside lists: items[i].data), JWTs and PEM
+// private keys in any string, and non-empty values under password-like keys of
+// ConfigMap data. Paths look like "items[3].data.password".
+func SecretMaterial(v any) []SecretPlace {
+	var out []SecretPlace
+	walkSecrets(v, "", &out)
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+func walkSecrets(v any, p string, out *[]SecretPlace) {
+	switch x := v.(type) {
+	case map[string]any:
+		kind, _ := x["kind"].(string)
+		for k, val := range x {
+			child := join(p, k)
+			if (k == "data" || k == "stringData") && kind == "Secret" {
+				if m, ok := val.(map[string]any); ok {
+					for dk, dv := range m {
+						if s, ok := dv.(string); ok && s != "" {
+							*out = append(*out, SecretPlace{Path: join(child, dk), Kind: "secret-data"})
+						}
+					}
+					continue
+				}
+			}
+			if (k == "data" || k == "binaryData") && kind == "ConfigMap" {
+				if m, ok := val.(map[string]any); ok {
+					for dk, dv := range m {
+						s, _ := dv.(string)
+						if s != "" && passwordRe.MatchString(dk) && !looksLikeReference(s) {
+							*out = append(*out, SecretPlace{Path: join(child, dk), Kind: "password-like"})
+						}
+						walkSecrets(dv, join(child, dk), out)
+					}
+					continue
+				}
+			}
+			walkSecrets(val, child, out)
+		}
+	case []any:
+		// a list of Secrets (items) inherits kind from each item; a SecretList's items
+		// carry no kind, so mark them from the parent's path
+		for i, e := range x {
+			child := p + "[" + strconv.Itoa(i) + "]"
+			if m, ok := e.(map[string]any); ok && strings.HasSuffix(p, "items") && m["kind"] == nil {
+				if _, hasData := m["data"]; hasData && m["type"] != nil {
+					m2 := make(map[string]any, len(m)+1)
+					for k, v := range m {
+						m2[k] = v
+					}
+					m2["kind"] = "Secret"
+					walkSecrets(m2, child, out)
+					continue
+				}
+			}
+			walkSecrets(e, child, out)
+		}
+	case string:
+		if len(x) < 20 {
+			return
+		}
+		if jwtRe.MatchString(x) {
+			*out = append(*out, SecretPlace{Path: p, Kind: "jwt"})
+		}
+		if pemKeyRe.MatchString(x) {
+			*out = append(*out, SecretPlace{Path: p, Kind: "private-key"})
+		}
+	}
+}
+
+// looksLikeReference tells a pointer to a secret (a file path, an env reference) from
+// the secret itself.
+func looksLikeReference(s string) bool {
+	return strings.HasPrefix(s, "/") || strings.HasPrefix(s, "${") || strings.HasPrefix(s, "$(") || path.IsAbs(s)
+}
+
+func join(p, k string) string {
+	if p == "" {
+		return k
+	}
+	return p + "." + k
+}

@@ -1,0 +1,305 @@
+package analyzer
+
+import (
+	"container/list"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+)
+
+// ruleState is the memory of one stateful rule: per key, what the rule has seen. It is
+// bounded twice: at most MaxKeys keys (the least recently used is forgotten first), and
+// per key only what lies within the rule's window.
+type ruleState struct {
+	cap  int
+	keys map[string]*list.Element
+	lru  *list.List // front: most recently used; values *keyState
+}
+
+// keyState is what one key (an identity, a source IP...) has accumulated.
+type keyState struct {
+	Key string `json:"key"`
+	// threshold: matching events in the window, oldest first
+	Times []time.Time `json:"times,omitempty"`
+	IDs   []string    `json:"ids,omitempty"`
+	// distinct: value -> last seen, and the first auditID of each value
+	Values   map[string]time.Time `json:"values,omitempty"`
+	ValueIDs map[string]string    `json:"value_ids,omitempty"`
+	// sequence: the next step expected and when the sequence started
+	Next  int       `json:"next,omitempty"`
+	Start time.Time `json:"start,omitempty"`
+	// when the key's finding last grew (threshold, distinct): repeats within the rule's
+	// fold extend it instead of waiting for a new burst
+	FiredLast time.Time `json:"fired_last,omitempty"`
+}
+
+func newRuleState(r *Rule) *ruleState {
+	return &ruleState{cap: r.MaxKeys, keys: map[string]*list.Element{}, lru: list.New()}
+}
+
+func (s *ruleState) get(key string) *keyState {
+	if el, ok := s.keys[key]; ok {
+		s.lru.MoveToFront(el)
+		return el.Value.(*keyState)
+	}
+	return nil
+}
+
+func (s *ruleState) put(ks *keyState) {
+	if el, ok := s.keys[ks.Key]; ok {
+		el.Value = ks
+		s.lru.MoveToFront(el)
+		return
+	}
+	s.keys[ks.Key] = s.lru.PushFront(ks)
+	for s.lru.Len() > s.cap {
+		old := s.lru.Back()
+		s.lru.Remove(old)
+		delete(s.keys, old.Value.(*keyState).Key)
+	}
+}
+
+func (s *ruleState) del(key string) {
+	if el, ok := s.keys[key]; ok {
+		s.lru.Remove(el)
+		delete(s.keys, key)
+	}
+}
+
+// Len is the number of keys remembered.
+func (s *ruleState) Len() int { return s.lru.Len() }
+
+func (s *ruleState) getOrNew(key string) *keyState {
+	ks := s.get(key)
+	if ks == nil {
+		ks = &keyState{Key: key}
+		s.put(ks)
+	}
+	return ks
+}
+
+func (e *Engine) threshold(c *compiled, ev *auditv1.Event, t time.Time) {
+	id := string(ev.AuditID)
+	for _, k := range e.keysOf(c.ID, c.key) {
+		ks := e.state[c.ID].getOrNew(k)
+		if !ks.FiredLast.IsZero() && t.Sub(ks.FiredLast) <= c.Fold.D() {
+			ks.FiredLast = t
+			e.fire(c, ev, t, k, []string{id}, 1)
+			continue
+		}
+		ks.Times = append(ks.Times, t)
+		ks.IDs = append(ks.IDs, id)
+		cut := 0
+		for cut < len(ks.Times) && t.Sub(ks.Times[cut]) > c.Window.D() {
+			cut++
+		}
+		// keep the window, and never more entries than the threshold needs
+		if over := len(ks.Times) - cut - max(c.Threshold, e.cfg.MaxEvidence); over > 0 {
+			cut += over
+		}
+		ks.Times, ks.IDs = ks.Times[cut:], ks.IDs[cut:]
+		if len(ks.Times) >= c.Threshold {
+			ks.FiredLast = t
+			e.fireFrom(c, ev, ks.Times[0], t, k, ks.IDs, len(ks.Times))
+			ks.Times, ks.IDs = nil, nil
+		}
+	}
+}
+
+func (e *Engine) distinct(c *compiled, ev *auditv1.Event, t time.Time) {
+	vals := e.keysOf(c.ID, c.field)
+	if len(vals) == 0 {
+		return
+	}
+	id := string(ev.AuditID)
+	for _, k := range e.keysOf(c.ID, c.key) {
+		ks := e.state[c.ID].getOrNew(k)
+		if ks.Values == nil {
+			ks.Values, ks.ValueIDs = map[string]time.Time{}, map[string]string{}
+		}
+		for v, seen := range ks.Values {
+			if t.Sub(seen) > c.Window.D() {
+				delete(ks.Values, v)
+				delete(ks.ValueIDs, v)
+			}
+		}
+		for _, v := range vals {
+			_, known := ks.Values[v]
+			ks.Values[v] = t
+			if known {
+				continue
+			}
+			if len(ks.ValueIDs) < max(c.Threshold, e.cfg.MaxEvidence) {
+				ks.ValueIDs[v] = id
+			}
+			if !ks.FiredLast.IsZero() && t.Sub(ks.FiredLast) <= c.Fold.D() {
+				ks.FiredLast = t
+				e.fire(c, ev, t, k, []string{id}, 1)
+				continue
+			}
+			if len(ks.Values) >= c.Threshold {
+				ks.FiredLast = t
+				ids := make([]string, 0, len(ks.ValueIDs))
+				for _, x := range ks.ValueIDs {
+					ids = append(ids, x)
+				}
+				sortStrings(ids)
+				e.fire(c, ev, t, k, ids, len(ks.Values))
+			}
+		}
+	}
+}
+
+func (e *Engine) firstSeen(c *compiled, ev *auditv1.Event, t time.Time) {
+	learning := t.Sub(e.first) < c.Learning.D()
+	st := e.state[c.ID]
+	for _, k := range e.keysOf(c.ID, c.key) {
+		if st.get(k) != nil {
+			continue
+		}
+		st.put(&keyState{Key: k})
+		if !learning {
+			e.fire(c, ev, t, k, nil, 1)
+		}
+	}
+}
+
+func (e *Engine) sequence(c *compiled, ev *auditv1.Event, t time.Time, res, sub string, ready *bool) {
+	st := e.state[c.ID]
+	advanced := map[string]bool{}
+	for i := len(c.steps) - 1; i >= 0; i-- {
+		s := &c.steps[i]
+		if !s.pre.pass(ev, res, sub) {
+			continue
+		}
+		if !*ready {
+			e.vars.reset(ev)
+			*ready = true
+		}
+		if !e.boolOf(c.ID, s.match) {
+			continue
+		}
+		for _, k := range e.keysOf(c.ID, s.key) {
+			if advanced[k] {
+				continue
+			}
+			ks := st.get(k)
+			if ks != nil && t.Sub(ks.Start) > c.Within.D() {
+				st.del(k)
+				ks = nil
+			}
+			switch {
+			case i == 0 && ks == nil:
+				st.put(&keyState{Key: k, Next: 1, Start: t, IDs: []string{string(ev.AuditID)}})
+				advanced[k] = true
+			case ks != nil && ks.Next == i:
+				ks.Next++
+				ks.IDs = append(ks.IDs, string(ev.AuditID))
+				advanced[k] = true
+				if ks.Next == len(c.steps) {
+					st.del(k)
+					e.fireFrom(c, ev, ks.Start, t, k, ks.IDs, 1)
+				}
+			}
+		}
+	}
+}
+
+func sortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+// savedState is the engine's memory in JSON: the stateful rules' keys, the findings and
+// which of them still absorb repeats. Version guards against restoring another format.
+type savedState struct {
+	Version  int                    `json:"version"`
+	First    time.Time              `json:"first"`
+	Now      time.Time              `json:"now"`
+	Rules    map[string][]*keyState `json:"rules"`
+	Findings []Finding              `json:"findings"`
+	Open     map[string]int         `json:"open"` // fold key -> index in Findings
+	NotEval  map[string]int         `json:"not_evaluable"`
+	Errors   map[string]int         `json:"eval_errors"`
+}
+
+const stateVersion = 1
+
+// SaveState serialises everything the engine remembers, so that a later run (the next
+// ingest into a case, live mode after a restart) continues where this one stopped.
+func (e *Engine) SaveState() ([]byte, error) {
+	s := savedState{Version: stateVersion, First: e.first, Now: e.now, Rules: map[string][]*keyState{},
+		Open: map[string]int{}, NotEval: e.notEval, Errors: e.evalErrs}
+	idx := map[*Finding]int{}
+	for i, f := range e.findings {
+		idx[f] = i
+		s.Findings = append(s.Findings, *f)
+	}
+	for k, f := range e.open {
+		s.Open[k] = idx[f]
+	}
+	for id, st := range e.state {
+		var keys []*keyState
+		for el := st.lru.Back(); el != nil; el = el.Prev() { // oldest first
+			keys = append(keys, el.Value.(*keyState))
+		}
+		if len(keys) > 0 {
+			s.Rules[id] = keys
+		}
+	}
+	return json.Marshal(s)
+}
+
+// RestoreState loads what SaveState wrote. State of rules the engine no longer has is
+// dropped; rules it did not have start empty.
+func (e *Engine) RestoreState(b []byte) error {
+	var s savedState
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("reading engine state: %w", err)
+	}
+	if s.Version != stateVersion {
+		return fmt.Errorf("engine state version %d, this build reads %d", s.Version, stateVersion)
+	}
+	e.first, e.now = s.First, s.Now
+	e.findings = e.findings[:0]
+	for i := range s.Findings {
+		f := s.Findings[i]
+		e.findings = append(e.findings, &f)
+	}
+	e.open = map[string]*Finding{}
+	for k, i := range s.Open {
+		if i >= 0 && i < len(e.findings) {
+			e.open[k] = e.findings[i]
+		}
+	}
+	for k, v := range s.NotEval {
+		e.notEval[k] = v
+	}
+	for k, v := range s.Errors {
+		e.evalErrs[k] = v
+	}
+	for id, keys := range s.Rules {
+		st, ok := e.state[id]
+		if !ok {
+			continue
+		}
+		for _, ks := range keys {
+			st.put(ks)
+		}
+	}
+	return nil
+}
+
+// StateKeys reports how many keys each stateful rule remembers (for bounds checks).
+func (e *Engine) StateKeys() map[string]int {
+	out := map[string]int{}
+	for id, st := range e.state {
+		out[id] = st.Len()
+	}
+	return out
+}
