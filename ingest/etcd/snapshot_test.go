@@ -71,6 +71,16 @@ func newDB(t *testing.T) (string, *bolt.DB) {
 }
 
 func TestRemnantsFromFreedPages(t *testing.T) {
+	for _, chunk := range []int{8 << 20, 3 * 4096} {
+		t.Run(fmt.Sprintf("chunk %d", chunk), func(t *testing.T) {
+			defer func(c, o int) { carveChunk, carveOverlap = c, o }(carveChunk, carveOverlap)
+			carveChunk, carveOverlap = chunk, min(chunk/2, 1<<20)
+			testRemnants(t)
+		})
+	}
+}
+
+func testRemnants(t *testing.T) {
 	p, db := newDB(t)
 	var revs []rev
 	for i := 0; i < 40; i++ {
