@@ -615,7 +615,11 @@ func (a *Analyzer) secret(k string, e *entry, subj analyzer.Subject) (Secret, []
 			fs = append(fs, finding(RuleAbsentKey, subj, fmt.Sprintf("secret %s is encrypted with %s key %q, which the config (%s) does not hold: the apiserver cannot read it", name, v.provider, v.keyName, describe(ps))))
 		}
 		if v.decryption == DecryptFailed {
-			fs = append(fs, finding(RuleDecryptFailed, subj, fmt.Sprintf("secret %s: %s key %q is in the config but does not open the value (%s)", name, v.provider, v.keyName, v.err)))
+			msg := fmt.Sprintf("secret %s: %s key %q is in the config but does not open the value (%s)", name, v.provider, v.keyName, v.err)
+			if v.provider == "aesgcm" {
+				msg += "; aesgcm values are bound to their etcd key, so a value copied or restored under another name fails too"
+			}
+			fs = append(fs, finding(RuleDecryptFailed, subj, msg))
 		}
 		if sec.OldPlaintextRevisions > 0 {
 			msg := fmt.Sprintf("secret %s is now encrypted (%s key %q), but %d older plaintext revision(s) remain in etcd's history (fingerprints %s)", name, v.provider, v.keyName, sec.OldPlaintextRevisions, strings.Join(firstN(uniq(oldFPs), 5), ", "))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -130,7 +131,7 @@ func runEtcd(cmd *cobra.Command, io stdio, o etcdOptions) error {
 		var hashErr error
 		go func() { hash, hashErr = s.HashState(); close(hashDone) }()
 		if err := s.Each(ctx, func(r etcd.Record) error { a.Observe(r); return nil }); err != nil {
-			return usageError{err}
+			return inputError(ctx, err)
 		}
 		if !o.noCarve {
 			st, err := s.Remnants(ctx, "/registry/secrets/", func(r etcd.Record) error { a.ObserveRemnant(r); return nil })
@@ -155,7 +156,7 @@ func runEtcd(cmd *cobra.Command, io stdio, o etcdOptions) error {
 		defer l.Close()
 		source = strings.Join(o.endpoints, ",")
 		if err := l.Each(ctx, etcd.KeyPrefix, func(r etcd.Record) error { a.Observe(r); return nil }); err != nil {
-			return usageError{err}
+			return inputError(ctx, err)
 		}
 	}
 	rep := a.Result()
@@ -190,6 +191,14 @@ func runEtcd(cmd *cobra.Command, io stdio, o etcdOptions) error {
 		}
 	}
 	return nil
+}
+
+// inputError makes a read error exit 2, unless the run was interrupted (exit 130).
+func inputError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return usageError{err}
 }
 
 // writeEtcdJSON writes the report as one indented JSON document, element by element:
