@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"text/tabwriter"
@@ -24,6 +25,8 @@ type scanOptions struct {
 	failOn    string
 	rules     []string
 	noBuiltin bool
+	allowlist string
+	verbose   bool
 }
 
 func newScanCmd(io stdio) *cobra.Command {
@@ -62,6 +65,8 @@ Exit codes: 0 no finding at or above --fail-on; 1 a finding at or above --fail-o
 	fs.StringVar(&o.failOn, "fail-on", "", "exit 1 when a finding is at or above this severity (info, low, medium, high, critical); default: never")
 	fs.StringArrayVar(&o.rules, "rules", nil, "additional rule file or folder (repeatable)")
 	fs.BoolVar(&o.noBuiltin, "no-builtin-rules", false, "run only the rules given with --rules")
+	fs.StringVar(&o.allowlist, "allowlist", "", "allowlist file added to the defaults (trusted registries, system identities, operators)")
+	fs.BoolVarP(&o.verbose, "verbose", "v", false, "also report rules whose CEL failed on some events")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "jsonl"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions(severityNames(), cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -115,9 +120,10 @@ type scanResult struct {
 
 type scanSummary struct {
 	*audit.Summary
-	Rules        int            `json:"rules"`
-	NotEvaluable []ruleCoverage `json:"not_evaluable,omitempty"`
-	Elapsed      string         `json:"elapsed"`
+	Rules        int                     `json:"rules"`
+	NotEvaluable []analyzer.RuleCoverage `json:"not_evaluable,omitempty"`
+	EvalErrors   map[string]int          `json:"eval_errors,omitempty"`
+	Elapsed      string                  `json:"elapsed"`
 }
 
 func runScan(cmd *cobra.Command, io stdio, o scanOptions, args []string) error {
@@ -132,7 +138,7 @@ func runScan(cmd *cobra.Command, io stdio, o scanOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	eng, nrules, err := buildEngine(o.rules, o.noBuiltin)
+	eng, nrules, err := buildEngine(o.rules, o.noBuiltin, o.allowlist)
 	if err != nil {
 		return usageError{err}
 	}
@@ -153,7 +159,7 @@ func runScan(cmd *cobra.Command, io stdio, o scanOptions, args []string) error {
 		return usageError{err}
 	}
 	res := eng.Result()
-	sum := scanSummary{Summary: r.Summary(), Rules: nrules, NotEvaluable: res.NotEvaluable, Elapsed: time.Since(start).Round(time.Millisecond).String()}
+	sum := scanSummary{Summary: r.Summary(), Rules: nrules, NotEvaluable: res.NotEvaluable, EvalErrors: res.EvalErrors, Elapsed: time.Since(start).Round(time.Millisecond).String()}
 
 	switch o.output {
 	case "json":
@@ -173,10 +179,10 @@ func runScan(cmd *cobra.Command, io stdio, o scanOptions, args []string) error {
 				return err
 			}
 		}
-		printSummary(io.err, sum)
+		printSummary(io.err, sum, o.verbose)
 	default:
 		printFindings(io.out, res.Findings)
-		printSummary(io.err, sum)
+		printSummary(io.err, sum, o.verbose)
 	}
 	if failing {
 		for _, f := range res.Findings {
@@ -202,7 +208,7 @@ func printFindings(w io.Writer, findings []analyzer.Finding) {
 	tw.Flush()
 }
 
-func printSummary(w io.Writer, s scanSummary) {
+func printSummary(w io.Writer, s scanSummary, verbose bool) {
 	fmt.Fprintf(w, "\nRead %d events from %d input(s) in %s: %d duplicates dropped, %d inputs skipped%s.\n",
 		s.Events, len(s.Files), s.Elapsed, s.Duplicates, s.SkippedTotal(), reasonList(s.Skipped))
 	if len(s.Files) > 1 || s.SkippedTotal() > 0 || s.Duplicates > 0 {
@@ -213,8 +219,19 @@ func printSummary(w io.Writer, s scanSummary) {
 		}
 		tw.Flush()
 	}
-	for _, ne := range s.NotEvaluable {
-		fmt.Fprintf(w, "Rule %s could not be evaluated on %d events: it needs the %s body and the audit level did not record it.\n", ne.RuleID, ne.Events, ne.Needs)
+	if n := len(s.NotEvaluable); n > 0 {
+		events := 0
+		var ids []string
+		for _, ne := range s.NotEvaluable {
+			events += ne.Events
+			ids = append(ids, ne.RuleID)
+		}
+		fmt.Fprintf(w, "%d rule(s) could not be evaluated on %d event(s): they read request or response bodies and the audit level (Metadata) did not record them: %s\n", n, events, strings.Join(ids, ", "))
+	}
+	if verbose {
+		for _, id := range sortedKeys(s.EvalErrors) {
+			fmt.Fprintf(w, "Rule %s: its CEL failed on %d event(s) (treated as no match)\n", id, s.EvalErrors[id])
+		}
 	}
 }
 
@@ -242,4 +259,13 @@ func clip(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+func sortedKeys(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
