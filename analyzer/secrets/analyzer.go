@@ -127,6 +127,7 @@ type Summary struct {
 	ByNamespace           map[string]*StateCounts `json:"by_namespace"`
 	ByType                map[string]*StateCounts `json:"by_type"`
 	ByProvider            map[string]int          `json:"by_provider"`
+	ByKeyStatus           map[string]int          `json:"by_key_status,omitempty"`
 	OldPlaintextRevisions int                     `json:"old_plaintext_revisions"`
 	Resources             map[string]*StateCounts `json:"resources"`
 	Remnants              int                     `json:"remnants"`
@@ -517,6 +518,12 @@ func (a *Analyzer) Result() Report {
 			label += ":" + sec.KeyName
 		}
 		s.ByProvider[label]++
+		if sec.KeyStatus != "" {
+			if s.ByKeyStatus == nil {
+				s.ByKeyStatus = map[string]int{}
+			}
+			s.ByKeyStatus[sec.KeyStatus]++
+		}
 	}
 	for _, r := range rep.Remnants {
 		subj := analyzer.Subject{Key: r.Key, Namespace: r.Namespace, Resource: "secrets", Name: r.Name}

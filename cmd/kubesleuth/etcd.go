@@ -316,6 +316,11 @@ func printEtcdSummary(w io.Writer, s secrets.Summary) {
 	fmt.Fprintf(w, "Secrets: %d (%d plaintext, %d encrypted, %d undecodable); %d deleted with history left; %d older plaintext revisions; %d remnants carved.\n",
 		s.Secrets, s.ByState[secrets.StatePlaintext], s.ByState[secrets.StateEncrypted], s.ByState[secrets.StateUndecodable],
 		s.DeletedSecrets, s.OldPlaintextRevisions, s.Remnants)
+	if len(s.ByKeyStatus) > 0 {
+		fmt.Fprintf(w, "Against the config: %d as it writes now, %d as it wrote before (an older key, or plaintext), %d under a key it does not hold.\n",
+			s.ByKeyStatus["current"], s.ByKeyStatus["stale"], s.ByKeyStatus["absent"])
+	}
+	fmt.Fprintln(w)
 	printCounts(w, "NAMESPACE", s.ByNamespace, 15)
 	printCounts(w, "TYPE", s.ByType, 15)
 	if len(s.ByProvider) > 0 {
