@@ -124,6 +124,7 @@ func usedPages(readAt func(p []byte, off int64) (int, error), m boltMeta) pageSe
 	used.add(0)
 	used.add(1)
 	hdr := make([]byte, pageHeaderSize)
+	var scratch []byte
 	// mark records a page and its overflow as used and returns its bytes (nil when it
 	// was already seen or cannot be read). needBody false reads only the header.
 	mark := func(id uint64, needBody bool) (page []byte, ok bool) {
@@ -148,7 +149,23 @@ func usedPages(readAt func(p []byte, off int64) (int, error), m boltMeta) pageSe
 		if flags != branchPageFlag && flags != leafPageFlag {
 			return nil, true
 		}
-		b := make([]byte, (end-id)*ps)
+		size := (end - id) * ps
+		if flags == leafPageFlag {
+			// Most leaves hold only records; read them into scratch and keep a copy only
+			// of those that hold buckets (which the walk descends into).
+			if uint64(cap(scratch)) < size {
+				scratch = make([]byte, size)
+			}
+			b := scratch[:size]
+			if n, err := readAt(b, int64(id*ps)); n != len(b) && err != nil {
+				return nil, true
+			}
+			if !hasBucket(b) {
+				return nil, true
+			}
+			return append([]byte(nil), b...), true
+		}
+		b := make([]byte, size)
 		if n, err := readAt(b, int64(id*ps)); n != len(b) && err != nil {
 			return nil, true
 		}
@@ -203,4 +220,19 @@ func usedPages(readAt func(p []byte, off int64) (int, error), m boltMeta) pageSe
 		walk(p, 0)
 	}
 	return used
+}
+
+// hasBucket reports whether a leaf page holds a bucket element.
+func hasBucket(page []byte) bool {
+	count := int(binary.LittleEndian.Uint16(page[10:]))
+	for i := 0; i < count; i++ {
+		off := pageHeaderSize + i*leafElemSize
+		if off+leafElemSize > len(page) {
+			return false
+		}
+		if binary.LittleEndian.Uint32(page[off:])&bucketLeafFlag != 0 {
+			return true
+		}
+	}
+	return false
 }
