@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -116,5 +117,16 @@ func TestLiveBadTLS(t *testing.T) {
 				t.Errorf("error %q, want %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestSnapshotOfRunningEtcd: a member's db file is locked by the running etcd; opening
+// it says so instead of hanging.
+func TestSnapshotOfRunningEtcd(t *testing.T) {
+	srv := server(t)
+	defer etcd.SetLockTimeoutForTest(100 * time.Millisecond)()
+	_, err := etcd.OpenSnapshot(filepath.Join(srv.DataDir, "member", "snap", "db"))
+	if err == nil || !strings.Contains(err.Error(), "locked, probably by a running etcd") {
+		t.Errorf("error %v", err)
 	}
 }

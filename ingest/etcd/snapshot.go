@@ -17,6 +17,10 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
+// lockTimeout bounds the wait for bbolt's file lock: a running etcd holds its db file
+// locked exclusively, and waiting longer would not change that.
+var lockTimeout = 2 * time.Second
+
 // keyBucket is etcd's bucket of revisions (go.etcd.io/etcd/server/v3/storage/schema).
 var keyBucket = []byte("key")
 
@@ -58,7 +62,7 @@ func OpenSnapshot(path string) (*Snapshot, error) {
 		f.Close()
 		return nil, err
 	}
-	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: 2 * time.Second})
+	db, err := bolt.Open(path, 0o400, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
 	if err != nil {
 		f.Close()
 		if errors.Is(err, bolt.ErrTimeout) {

@@ -37,7 +37,9 @@ type Server struct {
 	CACert, Cert, Key string
 	// OtherCACert is a CA that did not sign the server certificate, for wrong-TLS tests.
 	OtherCACert string
-	Client      *clientv3.Client
+	// DataDir is the member's data directory (member/snap/db is its bbolt file).
+	DataDir string
+	Client  *clientv3.Client
 
 	e         *embed.Etcd
 	closeOnce sync.Once
@@ -58,6 +60,7 @@ func Start(dir string) (*Server, error) {
 	}
 	cfg := embed.NewConfig()
 	cfg.Dir = filepath.Join(dir, "data")
+	s.DataDir = cfg.Dir
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
 	cfg.UnsafeNoFsync = true
 	cu := url.URL{Scheme: "https", Host: "127.0.0.1:0"}
