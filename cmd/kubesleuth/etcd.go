@@ -34,6 +34,7 @@ type etcdOptions struct {
 	pageSize         int64
 	timeout          time.Duration
 	noCarve          bool
+	noHistory        bool
 	tableLimit       int
 }
 
@@ -85,6 +86,7 @@ Exit codes: 0 no finding at or above --fail-on; 1 a finding at or above --fail-o
 	f.Int64Var(&o.pageSize, "page-size", 500, "keys per request on a live etcd")
 	f.DurationVar(&o.timeout, "timeout", 10*time.Second, "timeout for connecting and for each request on a live etcd")
 	f.BoolVar(&o.noCarve, "no-carve", false, "do not carve free pages of a snapshot for remnants")
+	f.BoolVar(&o.noHistory, "no-history", false, "live etcd: do not read older revisions of secrets (one request per revision)")
 	f.IntVar(&o.tableLimit, "table-limit", 25, "table output: findings shown per rule (0: all)")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "jsonl"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions(severityNames(), cobra.ShellCompDirectiveNoFileComp))
@@ -148,8 +150,12 @@ func runEtcd(cmd *cobra.Command, io stdio, o etcdOptions) error {
 		}
 		a.SetSnapshotHash(hash)
 	} else {
+		history := secrets.WantsHistory
+		if o.noHistory {
+			history = nil
+		}
 		l, err := etcd.DialLive(ctx, etcd.LiveOptions{Endpoints: o.endpoints, CACert: o.cacert, Cert: o.cert, Key: o.key,
-			PageSize: o.pageSize, Timeout: o.timeout, History: secrets.WantsHistory})
+			PageSize: o.pageSize, Timeout: o.timeout, History: history})
 		if err != nil {
 			return usageError{err}
 		}
