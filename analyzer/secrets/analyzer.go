@@ -129,12 +129,15 @@ type Summary struct {
 	ByProvider            map[string]int          `json:"by_provider"`
 	ByKeyStatus           map[string]int          `json:"by_key_status,omitempty"`
 	OldPlaintextRevisions int                     `json:"old_plaintext_revisions"`
-	Resources             map[string]*StateCounts `json:"resources"`
-	Remnants              int                     `json:"remnants"`
-	Carve                 *etcd.CarveStats        `json:"carve,omitempty"`
-	Undecodable           int                     `json:"undecodable"`
-	UndecodableValues     []UndecodableValue      `json:"undecodable_values"`
-	Elapsed               string                  `json:"elapsed,omitempty"`
+	// Resources counts values by resource: the latest value of each key for secrets,
+	// configmaps and what the config encrypts (followed key by key), every stored
+	// revision for the rest (only counted, to keep memory flat on large stores).
+	Resources         map[string]*StateCounts `json:"resources"`
+	Remnants          int                     `json:"remnants"`
+	Carve             *etcd.CarveStats        `json:"carve,omitempty"`
+	Undecodable       int                     `json:"undecodable"`
+	UndecodableValues []UndecodableValue      `json:"undecodable_values"`
+	Elapsed           string                  `json:"elapsed,omitempty"`
 }
 
 // Report is the analysis result: the -o json document of `kubesleuth etcd`.
