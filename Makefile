@@ -33,10 +33,11 @@ bench: build
 demo: build
 	BIN=$(BIN) DEMO_DIR=$(DEMO_DIR) bash scripts/demo.sh
 
-## fuzz: two minutes on each decoder fuzz target
+## fuzz: two minutes on each decoder fuzz target (audit lines and wrappers, whole inputs, etcd values)
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeValue -fuzztime 2m ./ingest/audit/
 	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 2m ./ingest/audit/
+	$(GO) test -run '^$$' -fuzz FuzzDecodeValue -fuzztime 2m ./ingest/etcd/
 
 clean:
 	rm -rf bin $(DEMO_DIR)

@@ -33,3 +33,13 @@ measure read_decode "$BIN" scan --no-builtin-rules -q -o json "$LOG"
 measure scan_catalog "$BIN" scan -q -o json "$LOG"
 printf 'ratio read+decode vs jq: %.1fx faster\n' "$(awk "BEGIN{print $T_jq_secrets/$T_read_decode}")"
 printf 'ratio scan (catalog) vs jq: %.1fx faster\n' "$(awk "BEGIN{print $T_jq_secrets/$T_scan_catalog}")"
+
+# etcd at rest: a generated snapshot of 100,000 secrets in mixed states (issue 4 target:
+# <= 10 s and <= 300 MB peak RSS on 2 cores).
+SNAP="$BENCH_DIR/etcd-100000.db"; ENC="$BENCH_DIR/etcd-100000.enc.yaml"
+if [ ! -s "$SNAP" ]; then
+  "$BIN" generate etcd --secrets 100000 --seed 1 --out "$SNAP.tmp" --encryption-config "$ENC"
+  mv "$SNAP.tmp" "$SNAP"
+fi
+/usr/bin/time -f 'etcd 100k secrets, envelopes only        %e s  peak RSS %M KB' "$BIN" etcd --snapshot "$SNAP" -o json >/dev/null
+/usr/bin/time -f 'etcd 100k secrets, decrypting every value %e s  peak RSS %M KB' "$BIN" etcd --snapshot "$SNAP" --encryption-config "$ENC" -o json >/dev/null
