@@ -60,13 +60,26 @@ func newEnv(al Allowlists) (*cel.Env, error) {
 		unary("ipClass", cel.StringType, cel.StringType, func(v ref.Val) ref.Val {
 			return types.String(IPClass(string(v.(types.String))))
 		}),
-		unary("secretMaterial", cel.DynType, cel.ListType(mapSD), func(v ref.Val) ref.Val {
-			places := SecretMaterial(v.Value())
-			out := make([]any, len(places))
-			for i, p := range places {
-				out[i] = map[string]any{"path": p.Path, "kind": p.Kind}
-			}
-			return native(out)
+		cel.Function("secretMaterial",
+			cel.Overload("secretMaterial_dyn", []*cel.Type{cel.DynType}, cel.ListType(mapSD), cel.UnaryBinding(func(v ref.Val) ref.Val {
+				return secretPlaces(v.Value())
+			})),
+			// secretMaterial(obj, kind): obj read as an object of that kind, for patch
+			// bodies that carry no kind of their own
+			cel.Overload("secretMaterial_dyn_string", []*cel.Type{cel.DynType, cel.StringType}, cel.ListType(mapSD), cel.BinaryBinding(func(v, kind ref.Val) ref.Val {
+				m := asMap(v)
+				if m == nil {
+					return secretPlaces(v.Value())
+				}
+				cp := make(map[string]any, len(m)+1)
+				for k, x := range m {
+					cp[k] = x
+				}
+				cp["kind"] = string(kind.(types.String))
+				return secretPlaces(cp)
+			}))),
+		unary("csr", cel.StringType, mapSD, func(v ref.Val) ref.Val {
+			return native(ParseCSR(string(v.(types.String))))
 		}),
 		cel.Function("allowed", cel.Overload("allowed_string_string", []*cel.Type{cel.StringType, cel.StringType}, cel.BoolType,
 			cel.BinaryBinding(func(list, value ref.Val) ref.Val {
@@ -260,4 +273,13 @@ func timeOf(ev *auditv1.Event) time.Time {
 		return t
 	}
 	return ev.StageTimestamp.Time
+}
+
+func secretPlaces(v any) ref.Val {
+	places := SecretMaterial(v)
+	out := make([]any, len(places))
+	for i, p := range places {
+		out[i] = map[string]any{"path": p.Path, "kind": p.Kind}
+	}
+	return native(out)
 }

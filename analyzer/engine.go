@@ -68,6 +68,7 @@ type compiled struct {
 }
 
 type compiledStep struct {
+	after time.Duration
 	pre   prefilter
 	match cel.Program
 	key   cel.Program
@@ -202,7 +203,7 @@ func compileRule(env *cel.Env, r *Rule) (*compiled, error) {
 		return nil, err
 	}
 	for i, s := range r.Steps {
-		cs := compiledStep{pre: newPrefilter(s.On)}
+		cs := compiledStep{pre: newPrefilter(s.On), after: s.After.D()}
 		if cs.match, err = prog(fmt.Sprintf("step %d match", i+1), s.Match, cel.BoolType); err != nil {
 			return nil, err
 		}

@@ -1,6 +1,9 @@
 package analyzer
 
 import (
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
 	"net"
 	"net/url"
 	"path"
@@ -196,4 +199,27 @@ func join(p, k string) string {
 		return k
 	}
 	return p + "." + k
+}
+
+// ParseCSR reads the subject of a CertificateSigningRequest's spec.request (base64 of a
+// PEM "CERTIFICATE REQUEST", as the API carries it): {"commonName": ..., "organizations":
+// [...]}, or {"error": ...} when it does not parse.
+func ParseCSR(b64 string) map[string]any {
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		raw = []byte(b64) // already PEM
+	}
+	der := raw
+	if blk, _ := pem.Decode(raw); blk != nil {
+		der = blk.Bytes
+	}
+	req, err := x509.ParseCertificateRequest(der)
+	if err != nil {
+		return map[string]any{"commonName": "", "organizations": []any{}, "error": err.Error()}
+	}
+	orgs := make([]any, len(req.Subject.Organization))
+	for i, o := range req.Subject.Organization {
+		orgs[i] = o
+	}
+	return map[string]any{"commonName": req.Subject.CommonName, "organizations": orgs}
 }

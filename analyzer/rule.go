@@ -70,6 +70,9 @@ type Step struct {
 	On    *Prefilter `json:"on,omitempty"`
 	Match string     `json:"match"`
 	Key   string     `json:"key,omitempty"`
+	// After is the least time since the previous step (e.g. longer than a pod's grace
+	// period, so that a token used while its pod shuts down is not a theft).
+	After Duration `json:"after,omitempty"`
 }
 
 // Duration reads "10m", "1h30m" in rule files.

@@ -30,6 +30,7 @@ type keyState struct {
 	// sequence: the next step expected and when the sequence started
 	Next  int       `json:"next,omitempty"`
 	Start time.Time `json:"start,omitempty"`
+	Last  time.Time `json:"last,omitempty"` // when the latest step matched
 	// when the key's finding last grew (threshold, distinct): repeats within the rule's
 	// fold extend it instead of waiting for a new burst
 	FiredLast time.Time `json:"fired_last,omitempty"`
@@ -192,10 +193,11 @@ func (e *Engine) sequence(c *compiled, ev *auditv1.Event, t time.Time, res, sub 
 			}
 			switch {
 			case i == 0 && ks == nil:
-				st.put(&keyState{Key: k, Next: 1, Start: t, IDs: []string{string(ev.AuditID)}})
+				st.put(&keyState{Key: k, Next: 1, Start: t, Last: t, IDs: []string{string(ev.AuditID)}})
 				advanced[k] = true
-			case ks != nil && ks.Next == i:
+			case ks != nil && ks.Next == i && !t.Before(ks.Last) && t.Sub(ks.Last) >= s.after:
 				ks.Next++
+				ks.Last = t
 				ks.IDs = append(ks.IDs, string(ev.AuditID))
 				advanced[k] = true
 				if ks.Next == len(c.steps) {
