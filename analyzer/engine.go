@@ -275,6 +275,8 @@ func (e *Engine) Observe(ev *auditv1.Event) {
 				e.distinct(c, ev, t)
 			case KindFirstSeen:
 				e.firstSeen(c, ev, t)
+			case KindGap:
+				e.gap(c, ev, t)
 			}
 		}
 	}

@@ -24,6 +24,7 @@ const (
 	KindDistinct  = "distinct"
 	KindFirstSeen = "first_seen"
 	KindSequence  = "sequence"
+	KindGap       = "gap"
 )
 
 // Rule is one detection, as written in a rule file (see analyzer/rules/README.md).
@@ -247,6 +248,8 @@ func (r *Rule) validate() error {
 		err = firstErr(need(r.Match != "", "match"), need(r.Key != "", "key"), need(r.Field != "", "field"), need(r.Window > 0, "window"), need(r.Threshold > 0, "threshold"))
 	case KindFirstSeen:
 		err = firstErr(need(r.Match != "", "match"), need(r.Key != "", "key"))
+	case KindGap:
+		err = firstErr(need(r.Match != "", "match"), need(r.Key != "", "key"), need(r.Window > 0, "window"))
 	case KindSequence:
 		err = firstErr(need(len(r.Steps) >= 2, "at least two steps"), need(r.Within > 0, "within"))
 		for i, s := range r.Steps {
@@ -258,7 +261,7 @@ func (r *Rule) validate() error {
 			}
 		}
 	default:
-		err = fmt.Errorf("unknown kind %q (want match, threshold, distinct, first_seen, sequence)", r.Kind)
+		err = fmt.Errorf("unknown kind %q (want match, threshold, distinct, first_seen, sequence, gap)", r.Kind)
 	}
 	return err
 }

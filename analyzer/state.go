@@ -167,6 +167,26 @@ func (e *Engine) firstSeen(c *compiled, ev *auditv1.Event, t time.Time) {
 	}
 }
 
+// gap fires when a key that was seen falls silent for longer than the window and then
+// speaks again: the evidence is the last event before the silence and the first after.
+func (e *Engine) gap(c *compiled, ev *auditv1.Event, t time.Time) {
+	st := e.state[c.ID]
+	id := string(ev.AuditID)
+	for _, k := range e.keysOf(c.ID, c.key) {
+		ks := st.get(k)
+		if ks == nil {
+			st.put(&keyState{Key: k, Last: t, IDs: []string{id}})
+			continue
+		}
+		if t.Sub(ks.Last) > c.Window.D() {
+			e.fireFrom(c, ev, ks.Last, t, k, append(ks.IDs[:1:1], id), 1)
+		}
+		if t.After(ks.Last) {
+			ks.Last, ks.IDs = t, []string{id}
+		}
+	}
+}
+
 func (e *Engine) sequence(c *compiled, ev *auditv1.Event, t time.Time, res, sub string, ready *bool) {
 	st := e.state[c.ID]
 	advanced := map[string]bool{}
