@@ -31,6 +31,10 @@ type Result struct {
 func Run(rules []*analyzer.Rule, cfg analyzer.Config, dir string) ([]Result, error) {
 	var out []Result
 	sort.Slice(rules, func(i, j int) bool { return rules[i].ID < rules[j].ID })
+	compiled, err := analyzer.NewEngine(rules, cfg)
+	if err != nil {
+		return nil, err
+	}
 	for _, r := range rules {
 		for _, want := range []string{"fire", "miss"} {
 			path := filepath.Join(dir, r.ID, want+".jsonl")
@@ -40,10 +44,7 @@ func Run(rules []*analyzer.Rule, cfg analyzer.Config, dir string) ([]Result, err
 				out = append(out, res)
 				continue
 			}
-			eng, err := analyzer.NewEngine(rules, cfg)
-			if err != nil {
-				return nil, err
-			}
+			eng := compiled.Fresh()
 			var bad []string
 			rd, err := audit.Open([]string{path}, audit.Options{OnError: func(e *audit.InputError) { bad = append(bad, e.Error()) }})
 			if err != nil {

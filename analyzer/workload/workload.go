@@ -39,8 +39,10 @@ func PodSpec(obj map[string]any) map[string]any {
 	if spec == nil {
 		return nil
 	}
-	if _, ok := spec["containers"]; ok {
-		return spec
+	for _, f := range []string{"containers", "initContainers", "ephemeralContainers", "volumes", "hostPID", "hostNetwork", "hostIPC"} {
+		if _, ok := spec[f]; ok {
+			return spec
+		}
 	}
 	if t := tmplSpec(spec["template"]); t != nil {
 		return t
