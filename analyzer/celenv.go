@@ -146,12 +146,23 @@ func stringsOf(v any) []string {
 // eventVars is the CEL activation of one event. Variables are built on first use and
 // kept for the other rules that look at the same event: most events are rejected by the
 // prefilters and never get here, and most rules read only a few fields.
+type statusKey struct {
+	code                    int64
+	status, reason, message string
+}
+
 type eventVars struct {
-	ev       *auditv1.Event
-	cache    map[string]any
-	reqBody  any
-	respBody any
-	bodies   uint8 // bit 1: request parsed, bit 2: response parsed
+	users      map[string]map[string]any // identity maps reused across events (read-only in CEL)
+	objects    map[auditv1.ObjectReference]map[string]any
+	statuses   map[statusKey]map[string]any
+	parts      map[string]string // memo key parts of this event
+	ukey       string
+	hasUserKey bool
+	ev         *auditv1.Event
+	cache      map[string]any
+	reqBody    any
+	respBody   any
+	bodies     uint8 // bit 1: request parsed, bit 2: response parsed
 }
 
 var _ interpreter.Activation = (*eventVars)(nil)
@@ -159,6 +170,8 @@ var _ interpreter.Activation = (*eventVars)(nil)
 func (a *eventVars) reset(ev *auditv1.Event) {
 	a.ev = ev
 	clear(a.cache)
+	clear(a.parts)
+	a.hasUserKey = false
 	a.reqBody, a.respBody, a.bodies = nil, nil, 0
 }
 
@@ -202,7 +215,20 @@ func (a *eventVars) ResolveName(name string) (any, bool) {
 	var v any
 	switch name {
 	case "user":
-		v = userMap(&ev.User)
+		if a.users == nil {
+			v = userMap(&ev.User)
+			break
+		}
+		k := a.userKey()
+		m, ok := a.users[k]
+		if !ok {
+			if len(a.users) >= 4096 {
+				clear(a.users)
+			}
+			m = userMap(&ev.User)
+			a.users[k] = m
+		}
+		v = m
 	case "impersonatedUser":
 		if ev.ImpersonatedUser != nil {
 			v = userMap(ev.ImpersonatedUser)
@@ -210,16 +236,37 @@ func (a *eventVars) ResolveName(name string) (any, bool) {
 			v = map[string]any{"username": "", "uid": "", "groups": []any{}, "extra": map[string]any{}}
 		}
 	case "objectRef":
-		r := ev.ObjectRef
-		if r == nil {
-			r = &auditv1.ObjectReference{}
+		var r auditv1.ObjectReference
+		if ev.ObjectRef != nil {
+			r = *ev.ObjectRef
 		}
-		v = map[string]any{"resource": r.Resource, "namespace": r.Namespace, "name": r.Name, "uid": string(r.UID),
-			"apiGroup": r.APIGroup, "apiVersion": r.APIVersion, "resourceVersion": r.ResourceVersion, "subresource": r.Subresource}
+		// the same object (a lease renewed every ten seconds) recurs: share its map
+		m, ok := a.objects[r]
+		if !ok {
+			m = map[string]any{"resource": r.Resource, "namespace": r.Namespace, "name": r.Name, "uid": string(r.UID),
+				"apiGroup": r.APIGroup, "apiVersion": r.APIVersion, "resourceVersion": r.ResourceVersion, "subresource": r.Subresource}
+			if a.objects != nil {
+				if len(a.objects) >= 4096 {
+					clear(a.objects)
+				}
+				a.objects[r] = m
+			}
+		}
+		v = m
 	case "responseStatus":
-		m := map[string]any{"code": int64(0), "status": "", "reason": "", "message": ""}
+		var k statusKey
 		if s := ev.ResponseStatus; s != nil {
-			m["code"], m["status"], m["reason"], m["message"] = int64(s.Code), s.Status, string(s.Reason), s.Message
+			k = statusKey{int64(s.Code), s.Status, string(s.Reason), s.Message}
+		}
+		m, ok := a.statuses[k]
+		if !ok {
+			m = map[string]any{"code": k.code, "status": k.status, "reason": k.reason, "message": k.message}
+			if a.statuses != nil {
+				if len(a.statuses) >= 1024 {
+					clear(a.statuses)
+				}
+				a.statuses[k] = m
+			}
 		}
 		v = m
 	default:

@@ -3,11 +3,13 @@ package analyzer
 import (
 	"fmt"
 	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/cel-go/cel"
+	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/types"
-	"github.com/google/cel-go/common/types/ref"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 )
 
@@ -44,7 +46,9 @@ type Engine struct {
 	rules    []*compiled
 	byRes    map[string][]*compiled // prefilter index: rules that name the resource
 	anyRes   []*compiled            // rules that accept any resource
-	vars     eventVars
+	own      *Matcher
+	mu       sync.Mutex
+	matchers []*Matcher // every Matcher made, for their evaluation-error counts
 	findings []*Finding
 	open     map[string]*Finding // fold key -> the finding still absorbing repeats
 	notEval  map[string]int
@@ -53,29 +57,41 @@ type Engine struct {
 	now      time.Time
 	onFind   func(Finding)
 	state    map[string]*ruleState
+	// constKeys holds the value of key expressions that are literals ("cluster")
+	constKeys map[cel.Program][]string
 }
 
 // compiled is a rule with its programs.
 type compiled struct {
 	*Rule
-	pre    prefilter
-	match  cel.Program
-	msg    cel.Program
-	key    cel.Program
-	field  cel.Program
-	steps  []compiledStep
-	levelN int // minimum level index the rule needs: 0 none, 2 Request, 3 RequestResponse
+	// memoVars is set when the match reads only variables that repeat across events
+	// (user agent, identity, verb...): its result is cached per distinct value of them.
+	memoVars []string
+	idx      int // position in Engine.rules
+	// needles: the raw body the rule reads must contain one of these to be worth parsing
+	needles [][]byte
+	pre     prefilter
+	match   cel.Program
+	msg     cel.Program
+	key     cel.Program
+	field   cel.Program
+	steps   []compiledStep
+	levelN  int // minimum level index the rule needs: 0 none, 2 Request, 3 RequestResponse
 }
 
 type compiledStep struct {
-	after time.Duration
-	pre   prefilter
-	match cel.Program
-	key   cel.Program
+	memoVars []string
+	after    time.Duration
+	pre      prefilter
+	match    cel.Program
+	key      cel.Program
 }
 
 type prefilter struct {
-	verbs, resources, subresources, stages map[string]bool
+	verbs, resources, subresources, stages, levels, namespaces, notResources map[string]bool
+	impersonated                                               bool
+	codes                                                      map[int32]bool
+	users                                                      []string
 }
 
 func newPrefilter(p *Prefilter) prefilter {
@@ -91,7 +107,14 @@ func newPrefilter(p *Prefilter) prefilter {
 	}
 	var f prefilter
 	if p != nil {
-		f = prefilter{set(p.Verbs), set(p.Resources), set(p.Subresources), set(p.Stages)}
+		f = prefilter{verbs: set(p.Verbs), resources: set(p.Resources), subresources: set(p.Subresources), stages: set(p.Stages), levels: set(p.Levels), users: p.Users,
+			namespaces: set(p.Namespaces), impersonated: p.Impersonated, notResources: set(p.ExcludeResources)}
+		if len(p.Codes) > 0 {
+			f.codes = map[int32]bool{}
+			for _, c := range p.Codes {
+				f.codes[int32(c)] = true
+			}
+		}
 	}
 	if f.stages == nil {
 		f.stages = map[string]bool{string(auditv1.StageResponseComplete): true, string(auditv1.StagePanic): true}
@@ -109,10 +132,37 @@ func (p *prefilter) pass(ev *auditv1.Event, res, sub string) bool {
 	if p.resources != nil && !p.resources[res] {
 		return false
 	}
+	if p.notResources != nil && p.notResources[res] {
+		return false
+	}
 	if p.subresources != nil && !p.subresources[sub] {
 		return false
 	}
+	if p.levels != nil && !p.levels[string(ev.Level)] {
+		return false
+	}
+	if p.impersonated && (ev.ImpersonatedUser == nil || ev.ImpersonatedUser.Username == "") {
+		return false
+	}
+	if p.namespaces != nil && (ev.ObjectRef == nil || !p.namespaces[ev.ObjectRef.Namespace]) {
+		return false
+	}
+	if p.codes != nil && (ev.ResponseStatus == nil || !p.codes[ev.ResponseStatus.Code]) {
+		return false
+	}
+	if p.users != nil && !matchUser(p.users, ev.User.Username) {
+		return false
+	}
 	return true
+}
+
+func matchUser(patterns []string, name string) bool {
+	for _, p := range patterns {
+		if p == name || (strings.HasSuffix(p, "*") && strings.HasPrefix(name, p[:len(p)-1])) {
+			return true
+		}
+	}
+	return false
 }
 
 var levelIndex = map[auditv1.Level]int{auditv1.LevelNone: 0, auditv1.LevelMetadata: 1, auditv1.LevelRequest: 2, auditv1.LevelRequestResponse: 3}
@@ -127,16 +177,28 @@ func NewEngine(rules []*Rule, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building the CEL environment: %w", err)
 	}
-	e := &Engine{cfg: cfg, byRes: map[string][]*compiled{}, open: map[string]*Finding{},
-		notEval: map[string]int{}, evalErrs: map[string]int{}, state: map[string]*ruleState{}}
+	e := &Engine{cfg: cfg, open: map[string]*Finding{}, notEval: map[string]int{}, evalErrs: map[string]int{},
+		state: map[string]*ruleState{}, constKeys: map[cel.Program][]string{}}
 	for _, r := range rules {
-		c, err := compileRule(env, r)
+		c, err := compileRule(env, r, e.constKeys)
 		if err != nil {
 			return nil, err
 		}
+		c.idx = len(e.rules)
 		e.rules = append(e.rules, c)
+	}
+	e.index()
+	e.own = e.NewMatcher()
+	return e, nil
+}
+
+// index builds the per-resource prefilter index and empty state for every rule.
+func (e *Engine) index() {
+	e.byRes, e.anyRes = map[string][]*compiled{}, nil
+	for _, c := range e.rules {
+		r := c.Rule
 		e.state[r.ID] = newRuleState(r)
-		// index by resource: a sequence is indexed under every step's resources
+		// a sequence is indexed under every step's resources
 		var res []string
 		if r.Kind == KindSequence {
 			for _, s := range r.Steps {
@@ -161,10 +223,9 @@ func NewEngine(rules []*Rule, cfg Config) (*Engine, error) {
 			}
 		}
 	}
-	return e, nil
 }
 
-func compileRule(env *cel.Env, r *Rule) (*compiled, error) {
+func compileRule(env *cel.Env, r *Rule, consts map[cel.Program][]string) (*compiled, error) {
 	c := &compiled{Rule: r, pre: newPrefilter(r.On)}
 	switch r.Needs {
 	case "request":
@@ -187,11 +248,30 @@ func compileRule(env *cel.Env, r *Rule) (*compiled, error) {
 		if err != nil {
 			return nil, &RuleError{File: r.Source, RuleID: r.ID, Err: fmt.Errorf("%s: %v", what, err)}
 		}
+		if ast.NativeRep().Expr().Kind() == celast.LiteralKind {
+			v, _, err := p.Eval(cel.NoVars())
+			if err == nil {
+				if b, ok := v.(types.Bool); ok && bool(b) && want == cel.BoolType {
+					return nil, nil // always true: nothing to evaluate
+				}
+				if s, ok := v.(types.String); ok && s != "" {
+					consts[p] = []string{string(s)}
+				}
+			}
+		}
 		return p, nil
 	}
 	var err error
 	if c.match, err = prog("match", r.Match, cel.BoolType); err != nil {
 		return nil, err
+	}
+	if r.Match != "" && r.Kind != KindSequence {
+		c.memoVars = memoizable(env, r.Match)
+	}
+	if r.On != nil {
+		for _, b := range r.On.Body {
+			c.needles = append(c.needles, []byte(b))
+		}
 	}
 	if c.msg, err = prog("message", r.Message, cel.StringType); err != nil {
 		return nil, err
@@ -207,6 +287,7 @@ func compileRule(env *cel.Env, r *Rule) (*compiled, error) {
 		if cs.match, err = prog(fmt.Sprintf("step %d match", i+1), s.Match, cel.BoolType); err != nil {
 			return nil, err
 		}
+		cs.memoVars = memoizable(env, s.Match)
 		k := s.Key
 		if k == "" {
 			k = r.Key
@@ -222,11 +303,10 @@ func compileRule(env *cel.Env, r *Rule) (*compiled, error) {
 // Fresh returns an engine with the same compiled rules and configuration and no state:
 // compiling a catalog costs milliseconds per rule, starting over costs nothing.
 func (e *Engine) Fresh() *Engine {
-	f := &Engine{cfg: e.cfg, rules: e.rules, byRes: e.byRes, anyRes: e.anyRes, open: map[string]*Finding{},
-		notEval: map[string]int{}, evalErrs: map[string]int{}, state: map[string]*ruleState{}}
-	for _, c := range e.rules {
-		f.state[c.ID] = newRuleState(c.Rule)
-	}
+	f := &Engine{cfg: e.cfg, rules: e.rules, open: map[string]*Finding{}, notEval: map[string]int{},
+		evalErrs: map[string]int{}, state: map[string]*ruleState{}, constKeys: e.constKeys}
+	f.index()
+	f.own = f.NewMatcher()
 	return f
 }
 
@@ -243,8 +323,17 @@ func (e *Engine) Rules() []*Rule {
 // absorbs a repeat): live mode alerts from it.
 func (e *Engine) OnFinding(fn func(Finding)) { e.onFind = fn }
 
-// Observe runs every applicable rule on one event.
+// Observe runs every applicable rule on one event: Match on the engine's own Matcher,
+// then the stateful stage. Callers that decode on several goroutines call Match there
+// and ObserveMatched here instead.
 func (e *Engine) Observe(ev *auditv1.Event) {
+	e.ObserveMatched(ev, e.own.Match(ev))
+}
+
+// ObserveMatched is the serial stage: windows, first-seen sets, sequences and folding,
+// for an event whose rules a Matcher already evaluated. Events must come in time order;
+// m may be nil (no rule applied).
+func (e *Engine) ObserveMatched(ev *auditv1.Event, m *Matched) {
 	t := timeOf(ev)
 	if e.first.IsZero() || t.Before(e.first) {
 		e.first = t
@@ -252,96 +341,35 @@ func (e *Engine) Observe(ev *auditv1.Event) {
 	if t.After(e.now) {
 		e.now = t
 	}
-	res, sub := "", ""
-	if ev.ObjectRef != nil {
-		res, sub = ev.ObjectRef.Resource, ev.ObjectRef.Subresource
+	if m == nil {
+		return
 	}
-	ready := false
-	run := func(list []*compiled) {
-		for _, c := range list {
-			if c.Kind == KindSequence {
-				e.sequence(c, ev, t, res, sub, &ready)
-				continue
+	for _, c := range m.notEval {
+		e.notEval[c.ID]++
+	}
+	for i := 0; i < len(m.hits); i++ {
+		h := &m.hits[i]
+		switch h.c.Kind {
+		case KindMatch:
+			e.fire(h.c, ev, t, "", nil, 1, h.msg)
+		case KindThreshold:
+			e.threshold(h, ev, t)
+		case KindDistinct:
+			e.distinct(h, ev, t)
+		case KindFirstSeen:
+			e.firstSeen(h, ev, t)
+		case KindGap:
+			e.gap(h, ev, t)
+		case KindSequence:
+			// the hits of one sequence are adjacent, last step first
+			j := i
+			for j+1 < len(m.hits) && m.hits[j+1].c == h.c {
+				j++
 			}
-			if !c.pre.pass(ev, res, sub) {
-				continue
-			}
-			if c.levelN > 0 && levelIndex[ev.Level] < c.levelN {
-				e.notEval[c.ID]++
-				continue
-			}
-			if !ready {
-				e.vars.reset(ev)
-				ready = true
-			}
-			if !e.boolOf(c.ID, c.match) {
-				continue
-			}
-			switch c.Kind {
-			case KindMatch:
-				e.fire(c, ev, t, "", nil, 1)
-			case KindThreshold:
-				e.threshold(c, ev, t)
-			case KindDistinct:
-				e.distinct(c, ev, t)
-			case KindFirstSeen:
-				e.firstSeen(c, ev, t)
-			case KindGap:
-				e.gap(c, ev, t)
-			}
+			e.sequence(m.hits[i:j+1], ev, t)
+			i = j
 		}
 	}
-	if res != "" {
-		run(e.byRes[res])
-	}
-	run(e.anyRes)
-}
-
-func (e *Engine) eval(id string, p cel.Program) (ref.Val, bool) {
-	out, _, err := p.Eval(&e.vars)
-	if err != nil {
-		e.evalErrs[id]++
-		return nil, false
-	}
-	return out, true
-}
-
-func (e *Engine) boolOf(id string, p cel.Program) bool {
-	v, ok := e.eval(id, p)
-	if !ok {
-		return false
-	}
-	b, isBool := v.(types.Bool)
-	return isBool && bool(b)
-}
-
-// keysOf evaluates a key expression: a string, or a list of strings (each a key).
-func (e *Engine) keysOf(id string, p cel.Program) []string {
-	v, ok := e.eval(id, p)
-	if !ok {
-		return nil
-	}
-	switch x := v.Value().(type) {
-	case string:
-		if x == "" {
-			return nil
-		}
-		return []string{x}
-	}
-	if l, ok := v.(interface {
-		Size() ref.Val
-		Get(ref.Val) ref.Val
-	}); ok && v.Type() == types.ListType {
-		n := int(l.Size().(types.Int))
-		out := make([]string, 0, n)
-		for i := 0; i < n; i++ {
-			if s, ok := l.Get(types.Int(i)).(types.String); ok && s != "" {
-				out = append(out, string(s))
-			}
-		}
-		return out
-	}
-	return []string{fmt.Sprint(v.Value())}
 }
 
 // subjectOf builds a finding's subject from the parts the rule names.
@@ -371,12 +399,12 @@ func subjectOf(r *Rule, ev *auditv1.Event) Subject {
 
 // fire records one matching event (or a stateful trigger with its evidence) as a new
 // finding or as a repeat folded into the open finding of the same rule and subject.
-func (e *Engine) fire(c *compiled, ev *auditv1.Event, t time.Time, key string, evidence []string, n int) {
-	e.fireFrom(c, ev, t, t, key, evidence, n)
+func (e *Engine) fire(c *compiled, ev *auditv1.Event, t time.Time, key string, evidence []string, n int, msg string) {
+	e.fireFrom(c, ev, t, t, key, evidence, n, msg)
 }
 
 // fireFrom is fire for a trigger whose evidence began at start (a burst, a sequence).
-func (e *Engine) fireFrom(c *compiled, ev *auditv1.Event, start, t time.Time, key string, evidence []string, n int) {
+func (e *Engine) fireFrom(c *compiled, ev *auditv1.Event, start, t time.Time, key string, evidence []string, n int, msg string) {
 	subj := subjectOf(c.Rule, ev)
 	fk := c.ID + "\x00" + key + "\x00" + subj.String() + "\x00" + subj.SourceIP + "\x00" + subj.UserAgent
 	if evidence == nil {
@@ -390,13 +418,12 @@ func (e *Engine) fireFrom(c *compiled, ev *auditv1.Event, start, t time.Time, ke
 		e.addEvidence(f, evidence)
 		return
 	}
-	msg := c.Title
-	if c.msg != nil {
-		if v, ok := e.eval(c.ID, c.msg); ok {
-			if s, ok := v.Value().(string); ok && s != "" {
-				msg = s
-			}
-		}
+	if msg == "" && c.msg != nil && c.Kind != KindMatch {
+		e.own.vars.reset(ev) // the serial stage's own activation: firing is rare
+		msg = e.own.message(c)
+	}
+	if msg == "" {
+		msg = c.Title
 	}
 	f := &Finding{RuleID: c.ID, Title: c.Title, Severity: c.Severity, MITRE: c.MITRE, Subject: subj,
 		FirstSeen: start, LastSeen: t, Count: n, Message: msg}
@@ -447,11 +474,8 @@ func (e *Engine) Result() Result {
 			r.NotEvaluable = append(r.NotEvaluable, RuleCoverage{RuleID: c.ID, Needs: c.Needs, Events: n})
 		}
 	}
-	if len(e.evalErrs) > 0 {
-		r.EvalErrors = map[string]int{}
-		for k, v := range e.evalErrs {
-			r.EvalErrors[k] = v
-		}
+	if errs := e.evalErrors(); len(errs) > 0 {
+		r.EvalErrors = errs
 	}
 	return r
 }

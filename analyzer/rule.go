@@ -61,8 +61,21 @@ type Rule struct {
 type Prefilter struct {
 	Verbs        []string `json:"verbs,omitempty"`
 	Resources    []string `json:"resources,omitempty"`
+	// ExcludeResources: resources the rule never applies to (high-volume ones).
+	ExcludeResources []string `json:"exclude_resources,omitempty"`
 	Subresources []string `json:"subresources,omitempty"`
 	Stages       []string `json:"stages,omitempty"`
+	// Users are identities (exact, or a prefix ending in '*'); Codes response codes;
+	// Levels audit levels.
+	Users []string `json:"users,omitempty"`
+	// Namespaces of the object; Impersonated: only requests made as another identity.
+	Namespaces   []string `json:"namespaces,omitempty"`
+	Impersonated bool     `json:"impersonated,omitempty"`
+	Codes        []int    `json:"codes,omitempty"`
+	Levels       []string `json:"levels,omitempty"`
+	// Body lists byte strings of which the raw body the rule needs (request or
+	// response) must contain one; bodies without any are not parsed at all.
+	Body []string `json:"body,omitempty"`
 }
 
 // Step is one step of a sequence rule.

@@ -81,13 +81,14 @@ func (s *ruleState) getOrNew(key string) *keyState {
 	return ks
 }
 
-func (e *Engine) threshold(c *compiled, ev *auditv1.Event, t time.Time) {
+func (e *Engine) threshold(h *hit, ev *auditv1.Event, t time.Time) {
+	c := h.c
 	id := string(ev.AuditID)
-	for _, k := range e.keysOf(c.ID, c.key) {
+	for _, k := range h.keys {
 		ks := e.state[c.ID].getOrNew(k)
 		if !ks.FiredLast.IsZero() && t.Sub(ks.FiredLast) <= c.Fold.D() {
 			ks.FiredLast = t
-			e.fire(c, ev, t, k, []string{id}, 1)
+			e.fire(c, ev, t, k, []string{id}, 1, h.msg)
 			continue
 		}
 		ks.Times = append(ks.Times, t)
@@ -103,19 +104,16 @@ func (e *Engine) threshold(c *compiled, ev *auditv1.Event, t time.Time) {
 		ks.Times, ks.IDs = ks.Times[cut:], ks.IDs[cut:]
 		if len(ks.Times) >= c.Threshold {
 			ks.FiredLast = t
-			e.fireFrom(c, ev, ks.Times[0], t, k, ks.IDs, len(ks.Times))
+			e.fireFrom(c, ev, ks.Times[0], t, k, ks.IDs, len(ks.Times), h.msg)
 			ks.Times, ks.IDs = nil, nil
 		}
 	}
 }
 
-func (e *Engine) distinct(c *compiled, ev *auditv1.Event, t time.Time) {
-	vals := e.keysOf(c.ID, c.field)
-	if len(vals) == 0 {
-		return
-	}
+func (e *Engine) distinct(h *hit, ev *auditv1.Event, t time.Time) {
+	c, vals := h.c, h.vals
 	id := string(ev.AuditID)
-	for _, k := range e.keysOf(c.ID, c.key) {
+	for _, k := range h.keys {
 		ks := e.state[c.ID].getOrNew(k)
 		if ks.Values == nil {
 			ks.Values, ks.ValueIDs = map[string]time.Time{}, map[string]string{}
@@ -137,7 +135,7 @@ func (e *Engine) distinct(c *compiled, ev *auditv1.Event, t time.Time) {
 			}
 			if !ks.FiredLast.IsZero() && t.Sub(ks.FiredLast) <= c.Fold.D() {
 				ks.FiredLast = t
-				e.fire(c, ev, t, k, []string{id}, 1)
+				e.fire(c, ev, t, k, []string{id}, 1, h.msg)
 				continue
 			}
 			if len(ks.Values) >= c.Threshold {
@@ -147,62 +145,57 @@ func (e *Engine) distinct(c *compiled, ev *auditv1.Event, t time.Time) {
 					ids = append(ids, x)
 				}
 				sortStrings(ids)
-				e.fire(c, ev, t, k, ids, len(ks.Values))
+				e.fire(c, ev, t, k, ids, len(ks.Values), h.msg)
 			}
 		}
 	}
 }
 
-func (e *Engine) firstSeen(c *compiled, ev *auditv1.Event, t time.Time) {
+func (e *Engine) firstSeen(h *hit, ev *auditv1.Event, t time.Time) {
+	c := h.c
 	learning := t.Sub(e.first) < c.Learning.D()
 	st := e.state[c.ID]
-	for _, k := range e.keysOf(c.ID, c.key) {
+	for _, k := range h.keys {
 		if st.get(k) != nil {
 			continue
 		}
 		st.put(&keyState{Key: k})
 		if !learning {
-			e.fire(c, ev, t, k, nil, 1)
+			e.fire(c, ev, t, k, nil, 1, h.msg)
 		}
 	}
 }
 
 // gap fires when a key that was seen falls silent for longer than the window and then
 // speaks again: the evidence is the last event before the silence and the first after.
-func (e *Engine) gap(c *compiled, ev *auditv1.Event, t time.Time) {
+func (e *Engine) gap(h *hit, ev *auditv1.Event, t time.Time) {
+	c := h.c
 	st := e.state[c.ID]
 	id := string(ev.AuditID)
-	for _, k := range e.keysOf(c.ID, c.key) {
+	for _, k := range h.keys {
 		ks := st.get(k)
 		if ks == nil {
 			st.put(&keyState{Key: k, Last: t, IDs: []string{id}})
 			continue
 		}
 		if t.Sub(ks.Last) > c.Window.D() {
-			e.fireFrom(c, ev, ks.Last, t, k, append(ks.IDs[:1:1], id), 1)
+			e.fireFrom(c, ev, ks.Last, t, k, append(ks.IDs[:1:1], id), 1, h.msg)
 		}
 		if t.After(ks.Last) {
-			ks.Last, ks.IDs = t, []string{id}
+			ks.Last, ks.IDs = t, append(ks.IDs[:0], id)
 		}
 	}
 }
 
-func (e *Engine) sequence(c *compiled, ev *auditv1.Event, t time.Time, res, sub string, ready *bool) {
+// sequence advances one sequence rule with the steps an event matched (last step first,
+// so that one event never advances the same key twice).
+func (e *Engine) sequence(hits []hit, ev *auditv1.Event, t time.Time) {
+	c := hits[0].c
 	st := e.state[c.ID]
 	advanced := map[string]bool{}
-	for i := len(c.steps) - 1; i >= 0; i-- {
-		s := &c.steps[i]
-		if !s.pre.pass(ev, res, sub) {
-			continue
-		}
-		if !*ready {
-			e.vars.reset(ev)
-			*ready = true
-		}
-		if !e.boolOf(c.ID, s.match) {
-			continue
-		}
-		for _, k := range e.keysOf(c.ID, s.key) {
+	for _, h := range hits {
+		i := h.step
+		for _, k := range h.keys {
 			if advanced[k] {
 				continue
 			}
@@ -215,14 +208,14 @@ func (e *Engine) sequence(c *compiled, ev *auditv1.Event, t time.Time, res, sub 
 			case i == 0 && ks == nil:
 				st.put(&keyState{Key: k, Next: 1, Start: t, Last: t, IDs: []string{string(ev.AuditID)}})
 				advanced[k] = true
-			case ks != nil && ks.Next == i && !t.Before(ks.Last) && t.Sub(ks.Last) >= s.after:
+			case ks != nil && ks.Next == i && !t.Before(ks.Last) && t.Sub(ks.Last) >= c.steps[i].after:
 				ks.Next++
 				ks.Last = t
 				ks.IDs = append(ks.IDs, string(ev.AuditID))
 				advanced[k] = true
 				if ks.Next == len(c.steps) {
 					st.del(k)
-					e.fireFrom(c, ev, ks.Start, t, k, ks.IDs, 1)
+					e.fireFrom(c, ev, ks.Start, t, k, ks.IDs, 1, h.msg)
 				}
 			}
 		}
@@ -256,7 +249,7 @@ const stateVersion = 1
 // ingest into a case, live mode after a restart) continues where this one stopped.
 func (e *Engine) SaveState() ([]byte, error) {
 	s := savedState{Version: stateVersion, First: e.first, Now: e.now, Rules: map[string][]*keyState{},
-		Open: map[string]int{}, NotEval: e.notEval, Errors: e.evalErrs}
+		Open: map[string]int{}, NotEval: e.notEval, Errors: e.evalErrors()}
 	idx := map[*Finding]int{}
 	for i, f := range e.findings {
 		idx[f] = i

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 
 	"github.com/kubesleuth/kubesleuth/analyzer"
 	"github.com/kubesleuth/kubesleuth/ingest/audit"
@@ -27,6 +29,7 @@ type scanOptions struct {
 	noBuiltin bool
 	allowlist string
 	verbose   bool
+	cpuprof   string
 }
 
 func newScanCmd(io stdio) *cobra.Command {
@@ -67,6 +70,8 @@ Exit codes: 0 no finding at or above --fail-on; 1 a finding at or above --fail-o
 	fs.BoolVar(&o.noBuiltin, "no-builtin-rules", false, "run only the rules given with --rules")
 	fs.StringVar(&o.allowlist, "allowlist", "", "allowlist file added to the defaults (trusted registries, system identities, operators)")
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "also report rules whose CEL failed on some events")
+	fs.StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile of the scan to this file (for performance work)")
+	_ = fs.MarkHidden("cpuprofile")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "jsonl"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions(severityNames(), cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -142,16 +147,35 @@ func runScan(cmd *cobra.Command, io stdio, o scanOptions, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	r, err := audit.Open(args, o.read.options(io.err, io.in))
+	ropts := o.read.options(io.err, io.in)
+	// rule evaluation (CEL) runs on the decoding goroutines; state stays serial
+	ropts.Prepare = func() func(*auditv1.Event) any {
+		m := eng.NewMatcher()
+		return func(ev *auditv1.Event) any { return m.Match(ev) }
+	}
+	r, err := audit.Open(args, ropts)
 	if err != nil {
 		return usageError{err}
 	}
+	if o.cpuprof != "" {
+		f, err := os.Create(o.cpuprof)
+		if err != nil {
+			return usageError{err}
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	tuneGC()
 	start := time.Now()
 	var events atomic.Int64
 	bar := startProgress(io.err, r.TotalBytes(), r.BytesRead, events.Load)
 	err = r.Each(cmd.Context(), func(rec audit.Record) error {
 		events.Add(1)
-		eng.Observe(rec.Event)
+		m, _ := rec.Prepared.(*analyzer.Matched)
+		eng.ObserveMatched(rec.Event, m)
 		return nil
 	})
 	bar.Stop()

@@ -25,6 +25,7 @@ const (
 // (EventList, Event Hubs batch) yields several.
 type decoded struct {
 	ev     *auditv1.Event
+	prep   any // Options.Prepare's result
 	reason Reason
 	msg    string
 }

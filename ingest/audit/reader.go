@@ -36,6 +36,11 @@ type Options struct {
 	OnError func(*InputError)
 	// Stdin is read for the input "-". Default os.Stdin.
 	Stdin io.Reader
+	// Prepare, when set, is called once by each decoding goroutine; the function it
+	// returns runs on every event that goroutine decodes, and its result is handed over
+	// as Record.Prepared. It moves per-event work that needs no order (rule evaluation)
+	// onto all cores. It may see events later dropped as duplicates.
+	Prepare func() func(*auditv1.Event) any
 }
 
 // Source says where an event was read: the file, the line it starts on (1-based) and
@@ -53,6 +58,8 @@ func (s Source) String() string { return fmt.Sprintf("%s:%d", s.File, s.Line) }
 type Record struct {
 	Event  *auditv1.Event
 	Source Source
+	// Prepared is what Options.Prepare's function returned for Event (nil without it).
+	Prepared any
 }
 
 // Reader reads audit events from a list of inputs. Use Each once.
@@ -148,10 +155,14 @@ func (r *Reader) Each(ctx context.Context, fn func(Record) error) error {
 	var wg sync.WaitGroup
 	for i := 0; i < r.opts.Workers; i++ {
 		wg.Add(1)
+		var prep func(*auditv1.Event) any
+		if r.opts.Prepare != nil {
+			prep = r.opts.Prepare()
+		}
 		go func() {
 			defer wg.Done()
 			for b := range work {
-				b.decode()
+				b.decode(prep)
 			}
 		}()
 	}
@@ -170,7 +181,7 @@ func (r *Reader) Each(ctx context.Context, fn func(Record) error) error {
 	return err
 }
 
-func (b *batch) decode() {
+func (b *batch) decode(prep func(*auditv1.Event) any) {
 	if cap(b.out) < len(b.items) {
 		b.out = make([][]decoded, len(b.items))
 	}
@@ -179,6 +190,13 @@ func (b *batch) decode() {
 		b.out[i] = b.out[i][:0]
 		if it.bad == nil {
 			b.out[i] = decodeValue(b.buf[it.start:it.end], b.out[i])
+			if prep != nil {
+				for j := range b.out[i] {
+					if ev := b.out[i][j].ev; ev != nil {
+						b.out[i][j].prep = prep(ev)
+					}
+				}
+			}
 		}
 	}
 	close(b.done)
@@ -254,7 +272,7 @@ func (r *Reader) collect(ctx context.Context, order <-chan *batch, fn func(Recor
 						fs.Last = &tt
 					}
 				}
-				if err := fn(Record{Event: ev, Source: Source{File: fs.Path, Line: it.line, Offset: it.off}}); err != nil {
+				if err := fn(Record{Event: ev, Source: Source{File: fs.Path, Line: it.line, Offset: it.off}, Prepared: d.prep}); err != nil {
 					return err
 				}
 			}

@@ -1,0 +1,241 @@
+package analyzer
+
+import (
+	"fmt"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+)
+
+// hit is one rule (or one step of a sequence) that matched an event, with what the
+// stateful stage needs from CEL: the keys, the field values, the message.
+type hit struct {
+	c    *compiled
+	step int // sequence step, or -1
+	keys []string
+	vals []string
+	msg  string // match rules only; stateful rules evaluate theirs when they fire
+}
+
+// Matched is what a Matcher found in one event; nil when no rule applied.
+type Matched struct {
+	hits    []hit
+	notEval []*compiled
+}
+
+// Matcher evaluates the engine's rules (prefilters and CEL) on single events. CEL is the
+// costly part of detection and depends on nothing but the event, so it can run on the
+// goroutines that decode; the Engine's serial stage then only updates state. A Matcher
+// is used by one goroutine; make one per goroutine with Engine.NewMatcher.
+type Matcher struct {
+	e        *Engine
+	vars     eventVars
+	memo     map[int]map[string]bool // per rule (and step): memoized match results
+	evalErrs map[string]int
+}
+
+// NewMatcher makes a Matcher for one goroutine. Safe to call concurrently.
+func (e *Engine) NewMatcher() *Matcher {
+	m := &Matcher{e: e, memo: map[int]map[string]bool{}, evalErrs: map[string]int{}}
+	m.vars.users = map[string]map[string]any{}
+	m.vars.objects = map[auditv1.ObjectReference]map[string]any{}
+	m.vars.statuses = map[statusKey]map[string]any{}
+	e.mu.Lock()
+	e.matchers = append(e.matchers, m)
+	e.mu.Unlock()
+	return m
+}
+
+// evalErrors sums the evaluation errors of every Matcher. Call it when no Matcher runs.
+func (e *Engine) evalErrors() map[string]int {
+	out := map[string]int{}
+	for k, v := range e.evalErrs {
+		out[k] += v
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, m := range e.matchers {
+		for k, v := range m.evalErrs {
+			out[k] += v
+		}
+	}
+	return out
+}
+
+// Match evaluates every applicable rule on ev.
+func (m *Matcher) Match(ev *auditv1.Event) *Matched {
+	e := m.e
+	res, sub := "", ""
+	if ev.ObjectRef != nil {
+		res, sub = ev.ObjectRef.Resource, ev.ObjectRef.Subresource
+	}
+	var out *Matched
+	add := func(h hit) {
+		if out == nil {
+			out = &Matched{}
+		}
+		out.hits = append(out.hits, h)
+	}
+	ready := false
+	prepare := func() {
+		if !ready {
+			m.vars.reset(ev)
+			ready = true
+		}
+	}
+	run := func(list []*compiled) {
+		for _, c := range list {
+			if c.Kind == KindSequence {
+				for i := len(c.steps) - 1; i >= 0; i-- {
+					s := &c.steps[i]
+					if !s.pre.pass(ev, res, sub) {
+						continue
+					}
+					prepare()
+					if !m.memoBool(c.ID, (c.idx+1)<<8|(i+1), s.match, s.memoVars) {
+						continue
+					}
+					h := hit{c: c, step: i, keys: m.keysOf(c.ID, s.key)}
+					if len(h.keys) == 0 {
+						continue
+					}
+					add(h)
+				}
+				continue
+			}
+			if !c.pre.pass(ev, res, sub) {
+				continue
+			}
+			if c.levelN > 0 && levelIndex[ev.Level] < c.levelN {
+				if out == nil {
+					out = &Matched{}
+				}
+				out.notEval = append(out.notEval, c)
+				continue
+			}
+			if c.needles != nil && !bodyHas(ev, c.Needs, c.needles) {
+				continue
+			}
+			prepare()
+			if !m.memoBool(c.ID, (c.idx+1)<<8, c.match, c.memoVars) {
+				continue
+			}
+			h := hit{c: c, step: -1}
+			switch c.Kind {
+			case KindThreshold, KindFirstSeen, KindGap:
+				if h.keys = m.keysOf(c.ID, c.key); len(h.keys) == 0 {
+					continue
+				}
+			case KindDistinct:
+				if h.keys = m.keysOf(c.ID, c.key); len(h.keys) == 0 {
+					continue
+				}
+				if h.vals = m.keysOf(c.ID, c.field); len(h.vals) == 0 {
+					continue
+				}
+			}
+			if c.Kind == KindMatch {
+				h.msg = m.message(c)
+			}
+			add(h)
+		}
+	}
+	if res != "" {
+		run(e.byRes[res])
+	}
+	run(e.anyRes)
+	return out
+}
+
+func (m *Matcher) message(c *compiled) string {
+	if c.msg == nil {
+		return ""
+	}
+	if v, ok := m.eval(c.ID, c.msg); ok {
+		if s, ok := v.Value().(string); ok {
+			return s
+		}
+	}
+	return ""
+}
+
+// memoBool evaluates a boolean program, from the memo when it reads only repeating
+// variables (memoVars non-nil).
+func (m *Matcher) memoBool(id string, slot int, p cel.Program, vars []string) bool {
+	if p == nil {
+		return true // a constant true match
+	}
+	if vars == nil {
+		return m.boolOf(id, p)
+	}
+	memo := m.memo[slot]
+	if memo == nil {
+		memo = map[string]bool{}
+		m.memo[slot] = memo
+	}
+	k := m.vars.memoKey(vars)
+	if v, ok := memo[k]; ok {
+		return v
+	}
+	v := m.boolOf(id, p)
+	if len(memo) >= 10000 {
+		clear(memo)
+	}
+	memo[k] = v
+	return v
+}
+
+func (m *Matcher) eval(id string, p cel.Program) (ref.Val, bool) {
+	out, _, err := p.Eval(&m.vars)
+	if err != nil {
+		m.evalErrs[id]++
+		return nil, false
+	}
+	return out, true
+}
+
+func (m *Matcher) boolOf(id string, p cel.Program) bool {
+	v, ok := m.eval(id, p)
+	if !ok {
+		return false
+	}
+	b, isBool := v.(types.Bool)
+	return isBool && bool(b)
+}
+
+// keysOf evaluates a key expression: a string, or a list of strings (each a key).
+func (m *Matcher) keysOf(id string, p cel.Program) []string {
+	if p == nil {
+		return nil
+	}
+	if k, ok := m.e.constKeys[p]; ok {
+		return k
+	}
+	v, ok := m.eval(id, p)
+	if !ok {
+		return nil
+	}
+	switch x := v.Value().(type) {
+	case string:
+		if x == "" {
+			return nil
+		}
+		return []string{x}
+	}
+	if l, ok := v.(interface {
+		Size() ref.Val
+		Get(ref.Val) ref.Val
+	}); ok && v.Type() == types.ListType {
+		n := int(l.Size().(types.Int))
+		out := make([]string, 0, n)
+		for i := 0; i < n; i++ {
+			if s, ok := l.Get(types.Int(i)).(types.String); ok && s != "" {
+				out = append(out, string(s))
+			}
+		}
+		return out
+	}
+	return []string{fmt.Sprint(v.Value())}
+}
