@@ -89,9 +89,9 @@ type compiledStep struct {
 
 type prefilter struct {
 	verbs, resources, subresources, stages, levels, namespaces, notResources map[string]bool
-	impersonated                                               bool
-	codes                                                      map[int32]bool
-	users                                                      []string
+	impersonated                                                             bool
+	codes                                                                    map[int32]bool
+	users                                                                    []string
 }
 
 func newPrefilter(p *Prefilter) prefilter {

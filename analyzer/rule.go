@@ -59,12 +59,12 @@ type Rule struct {
 // Prefilter is the cheap test before any CEL: each non-empty list must contain the
 // event's value.
 type Prefilter struct {
-	Verbs        []string `json:"verbs,omitempty"`
-	Resources    []string `json:"resources,omitempty"`
+	Verbs     []string `json:"verbs,omitempty"`
+	Resources []string `json:"resources,omitempty"`
 	// ExcludeResources: resources the rule never applies to (high-volume ones).
 	ExcludeResources []string `json:"exclude_resources,omitempty"`
-	Subresources []string `json:"subresources,omitempty"`
-	Stages       []string `json:"stages,omitempty"`
+	Subresources     []string `json:"subresources,omitempty"`
+	Stages           []string `json:"stages,omitempty"`
 	// Users are identities (exact, or a prefix ending in '*'); Codes response codes;
 	// Levels audit levels.
 	Users []string `json:"users,omitempty"`
