@@ -2,8 +2,14 @@ package analyzer_test
 
 import (
 	"context"
+	"fmt"
+	"runtime"
 	"testing"
+	"time"
 
+	authnv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 
 	"github.com/kubesleuth/kubesleuth/analyzer"
@@ -44,4 +50,61 @@ func BenchmarkEngine(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/event")
 	b.ReportMetric(float64(len(rules)), "rules")
+}
+
+// BenchmarkEngineState10kIdentities: the whole catalog with 10,000 identities each
+// reading secrets, being denied, minting tokens and writing RBAC, so that every
+// stateful rule holds keys for all of them. Reports the heap the engine keeps
+// (MB-heap) and the keys it remembers; the acceptance bound is a 400 MB scan.
+func BenchmarkEngineState10kIdentities(b *testing.B) {
+	rules, err := analyzer.BuiltinRules()
+	if err != nil {
+		b.Fatal(err)
+	}
+	al, _ := analyzer.DefaultAllowlists()
+	t0 := time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC)
+	mk := func(i, k int) *auditv1.Event {
+		user := fmt.Sprintf("system:serviceaccount:team-%d:app-%d", i%100, i)
+		at := metav1.NewMicroTime(t0.Add(time.Duration(k*10000+i) * 10 * time.Millisecond))
+		ev := &auditv1.Event{Level: auditv1.LevelMetadata, AuditID: types.UID(fmt.Sprintf("%d-%d", i, k)), Stage: auditv1.StageResponseComplete,
+			User: authnv1.UserInfo{Username: user, Groups: []string{"system:serviceaccounts", "system:authenticated"},
+				Extra: map[string]authnv1.ExtraValue{"authentication.kubernetes.io/credential-id": {fmt.Sprintf("JTI=%d", i)}}},
+			SourceIPs: []string{fmt.Sprintf("10.%d.%d.%d", i/65536, (i/256)%256, i%256)}, UserAgent: "app/1.0",
+			RequestReceivedTimestamp: at, StageTimestamp: at, ResponseStatus: &metav1.Status{Code: 200}}
+		switch k % 4 {
+		case 0:
+			ev.Verb, ev.ObjectRef = "get", &auditv1.ObjectReference{Resource: "secrets", Namespace: "team", Name: fmt.Sprintf("s-%d", k)}
+		case 1:
+			ev.Verb, ev.ObjectRef, ev.ResponseStatus = "list", &auditv1.ObjectReference{Resource: "pods", Namespace: "other"}, &metav1.Status{Code: 403}
+		case 2:
+			ev.Verb, ev.ObjectRef = "create", &auditv1.ObjectReference{Resource: "serviceaccounts", Subresource: "token", Namespace: "team", Name: "x"}
+		case 3:
+			ev.Verb, ev.ObjectRef = "create", &auditv1.ObjectReference{Resource: "rolebindings", APIGroup: "rbac.authorization.k8s.io", Namespace: "team", Name: "rb"}
+		}
+		return ev
+	}
+	for n := 0; n < b.N; n++ {
+		eng, err := analyzer.NewEngine(rules, analyzer.Config{Allowlists: al})
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for k := 0; k < 8; k++ {
+			for i := 0; i < 10000; i++ {
+				eng.Observe(mk(i, k))
+			}
+		}
+		runtime.GC()
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		keys := 0
+		for _, v := range eng.StateKeys() {
+			keys += v
+		}
+		b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/(1<<20), "MB-heap")
+		b.ReportMetric(float64(keys), "state-keys")
+		b.ReportMetric(float64(len(eng.Result().Findings)), "findings")
+	}
 }
