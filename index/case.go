@@ -1,39 +1,287 @@
 package index
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/blevesearch/bleve/v2"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/kubesleuth/kubesleuth/analyzer"
 )
 
-var errTODO = errors.New("not implemented yet")
-
 // Case is an open case folder. It implements Reader.
 type Case struct {
-	dir string
+	dir      string
+	db       *bolt.DB
+	idx      bleve.Index
+	writable bool
 }
 
 var _ Reader = (*Case)(nil)
 
+const (
+	storeFile = "events.db"
+	indexDir  = "bleve"
+	infoFile  = "case.json"
+	// formatVersion is Info.Version; bump it when the folder's layout changes.
+	formatVersion = 1
+)
+
+var (
+	bEvents   = []byte("events")   // ID → 8-byte time prefix + snappy(redacted JSON)
+	bTime     = []byte("time")     // time key (time, ID) → Row JSON
+	bPending  = []byte("pending")  // IDs stored by an ingest that has not finished
+	bMeta     = []byte("meta")     // info, engine state, findings, secrets at rest
+	bNotes    = []byte("notes")    // Target → Annotation JSON
+	kInfo     = []byte("info")     // Info JSON
+	kState    = []byte("engine")   // analyzer.Engine.SaveState
+	kFindings = []byte("findings") // []analyzer.Finding JSON
+	kSecrets  = []byte("secrets")  // []SecretAtRest JSON
+)
+
 // Open opens the case in dir for reading (and annotating when o.Writable). It fails with
-// ErrNoCase when dir holds no case.
-func Open(dir string, o OpenOptions) (*Case, error) { return nil, errTODO }
+// ErrNoCase when dir holds no case, and times out when an ingest holds the store.
+func Open(dir string, o OpenOptions) (*Case, error) {
+	if _, err := os.Stat(filepath.Join(dir, storeFile)); err != nil {
+		return nil, fmt.Errorf("opening case %s: %w", dir, ErrNoCase)
+	}
+	if o.Timeout == 0 {
+		o.Timeout = time.Second
+	}
+	db, err := bolt.Open(filepath.Join(dir, storeFile), 0o600, &bolt.Options{ReadOnly: !o.Writable, Timeout: o.Timeout})
+	if err != nil {
+		return nil, fmt.Errorf("opening case %s event store (is an ingest running?): %w", dir, err)
+	}
+	idx, err := bleve.OpenUsing(filepath.Join(dir, indexDir), map[string]any{"read_only": true})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening case %s index: %w", dir, err)
+	}
+	return &Case{dir: dir, db: db, idx: idx, writable: o.Writable}, nil
+}
 
 // Close releases the case's files.
-func (c *Case) Close() error { return nil }
+func (c *Case) Close() error {
+	err := c.idx.Close()
+	if e := c.db.Close(); err == nil {
+		err = e
+	}
+	return err
+}
 
 // Dir is the case folder.
 func (c *Case) Dir() string { return c.dir }
 
-func (c *Case) Info() (*Info, error)                                         { return nil, errTODO }
-func (c *Case) Search(ctx context.Context, q Query) (*Result, error)         { return nil, errTODO }
-func (c *Case) Event(id EventID) (json.RawMessage, error)                    { return nil, errTODO }
-func (c *Case) Row(id EventID) (Row, error)                                  { return Row{}, errTODO }
-func (c *Case) Around(ctx context.Context, id EventID, n int) ([]Row, error) { return nil, errTODO }
-func (c *Case) Findings() ([]analyzer.Finding, error)                        { return nil, errTODO }
-func (c *Case) ResolveEvidence(f analyzer.Finding) ([]Row, error)            { return nil, errTODO }
-func (c *Case) SecretsAtRest() ([]SecretAtRest, error)                       { return nil, errTODO }
-func (c *Case) Annotations() ([]Annotation, error)                           { return nil, errTODO }
-func (c *Case) Annotate(a Annotation) error                                  { return errTODO }
+// Info returns case.json as recorded in the event store (the file is a copy for people).
+func (c *Case) Info() (*Info, error) {
+	var info Info
+	err := c.db.View(func(tx *bolt.Tx) error {
+		return getJSON(tx, kInfo, &info)
+	})
+	return &info, err
+}
+
+func getJSON(tx *bolt.Tx, key []byte, v any) error {
+	b := tx.Bucket(bMeta)
+	if b == nil {
+		return nil
+	}
+	raw := b.Get(key)
+	if raw == nil {
+		return nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("decoding case %s: %w", key, err)
+	}
+	return nil
+}
+
+// Event returns one redacted event as stored.
+func (c *Case) Event(id EventID) (json.RawMessage, error) {
+	var out []byte
+	err := c.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bEvents).Get([]byte(id))
+		if v == nil {
+			return fmt.Errorf("event %s: %w", id, ErrNotFound)
+		}
+		var err error
+		out, err = decodeBlob(v)
+		if err != nil {
+			return fmt.Errorf("event %s: %w", id, err)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Row returns the summary of one event.
+func (c *Case) Row(id EventID) (Row, error) {
+	var r Row
+	err := c.db.View(func(tx *bolt.Tx) error {
+		var err error
+		r, err = rowOf(tx, id)
+		return err
+	})
+	return r, err
+}
+
+func rowOf(tx *bolt.Tx, id EventID) (Row, error) {
+	var r Row
+	v := tx.Bucket(bEvents).Get([]byte(id))
+	if len(v) < 8 {
+		return r, fmt.Errorf("event %s: %w", id, ErrNotFound)
+	}
+	k := append(append(make([]byte, 0, 8+len(id)), v[:8]...), id...)
+	raw := tx.Bucket(bTime).Get(k)
+	if raw == nil {
+		return r, fmt.Errorf("event %s time row: %w", id, ErrNotFound)
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return r, fmt.Errorf("event %s row: %w", id, err)
+	}
+	return r, nil
+}
+
+// Around returns up to n events before and n after id (and id itself) in time order.
+func (c *Case) Around(ctx context.Context, id EventID, n int) ([]Row, error) {
+	var out []Row
+	err := c.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bEvents).Get([]byte(id))
+		if len(v) < 8 {
+			return fmt.Errorf("event %s: %w", id, ErrNotFound)
+		}
+		k := append(append([]byte{}, v[:8]...), id...)
+		cur := tx.Bucket(bTime).Cursor()
+		var before []Row
+		ck, cv := cur.Seek(k)
+		for i := 0; i < n; i++ {
+			ck, cv = cur.Prev()
+			if ck == nil {
+				break
+			}
+			var r Row
+			if err := json.Unmarshal(cv, &r); err != nil {
+				return err
+			}
+			before = append(before, r)
+		}
+		for i := len(before) - 1; i >= 0; i-- {
+			out = append(out, before[i])
+		}
+		ck, cv = cur.Seek(k)
+		for i := 0; i <= n && ck != nil; i++ {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			var r Row
+			if err := json.Unmarshal(cv, &r); err != nil {
+				return err
+			}
+			out = append(out, r)
+			ck, cv = cur.Next()
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Findings returns every finding in the case, most severe first, then by first seen.
+func (c *Case) Findings() ([]analyzer.Finding, error) {
+	var fs []analyzer.Finding
+	err := c.db.View(func(tx *bolt.Tx) error { return getJSON(tx, kFindings, &fs) })
+	sort.SliceStable(fs, func(i, j int) bool {
+		if fs[i].Severity != fs[j].Severity {
+			return fs[i].Severity > fs[j].Severity
+		}
+		return fs[i].FirstSeen.Before(fs[j].FirstSeen)
+	})
+	return fs, err
+}
+
+// ResolveEvidence maps f's evidence auditIDs to stored events, every stage of each, in
+// time order. AuditIDs no longer in the case are skipped.
+func (c *Case) ResolveEvidence(f analyzer.Finding) ([]Row, error) {
+	var out []Row
+	err := c.db.View(func(tx *bolt.Tx) error {
+		cur := tx.Bucket(bEvents).Cursor()
+		for _, a := range f.AuditIDs {
+			p := []byte(a + "/")
+			for k, _ := cur.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = cur.Next() {
+				r, err := rowOf(tx, EventID(k))
+				if err != nil {
+					return err
+				}
+				out = append(out, r)
+			}
+		}
+		return nil
+	})
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	return out, err
+}
+
+// SecretsAtRest returns the etcd secrets-at-rest records.
+func (c *Case) SecretsAtRest() ([]SecretAtRest, error) {
+	var s []SecretAtRest
+	err := c.db.View(func(tx *bolt.Tx) error { return getJSON(tx, kSecrets, &s) })
+	return s, err
+}
+
+func (t Target) key() []byte { return []byte(t.Kind + "\x00" + t.ID) }
+
+// Annotations returns every bookmark and note, oldest update first.
+func (c *Case) Annotations() ([]Annotation, error) {
+	var out []Annotation
+	err := c.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bNotes)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(_, v []byte) error {
+			var a Annotation
+			if err := json.Unmarshal(v, &a); err != nil {
+				return fmt.Errorf("decoding annotation: %w", err)
+			}
+			out = append(out, a)
+			return nil
+		})
+	})
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Updated.Before(out[j].Updated) })
+	return out, err
+}
+
+// Annotate saves a; an annotation neither bookmarked nor noted is removed.
+func (c *Case) Annotate(a Annotation) error {
+	if !c.writable {
+		return errors.New("annotating: the case was opened read-only")
+	}
+	if a.Target.Kind != "event" && a.Target.Kind != "finding" {
+		return fmt.Errorf("annotating: target kind %q (want event or finding)", a.Target.Kind)
+	}
+	if a.Updated.IsZero() {
+		a.Updated = time.Now().UTC()
+	}
+	return c.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bNotes)
+		if err != nil {
+			return err
+		}
+		if !a.Bookmarked && strings.TrimSpace(a.Note) == "" {
+			return b.Delete(a.Target.key())
+		}
+		v, err := json.Marshal(a)
+		if err != nil {
+			return err
+		}
+		return b.Put(a.Target.key(), v)
+	})
+}
