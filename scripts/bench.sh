@@ -16,21 +16,26 @@ fi
 size=$(stat -c %s "$LOG")
 echo "machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo); file: $LOG, $((size/1048576)) MiB, $EVENTS events"
 
-# measure LABEL CMD...: wall seconds and peak RSS (KiB) of one command
+# measure RUNS LABEL CMD...: the median wall time (and its peak RSS) of RUNS runs of a
+# command; the machine is shared, so one run can be an outlier.
 measure() {
-  local label=$1; shift
+  local runs=$1 label=$2; shift 2
   local out; out=$(mktemp)
-  /usr/bin/time -f '%e %M' -o "$out" "$@" >/dev/null 2>"$out.err" || { echo "$label failed:"; cat "$out.err"; exit 1; }
-  read -r secs rss < "$out"
-  rm -f "$out" "$out.err"
-  printf '%-34s %8.2f s  %10.0f events/s  %8.1f MB/s  peak RSS %6.0f MB\n' "$label" "$secs" \
-    "$(awk "BEGIN{print $EVENTS/$secs}")" "$(awk "BEGIN{print $size/1048576/$secs}")" "$(awk "BEGIN{print $rss/1024}")"
+  : > "$out.all"
+  for _ in $(seq "$runs"); do
+    /usr/bin/time -f '%e %M' -o "$out" "$@" >/dev/null 2>"$out.err" || { echo "$label failed:"; cat "$out.err"; exit 1; }
+    cat "$out" >> "$out.all"
+  done
+  read -r secs rss < <(sort -n "$out.all" | sed -n "$(( (runs + 1) / 2 ))p")
+  rm -f "$out" "$out.err" "$out.all"
+  printf '%-34s %8.2f s  %10.0f events/s  %8.1f MB/s  peak RSS %6.0f MB  (median of %d)\n' "$label" "$secs" \
+    "$(awk "BEGIN{print $EVENTS/$secs}")" "$(awk "BEGIN{print $size/1048576/$secs}")" "$(awk "BEGIN{print $rss/1024}")" "$runs"
   eval "T_${label//[^a-zA-Z0-9]/_}=$secs"
 }
 
-measure jq_secrets jq -c 'select(.objectRef.resource=="secrets")' "$LOG"
-measure read_decode "$BIN" scan --no-builtin-rules -q -o json "$LOG"
-measure scan_catalog "$BIN" scan -q -o json "$LOG"
+measure 1 jq_secrets jq -c 'select(.objectRef.resource=="secrets")' "$LOG"
+measure 3 read_decode "$BIN" scan --no-builtin-rules -q -o json "$LOG"
+measure 3 scan_catalog "$BIN" scan -q -o json "$LOG"
 printf 'ratio read+decode vs jq: %.1fx faster\n' "$(awk "BEGIN{print $T_jq_secrets/$T_read_decode}")"
 printf 'ratio scan (catalog) vs jq: %.1fx faster\n' "$(awk "BEGIN{print $T_jq_secrets/$T_scan_catalog}")"
 
