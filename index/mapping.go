@@ -14,9 +14,6 @@ var facetFields = map[string]bool{
 	"decision": true, "impersonatedUser": true, "name": true,
 }
 
-// allFields are searched by a term without a field name (they go into _all).
-var allFields = map[string]bool{"user": true, "namespace": true, "name": true, "resource": true}
-
 // newMapping is the explicit event mapping: keywords, a datetime, two numbers and two
 // text fields. Nothing is stored (the event store holds the events) and there are no term
 // vectors: the index answers "which IDs", the store answers "what".
@@ -28,7 +25,7 @@ func newMapping() *mapping.IndexMappingImpl {
 		fm.Store = false
 		fm.IncludeTermVectors = false
 		fm.DocValues = facetFields[f]
-		fm.IncludeInAll = allFields[f]
+		fm.IncludeInAll = false
 		ev.AddFieldMappingsAt(f, fm)
 	}
 	for _, f := range []string{"requestURI", "reason"} {

@@ -176,12 +176,16 @@ func (h *histogram) add(t time.Time) {
 }
 
 // parseQuery builds the bleve query for text and the time range.
-func parseQuery(text string, from, to time.Time) query.Query {
+func parseQuery(text string, from, to time.Time) (query.Query, error) {
 	var parts []query.Query
 	if unfiltered(text) {
 		parts = append(parts, bleve.NewMatchAllQuery())
 	} else {
-		parts = append(parts, bleve.NewQueryStringQuery(text))
+		q, err := ParseQuery(text)
+		if err != nil {
+			return nil, err
+		}
+		parts = append(parts, q)
 	}
 	if !from.IsZero() || !to.IsZero() {
 		t := true
@@ -191,13 +195,17 @@ func parseQuery(text string, from, to time.Time) query.Query {
 		parts = append(parts, dq)
 	}
 	if len(parts) == 1 {
-		return parts[0]
+		return parts[0], nil
 	}
-	return bleve.NewConjunctionQuery(parts...)
+	return bleve.NewConjunctionQuery(parts...), nil
 }
 
 func (c *Case) bleveSearch(ctx context.Context, q Query) (*Result, error) {
-	req := bleve.NewSearchRequestOptions(parseQuery(q.Text, q.From, q.To), q.Limit, q.Offset, false)
+	bq, err := parseQuery(q.Text, q.From, q.To)
+	if err != nil {
+		return nil, err
+	}
+	req := bleve.NewSearchRequestOptions(bq, q.Limit, q.Offset, false)
 	if q.Newest {
 		req.SortBy([]string{"-time", "-_id"})
 	} else {
@@ -286,7 +294,11 @@ func (c *Case) bleveHistogram(ctx context.Context, q Query) ([]Bucket, error) {
 		s, e := b.Start, b.Start.Add(q.Histogram)
 		fr.AddDateTimeRange(itoa(i), s, e)
 	}
-	req := bleve.NewSearchRequestOptions(parseQuery(q.Text, q.From, q.To), 0, 0, false)
+	bq, err := parseQuery(q.Text, q.From, q.To)
+	if err != nil {
+		return nil, err
+	}
+	req := bleve.NewSearchRequestOptions(bq, 0, 0, false)
 	req.AddFacet("h", fr)
 	sr, err := c.idx.SearchInContext(ctx, req)
 	if err != nil {

@@ -49,7 +49,8 @@ func containsStr(s, sub string) bool { return bytes.Contains([]byte(s), []byte(s
 // says whether anything was replaced. The fast path (no "Secret", no "eyJ", no "PRIVATE
 // KEY" in the bytes) returns doc itself.
 func JSON(doc []byte) (out []byte, changed bool) {
-	if !bytes.Contains(doc, []byte("Secret")) && !bytes.Contains(doc, []byte("eyJ")) && !bytes.Contains(doc, []byte("PRIVATE KEY")) {
+	if !bytes.Contains(doc, []byte("Secret")) && !bytes.Contains(doc, []byte(`"secrets"`)) &&
+		!bytes.Contains(doc, []byte("eyJ")) && !bytes.Contains(doc, []byte("PRIVATE KEY")) {
 		return doc, false
 	}
 	var v any
@@ -60,6 +61,7 @@ func JSON(doc []byte) (out []byte, changed bool) {
 		return []byte(s), s != string(doc)
 	}
 	c := false
+	auditBodies(v, &c)
 	v = walk(v, &c)
 	if !c {
 		return doc, false
@@ -103,6 +105,46 @@ func walk(v any, changed *bool) any {
 		}
 	}
 	return v
+}
+
+// auditBodies handles an audit event about secrets: its request and response objects are
+// Secrets even without a kind (a patch body is a partial Secret, a JSON patch a list of
+// operations whose values may be secret data).
+func auditBodies(v any, changed *bool) {
+	ev, ok := v.(map[string]any)
+	if !ok {
+		return
+	}
+	ref, _ := ev["objectRef"].(map[string]any)
+	if ref == nil || ref["resource"] != "secrets" {
+		return
+	}
+	for _, f := range []string{"requestObject", "responseObject"} {
+		switch b := ev[f].(type) {
+		case map[string]any:
+			if items, ok := b["items"].([]any); ok {
+				for _, it := range items {
+					if m, ok := it.(map[string]any); ok {
+						secretFields(m, changed)
+					}
+				}
+			}
+			secretFields(b, changed)
+		case []any: // JSON patch: [{"op":"replace","path":"/data/k","value":"..."}]
+			for _, op := range b {
+				if m, ok := op.(map[string]any); ok {
+					if val, ok := m["value"]; ok {
+						raw, _ := json.Marshal(val)
+						m["value"] = Fingerprint(raw)
+						*changed = true
+					}
+				}
+			}
+		case string: // a body the apiserver could not decode, kept as text
+			ev[f] = Fingerprint([]byte(b))
+			*changed = true
+		}
+	}
 }
 
 func secretFields(m map[string]any, changed *bool) {

@@ -23,6 +23,10 @@ func TestJSON(t *testing.T) {
 			[]string{"dmFsdWU="}, []string{`"auditID":"x"`}, true},
 		{"jwt anywhere", `{"kind":"Pod","spec":{"env":[{"value":"Bearer ` + jwt + `"}]}}`, []string{jwt}, []string{"Bearer sha256:"}, true},
 		{"pem anywhere", `{"kind":"ConfigMap","data":{"key":"` + strings.ReplaceAll(pem, "\n", `\n`) + `"}}`, []string{"MIIEowIBAAKCAQEA"}, nil, true},
+		{"patch body of a secret has no kind", `{"auditID":"a","objectRef":{"resource":"secrets","name":"s"},"requestObject":{"data":{"k":"cGF0Y2hlZA=="},"metadata":{"annotations":{"kubectl.kubernetes.io/last-applied-configuration":"{\"data\":{\"k\":\"cGF0Y2hlZA==\"}}"}}}}`,
+			[]string{"cGF0Y2hlZA=="}, []string{`"name":"s"`}, true},
+		{"json patch of a secret", `{"auditID":"a","objectRef":{"resource":"secrets"},"requestObject":[{"op":"replace","path":"/data/k","value":"anNvbnBhdGNo"}]}`,
+			[]string{"anNvbnBhdGNo"}, []string{`"path":"/data/k"`}, true},
 		{"configmap untouched", `{"kind":"ConfigMap","data":{"a":"b"}}`, nil, []string{`"a":"b"`}, false},
 		{"bad json still redacted", `{"kind":"Secret","x":"` + jwt, []string{jwt}, nil, true},
 	}

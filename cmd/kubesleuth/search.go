@@ -34,24 +34,28 @@ func newSearchCmd(io stdio) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "search [--case DIR] [QUERY]",
 		Short: "Search the events of a case",
-		Long: `search finds events in a case folder with bleve's query-string syntax, using the field
-names of the audit schema, and prints them sorted by time.
+		Long: `search finds events in a case folder and prints them sorted by time. A query is clauses
+separated by spaces, each field:value with the field names of the audit schema; every
+clause must match, and a clause starting with - must not.
 
   user:ci-deployer verb:delete resource:secrets     all terms must match
   -verb:get  -user:system:*                         exclude (prefix with -)
   name:db-*  userAgent:kubectl*                     prefix
   code:>=400  latency:>1000                         numbers (latency in ms)
   requestURI:exec  reason:RBAC                      words in text fields
-  alice                                             a bare term: user, namespace, name or resource
+  alice@example.com                                 a bare value: user, namespace, name or resource
 
 Fields: ` + strings.Join(index.Fields, ", ") + `
-An empty query or * matches every event. Values with a colon need quotes: user:"system:admin".
+An empty query or * matches every event. Values are exact (keywords) except requestURI and
+reason (words); quote values with spaces: reason:"allowed by". Values may hold colons:
+user:system:node:worker-1.
 Without --from/--to the whole case is searched; times are RFC 3339.
 
 -o json prints {"total": N, "events": [...], "facets": {...}, "histogram": [...]}, where
 total counts all matches, not just the page.`,
 		Example: `  kubesleuth search --case ./incident-42 'user:ci-deployer verb:delete resource:secrets'
   kubesleuth search 'resource:secrets -verb:watch' --facet user --histogram 10m
+  kubesleuth search -- '-verb:get -verb:watch'     # a query that starts with -
   kubesleuth search --from 2026-03-02T08:00:00Z --to 2026-03-02T09:00:00Z -o jsonl '*'`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -146,6 +150,9 @@ func runSearch(cmd *cobra.Command, io stdio, o searchOptions, text string) error
 }
 
 func printRows(w io.Writer, rows []index.Row) {
+	if len(rows) == 0 {
+		return
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tUSER\tVERB\tRESOURCE\tNAMESPACE/NAME\tCODE\tSOURCE IP")
 	for _, r := range rows {
