@@ -1,0 +1,313 @@
+package index
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+
+	"github.com/kubesleuth/kubesleuth/analyzer"
+	"github.com/kubesleuth/kubesleuth/ingest/audit"
+	"github.com/kubesleuth/kubesleuth/internal/generate"
+)
+
+type fixture struct {
+	dir    string
+	events []*auditv1.Event
+	rows   []Row
+}
+
+var start = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+
+// buildCase writes a generated log with attacks into a new case (no detection engine:
+// the index is what is under test) and keeps the events for brute-force comparison.
+func buildCase(t testing.TB, events int) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	if _, err := generate.Audit(&buf, generate.Options{Events: events, Seed: 3, Attacks: true, Start: start}); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(dir, "audit.log")
+	if err := os.WriteFile(log, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{dir: filepath.Join(dir, "case")}
+	w, err := Create(f.dir, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := audit.Open([]string{log}, audit.Options{Prepare: func() func(*auditv1.Event) any {
+		return func(ev *auditv1.Event) any { p, _ := Prepare(ev); return p }
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = r.Each(context.Background(), func(rec audit.Record) error {
+		p := rec.Prepared.(*Prepared)
+		f.events = append(f.events, rec.Event)
+		f.rows = append(f.rows, p.Row)
+		return w.Add(p)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := []analyzer.Finding{{RuleID: "t1", Severity: analyzer.High, AuditIDs: []string{string(f.events[10].AuditID)}}}
+	if err := w.Finish(fs, []byte(`{}`), nil, []SourceInfo{{Path: log, Kind: "audit"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func sortRows(rs []Row) {
+	sort.SliceStable(rs, func(i, j int) bool {
+		if !rs[i].Time.Equal(rs[j].Time) {
+			return rs[i].Time.Before(rs[j].Time)
+		}
+		return rs[i].ID < rs[j].ID
+	})
+}
+
+func ids(rs []Row) []EventID {
+	out := make([]EventID, len(rs))
+	for i, r := range rs {
+		out[i] = r.ID
+	}
+	return out
+}
+
+// TestSearchEqualsBruteForce compares every query's total and full result list (in
+// time order) with a scan of the same events.
+func TestSearchEqualsBruteForce(t *testing.T) {
+	f := buildCase(t, 6000)
+	c, err := Open(f.dir, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	mid := f.rows[len(f.rows)/2].Time
+	later := mid.Add(5 * time.Minute)
+	hasGroup := func(ev *auditv1.Event, g string) bool { return slices.Contains(ev.User.Groups, g) }
+	ref := func(ev *auditv1.Event) *auditv1.ObjectReference {
+		if ev.ObjectRef == nil {
+			return &auditv1.ObjectReference{}
+		}
+		return ev.ObjectRef
+	}
+	code := func(ev *auditv1.Event) int32 {
+		if ev.ResponseStatus == nil {
+			return 0
+		}
+		return ev.ResponseStatus.Code
+	}
+	cases := []struct {
+		name     string
+		q        Query
+		want     func(*auditv1.Event) bool
+		nonEmpty bool
+	}{
+		{"everything", Query{Text: ""}, func(*auditv1.Event) bool { return true }, true},
+		{"star in a range", Query{Text: "*", From: mid, To: later}, func(*auditv1.Event) bool { return true }, true},
+		{"term", Query{Text: "verb:get"}, func(e *auditv1.Event) bool { return e.Verb == "get" }, true},
+		{"conjunction", Query{Text: "verb:list resource:secrets"}, func(e *auditv1.Event) bool { return e.Verb == "list" && ref(e).Resource == "secrets" }, true},
+		{"negation", Query{Text: "resource:secrets -verb:get"}, func(e *auditv1.Event) bool { return ref(e).Resource == "secrets" && e.Verb != "get" }, true},
+		{"only negations", Query{Text: "-verb:get -verb:watch"}, func(e *auditv1.Event) bool { return e.Verb != "get" && e.Verb != "watch" }, true},
+		{"prefix", Query{Text: "userAgent:kubectl*"}, func(e *auditv1.Event) bool { return strings.HasPrefix(e.UserAgent, "kubectl") }, true},
+		{"value with colons", Query{Text: "group:system:masters"}, func(e *auditv1.Event) bool { return hasGroup(e, "system:masters") }, false},
+		{"quoted value", Query{Text: `group:"system:authenticated" verb:create`}, func(e *auditv1.Event) bool { return hasGroup(e, "system:authenticated") && e.Verb == "create" }, true},
+		{"numeric", Query{Text: "code:>=400"}, func(e *auditv1.Event) bool { return code(e) >= 400 }, true},
+		{"bare value", Query{Text: "kube-system"}, func(e *auditv1.Event) bool {
+			r := ref(e)
+			return r.Namespace == "kube-system" || r.Name == "kube-system" || r.Resource == "kube-system" || e.User.Username == "kube-system"
+		}, true},
+		{"term in a time range", Query{Text: "verb:update", From: mid, To: later}, func(e *auditv1.Event) bool { return e.Verb == "update" }, true},
+		{"stage", Query{Text: "stage:RequestReceived subresource:exec"}, func(e *auditv1.Event) bool {
+			return e.Stage == "RequestReceived" && ref(e).Subresource == "exec"
+		}, true},
+		{"no match", Query{Text: "user:nobody-at-all"}, func(*auditv1.Event) bool { return false }, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var want []Row
+			for i, ev := range f.events {
+				tm := f.rows[i].Time
+				if (!tc.q.From.IsZero() && tm.Before(tc.q.From)) || (!tc.q.To.IsZero() && !tm.Before(tc.q.To)) {
+					continue
+				}
+				if tc.want(ev) {
+					want = append(want, f.rows[i])
+				}
+			}
+			sortRows(want)
+			if tc.nonEmpty && len(want) == 0 {
+				t.Fatal("the brute force finds nothing: the case proves nothing")
+			}
+			for _, newest := range []bool{false, true} {
+				q := tc.q
+				q.Limit, q.Newest = len(f.rows)+1, newest
+				res, err := c.Search(context.Background(), q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				w := ids(want)
+				if newest {
+					slices.Reverse(w)
+				}
+				if res.Total != len(want) {
+					t.Errorf("newest=%v: total %d, brute force %d", newest, res.Total, len(want))
+				}
+				if got := ids(res.Events); !slices.Equal(got, w) {
+					t.Errorf("newest=%v: %d results differ from the brute force's %d", newest, len(got), len(w))
+				}
+			}
+			// a page in the middle
+			if len(want) > 10 {
+				q := tc.q
+				q.Limit, q.Offset = 5, 5
+				res, err := c.Search(context.Background(), q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Equal(ids(res.Events), ids(want[5:10])) || res.Total != len(want) {
+					t.Errorf("page 5..10: got %v (total %d)", ids(res.Events), res.Total)
+				}
+			}
+		})
+	}
+}
+
+func TestFacetsAndHistogram(t *testing.T) {
+	f := buildCase(t, 5000)
+	c, err := Open(f.dir, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, text := range []string{"", "resource:secrets", "-verb:watch"} {
+		res, err := c.Search(context.Background(), Query{Text: text, Facets: []string{"user", "verb"}, FacetSize: 5, Histogram: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, _ := ParseClauses(text)
+		count := map[string]map[string]int{"user": {}, "verb": {}}
+		n := 0
+		for i, ev := range f.events {
+			if !bruteMatch(cs, ev) {
+				continue
+			}
+			n++
+			count["user"][f.rows[i].User]++
+			count["verb"][ev.Verb]++
+		}
+		if res.Total != n {
+			t.Errorf("%q: total %d, brute %d", text, res.Total, n)
+		}
+		for field, fc := range res.Facets {
+			if len(fc) == 0 {
+				t.Errorf("%q: facet %s empty", text, field)
+			}
+			for i, v := range fc {
+				if v.Count != count[field][v.Value] {
+					t.Errorf("%q facet %s %q: %d, brute %d", text, field, v.Value, v.Count, count[field][v.Value])
+				}
+				// the top values: nothing left out counts more than the last shown
+				if i == len(fc)-1 {
+					for val, k := range count[field] {
+						if k > v.Count && !slices.ContainsFunc(fc, func(x FacetCount) bool { return x.Value == val }) {
+							t.Errorf("%q facet %s misses %q (%d)", text, field, val, k)
+						}
+					}
+				}
+			}
+		}
+		sum := 0
+		for _, b := range res.Histogram {
+			sum += b.Count
+		}
+		if sum != n || len(res.Histogram) == 0 {
+			t.Errorf("%q: histogram sums to %d over %d buckets, want %d", text, sum, len(res.Histogram), n)
+		}
+	}
+}
+
+// bruteMatch evaluates the simple clauses used by TestFacetsAndHistogram.
+func bruteMatch(cs []Clause, ev *auditv1.Event) bool {
+	for _, c := range cs {
+		var v string
+		switch c.Field {
+		case "resource":
+			if ev.ObjectRef != nil {
+				v = ev.ObjectRef.Resource
+			}
+		case "verb":
+			v = ev.Verb
+		}
+		if (v == c.Value) == c.Not {
+			return false
+		}
+	}
+	return true
+}
+
+func TestEventsFindingsAnnotations(t *testing.T) {
+	f := buildCase(t, 2000)
+	c, err := Open(f.dir, OpenOptions{Writable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := f.rows[100]
+	raw, err := c.Event(r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev auditv1.Event
+	if err := json.Unmarshal(raw, &ev); err != nil || IDOf(&ev) != r.ID {
+		t.Fatalf("stored event %s: %v (id %s)", r.ID, err, IDOf(&ev))
+	}
+	if _, err := c.Event("nope/none"); err == nil {
+		t.Error("Event of an unknown ID: no error")
+	}
+	around, err := c.Around(context.Background(), r.ID, 3)
+	if err != nil || len(around) != 7 || around[3].ID != r.ID {
+		t.Errorf("Around: %d rows, %v", len(around), err)
+	}
+	fs, err := c.Findings()
+	if err != nil || len(fs) != 1 {
+		t.Fatalf("findings: %v %v", fs, err)
+	}
+	ev10, err := c.ResolveEvidence(fs[0])
+	if err != nil || len(ev10) == 0 || ev10[0].AuditID != fs[0].AuditIDs[0] {
+		t.Errorf("evidence: %v %v", ev10, err)
+	}
+	a := Annotation{Target: Target{Kind: "event", ID: string(r.ID)}, Bookmarked: true, Note: "look here"}
+	if err := c.Annotate(a); err != nil {
+		t.Fatal(err)
+	}
+	as, _ := c.Annotations()
+	if len(as) != 1 || as[0].Note != "look here" {
+		t.Errorf("annotations: %+v", as)
+	}
+	a.Bookmarked, a.Note = false, ""
+	if err := c.Annotate(a); err != nil {
+		t.Fatal(err)
+	}
+	if as, _ := c.Annotations(); len(as) != 0 {
+		t.Errorf("cleared annotation still there: %+v", as)
+	}
+	info, err := c.Info()
+	if err != nil || info.Events != len(f.rows) || !info.Complete || info.First == nil {
+		t.Errorf("info: %+v %v", info, err)
+	}
+}
