@@ -223,9 +223,12 @@ func printFindings(w io.Writer, findings []analyzer.Finding) {
 		fmt.Fprintln(w, "No findings.")
 		return
 	}
+	// most severe first, then in time order: what to look at first at 3 a.m.
+	sorted := append([]analyzer.Finding(nil), findings...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Severity > sorted[j].Severity })
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEVERITY\tRULE\tTITLE\tSUBJECT\tCOUNT\tFIRST SEEN")
-	for _, f := range findings {
+	for _, f := range sorted {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", strings.ToUpper(f.Severity.String()), f.RuleID,
 			clip(f.Title, 48), clip(f.Subject.String(), 60), f.Count, f.FirstSeen.UTC().Format(time.RFC3339))
 	}

@@ -167,7 +167,35 @@ func (s *sim) password(n int) string {
 	return string(b)
 }
 
-func saIdentity(s *sim, ns, name, ip, ua string, pod *pod) *identity {
+// boundID is a service-account identity whose token is bound to a pod: when a rollout
+// deletes the pod, the workload's new pod carries on with a token bound to itself.
+type boundID struct {
+	id               *identity
+	ns, name, ip, ua string
+}
+
+// rebind moves the identities bound to a deleted pod onto its replacement, as a new pod
+// mounts a new token: the deleted pod's token is never used again.
+func (s *sim) rebind(old, repl *pod) {
+	for _, b := range s.bound[old] {
+		*b.id = *newSAIdentity(s, b.ns, b.name, b.ip, b.ua, repl)
+		s.bound[repl] = append(s.bound[repl], boundID{b.id, b.ns, b.name, b.ip, b.ua})
+	}
+	delete(s.bound, old)
+}
+
+func saIdentity(s *sim, ns, name, ip, ua string, p *pod) *identity {
+	id := newSAIdentity(s, ns, name, ip, ua, p)
+	if p != nil {
+		if s.bound == nil {
+			s.bound = map[*pod][]boundID{}
+		}
+		s.bound[p] = append(s.bound[p], boundID{id, ns, name, ip, ua})
+	}
+	return id
+}
+
+func newSAIdentity(s *sim, ns, name, ip, ua string, pod *pod) *identity {
 	extra := []kv{{"authentication.kubernetes.io/credential-id", "JTI=" + s.uuid()}}
 	if pod != nil {
 		extra = append(extra,

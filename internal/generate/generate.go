@@ -213,6 +213,7 @@ type actor struct {
 }
 
 type sim struct {
+	bound  map[*pod][]boundID // pod-bound service-account identities by pod
 	rng    *rand.Rand
 	out    *bufio.Writer
 	labels *bufio.Writer

@@ -392,6 +392,7 @@ func (s *sim) rollout(d *deployment, newImage bool) {
 		s.now += 500000 + s.rng.Int64N(sec)
 		op := old[i]
 		op.node.pods = slices.DeleteFunc(op.node.pods, func(x *pod) bool { return x == op })
+		s.rebind(op, p)
 		del := s.req(rc, "delete", "/api/v1/namespaces/"+d.ns+"/pods/"+op.name, "",
 			objRef{resource: "pods", namespace: d.ns, name: op.name, version: "v1"})
 		del.notes = notesController("replicaset-controller")
