@@ -23,6 +23,8 @@ type Prepared struct {
 	rowJSON []byte
 	blob    []byte
 	doc     map[string]any
+	// reindexOnly: already stored by a killed ingest; only its index document is written.
+	reindexOnly bool
 }
 
 // eventID is auditID/stage.

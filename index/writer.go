@@ -27,12 +27,11 @@ const (
 	Done
 )
 
-// Writer adds events to a case. Order of a flush: the bleve batch first (scorch persists
-// it before Batch returns), then one bbolt transaction with the events, their time rows
-// and their pending marks. A kill between the two leaves documents without events, which
-// the re-run indexes again under the same ID (an update, not a duplicate); a kill at any
-// moment leaves a case that opens. Finish stores findings and the engine state and clears
-// the pending marks in one transaction.
+// Writer adds events to a case. Order of a flush: one bbolt transaction with the events,
+// their time rows and their pending marks, then the bleve batch (scorch persists it before
+// Batch returns). So every indexed document has its event in the store, and a kill at any
+// moment leaves a case that opens; the re-run re-indexes the pending events. Finish
+// stores findings and the engine state and clears the pending marks in one transaction.
 type Writer struct {
 	dir   string
 	db    *bolt.DB
@@ -176,23 +175,19 @@ func (w *Writer) Add(p *Prepared) error {
 // Added is the number of events this ingest added.
 func (w *Writer) Added() int { return w.added }
 
-// Flush writes the queued events: index first, then the store.
+// Flush writes the queued events: the store first, then the index. A kill between the
+// two leaves stored events marked pending and missing from the index; the re-run sees
+// them as Pending and indexes them again (Reindex), an update under the same ID.
 func (w *Writer) Flush() error {
 	if len(w.buf) == 0 {
 		return nil
 	}
-	b := w.idx.NewBatch()
-	for _, p := range w.buf {
-		if err := b.Index(string(p.ID), p.doc); err != nil {
-			return fmt.Errorf("indexing %s: %w", p.ID, err)
-		}
-	}
-	if err := w.idx.Batch(b); err != nil {
-		return fmt.Errorf("writing index batch: %w", err)
-	}
 	err := w.db.Update(func(tx *bolt.Tx) error {
 		ev, tb, pend := tx.Bucket(bEvents), tx.Bucket(bTime), tx.Bucket(bPending)
 		for _, p := range w.buf {
+			if p.reindexOnly {
+				continue
+			}
 			if err := ev.Put([]byte(p.ID), p.blob); err != nil {
 				return err
 			}
@@ -208,7 +203,20 @@ func (w *Writer) Flush() error {
 	if err != nil {
 		return fmt.Errorf("writing events: %w", err)
 	}
+	b := w.idx.NewBatch()
 	for _, p := range w.buf {
+		if err := b.Index(string(p.ID), p.doc); err != nil {
+			return fmt.Errorf("indexing %s: %w", p.ID, err)
+		}
+	}
+	if err := w.idx.Batch(b); err != nil {
+		return fmt.Errorf("writing index batch: %w", err)
+	}
+	for _, p := range w.buf {
+		if p.reindexOnly {
+			continue
+		}
+		w.added++
 		t := p.Row.Time
 		if w.first == nil || t.Before(*w.first) {
 			w.first = &t
@@ -217,9 +225,14 @@ func (w *Writer) Flush() error {
 			w.last = &t
 		}
 	}
-	w.added += len(w.buf)
 	w.buf = w.buf[:0]
 	return nil
+}
+
+// Reindex queues a Pending event for the index only (it is already stored).
+func (w *Writer) Reindex(p *Prepared) error {
+	p.reindexOnly = true
+	return w.Add(p)
 }
 
 // Finish flushes, then records in one transaction the findings (replacing the previous

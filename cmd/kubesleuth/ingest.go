@@ -131,6 +131,9 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 				continue
 			case index.Pending:
 				eng.ObserveMatched(rec.Event, pr.m)
+				if err := w.Reindex(pr.p); err != nil {
+					return err
+				}
 			case index.New:
 				eng.ObserveMatched(rec.Event, pr.m)
 				added[rec.Source.File]++
