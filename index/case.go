@@ -37,7 +37,8 @@ const (
 )
 
 var (
-	bEvents   = []byte("events")   // ID → 8-byte time prefix + snappy(redacted JSON)
+	bEvents   = []byte("events")   // ID → 8-byte time prefix (the rest of its time key is the ID)
+	bBlobs    = []byte("blobs")    // time key → snappy(redacted JSON); appended in time order
 	bTime     = []byte("time")     // time key (time, ID) → Row JSON
 	bPending  = []byte("pending")  // IDs stored by an ingest that has not finished
 	bMeta     = []byte("meta")     // info, engine state, findings, secrets at rest
@@ -110,11 +111,12 @@ func (c *Case) Event(id EventID) (json.RawMessage, error) {
 	var out []byte
 	err := c.db.View(func(tx *bolt.Tx) error {
 		v := tx.Bucket(bEvents).Get([]byte(id))
-		if v == nil {
+		if len(v) < 8 {
 			return fmt.Errorf("event %s: %w", id, ErrNotFound)
 		}
+		k := append(append(make([]byte, 0, 8+len(id)), v[:8]...), id...)
 		var err error
-		out, err = decodeBlob(v)
+		out, err = decodeBlob(tx.Bucket(bBlobs).Get(k))
 		if err != nil {
 			return fmt.Errorf("event %s: %w", id, err)
 		}

@@ -86,9 +86,7 @@ func Prepare(ev *auditv1.Event) (*Prepared, error) {
 		return nil, fmt.Errorf("encoding row %s: %w", id, err)
 	}
 	tk := timeKey(t, id)
-	blob := make([]byte, 8, 8+snappy.MaxEncodedLen(len(raw)))
-	copy(blob, tk[:8])
-	blob = append(blob, snappy.Encode(nil, raw)...)
+	blob := snappy.Encode(nil, raw)
 
 	doc := map[string]any{
 		"auditID": r.AuditID, "stage": r.Stage, "level": string(ev.Level), "verb": r.Verb,
@@ -125,10 +123,10 @@ func Prepare(ev *auditv1.Event) (*Prepared, error) {
 }
 
 func decodeBlob(b []byte) ([]byte, error) {
-	if len(b) < 8 {
-		return nil, fmt.Errorf("stored event too short (%d bytes)", len(b))
+	if b == nil {
+		return nil, fmt.Errorf("stored event body: %w", ErrNotFound)
 	}
-	return snappy.Decode(nil, b[8:])
+	return snappy.Decode(nil, b)
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -8,10 +8,10 @@ import (
 )
 
 // facetFields keep doc values (needed for facets and sorting); the rest are searched only.
+// Each costs ingest time and space, so only the fields a responder pivots on have them.
 var facetFields = map[string]bool{
-	"stage": true, "level": true, "verb": true, "user": true, "group": true, "namespace": true,
-	"resource": true, "subresource": true, "apiGroup": true, "sourceIP": true, "userAgent": true,
-	"decision": true, "impersonatedUser": true, "name": true,
+	"verb": true, "user": true, "namespace": true, "resource": true, "sourceIP": true,
+	"userAgent": true, "name": true,
 }
 
 // newMapping is the explicit event mapping: keywords, a datetime, two numbers and two

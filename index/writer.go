@@ -58,7 +58,7 @@ func Create(dir, toolVersion string) (*Writer, error) {
 	}
 	w := &Writer{dir: dir, db: db}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bEvents, bTime, bPending, bMeta, bNotes} {
+		for _, b := range [][]byte{bEvents, bBlobs, bTime, bPending, bMeta, bNotes} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -183,12 +183,17 @@ func (w *Writer) Flush() error {
 		return nil
 	}
 	err := w.db.Update(func(tx *bolt.Tx) error {
-		ev, tb, pend := tx.Bucket(bEvents), tx.Bucket(bTime), tx.Bucket(bPending)
+		ev, bl, tb, pend := tx.Bucket(bEvents), tx.Bucket(bBlobs), tx.Bucket(bTime), tx.Bucket(bPending)
+		// time-keyed buckets are appended in (mostly) time order: fill their pages
+		bl.FillPercent, tb.FillPercent = 0.95, 0.95
 		for _, p := range w.buf {
 			if p.reindexOnly {
 				continue
 			}
-			if err := ev.Put([]byte(p.ID), p.blob); err != nil {
+			if err := ev.Put([]byte(p.ID), p.timeKey[:8]); err != nil {
+				return err
+			}
+			if err := bl.Put(p.timeKey, p.blob); err != nil {
 				return err
 			}
 			if err := tb.Put(p.timeKey, p.rowJSON); err != nil {
