@@ -40,6 +40,7 @@ var (
 	bEvents   = []byte("events")   // ID → 8-byte time prefix (the rest of its time key is the ID)
 	bBlobs    = []byte("blobs")    // time key → snappy(redacted JSON); appended in time order
 	bTime     = []byte("time")     // time key (time, ID) → Row JSON
+	bMinutes  = []byte("minutes")  // minute (8 bytes) → events in it (8 bytes): counts without walks
 	bPending  = []byte("pending")  // IDs stored by an ingest that has not finished
 	bMeta     = []byte("meta")     // info, engine state, findings, secrets at rest
 	bNotes    = []byte("notes")    // Target → Annotation JSON

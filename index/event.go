@@ -130,3 +130,9 @@ func decodeBlob(b []byte) ([]byte, error) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// minuteKey is the per-minute count key of a time key (same order as time keys).
+func minuteKey(tk []byte) []byte {
+	t := keyTime(tk)
+	return timeKey(t.Truncate(time.Minute), "")[:8]
+}

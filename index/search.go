@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -83,6 +84,30 @@ func (c *Case) walk(ctx context.Context, q Query) (*Result, error) {
 		}
 		in := func(k []byte) bool {
 			return k != nil && (lo == nil || string(k) >= string(lo)) && (hi == nil || string(k) < string(hi))
+		}
+		if hist == nil {
+			// the page is a short walk; the total comes from the minute counts
+			k, v := cur.Seek(first)
+			if q.Newest {
+				k, v = cur.Seek(last)
+			}
+			for n := 0; in(k) && len(res.Events) < q.Limit; n++ {
+				if n >= q.Offset {
+					var r Row
+					if err := json.Unmarshal(v, &r); err != nil {
+						return fmt.Errorf("decoding row: %w", err)
+					}
+					res.Events = append(res.Events, r)
+				}
+				if q.Newest {
+					k, v = cur.Prev()
+				} else {
+					k, v = cur.Next()
+				}
+			}
+			var err error
+			res.Total, err = countRange(ctx, tx, first, last)
+			return err
 		}
 		// counting is a key-only walk; rows are decoded only for the page
 		n := 0
@@ -324,4 +349,37 @@ func FacetFields() []string {
 	out = append(out, "code")
 	sort.Strings(out)
 	return out
+}
+
+// countRange counts the time keys in [first, last] (both present): whole minutes from the
+// minute counts, the two edge minutes by walking them.
+func countRange(ctx context.Context, tx *bolt.Tx, first, last []byte) (int, error) {
+	fm, lm := minuteKey(first), minuteKey(last)
+	cur := tx.Bucket(bTime).Cursor()
+	walkTo := func(from, to []byte) int { // keys in [from, to]
+		n := 0
+		for k, _ := cur.Seek(from); k != nil && string(k) <= string(to); k, _ = cur.Next() {
+			n++
+		}
+		return n
+	}
+	if string(fm) == string(lm) {
+		return walkTo(first, last), nil
+	}
+	// first's minute: from first to the end of that minute; last's minute: its start to last
+	nextMin := timeKey(keyTime(fm).Add(time.Minute), "")
+	n := 0
+	for k, _ := cur.Seek(first); k != nil && string(k) < string(nextMin); k, _ = cur.Next() {
+		n++
+	}
+	n += walkTo(timeKey(keyTime(lm), ""), last)
+	mc := tx.Bucket(bMinutes).Cursor()
+	i := 0
+	for k, v := mc.Seek(nextMin[:8]); k != nil && string(k) < string(lm); k, v = mc.Next() {
+		if i++; i&0xfff == 0 && ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		n += int(binary.BigEndian.Uint64(v))
+	}
+	return n, nil
 }

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,7 +59,7 @@ func Create(dir, toolVersion string) (*Writer, error) {
 	}
 	w := &Writer{dir: dir, db: db}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bEvents, bBlobs, bTime, bPending, bMeta, bNotes} {
+		for _, b := range [][]byte{bEvents, bBlobs, bTime, bMinutes, bPending, bMeta, bNotes} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -203,7 +204,7 @@ func (w *Writer) Flush() error {
 				return err
 			}
 		}
-		return nil
+		return addMinutes(tx.Bucket(bMinutes), w.buf)
 	})
 	if err != nil {
 		return fmt.Errorf("writing events: %w", err)
@@ -299,4 +300,25 @@ func (w *Writer) Close() error {
 		err = e
 	}
 	return err
+}
+
+// addMinutes adds the batch's events to the per-minute counts.
+func addMinutes(b *bolt.Bucket, ps []*Prepared) error {
+	counts := map[string]uint64{}
+	for _, p := range ps {
+		if !p.reindexOnly {
+			counts[string(minuteKey(p.timeKey))]++
+		}
+	}
+	for k, n := range counts {
+		if v := b.Get([]byte(k)); len(v) == 8 {
+			n += binary.BigEndian.Uint64(v)
+		}
+		var v [8]byte
+		binary.BigEndian.PutUint64(v[:], n)
+		if err := b.Put([]byte(k), v[:]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
