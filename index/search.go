@@ -363,7 +363,7 @@ func countRange(ctx context.Context, tx *bolt.Tx, first, last []byte) (int, erro
 		}
 		return n
 	}
-	if string(fm) == string(lm) {
+	if string(fm) == string(lm) || tx.Bucket(bMinutes) == nil {
 		return walkTo(first, last), nil
 	}
 	// first's minute: from first to the end of that minute; last's minute: its start to last
