@@ -37,17 +37,18 @@ const (
 )
 
 var (
-	bEvents   = []byte("events")   // ID → 8-byte time prefix (the rest of its time key is the ID)
-	bBlobs    = []byte("blobs")    // time key → snappy(redacted JSON); appended in time order
-	bTime     = []byte("time")     // time key (time, ID) → Row JSON
-	bMinutes  = []byte("minutes")  // minute (8 bytes) → events in it (8 bytes): counts without walks
-	bPending  = []byte("pending")  // IDs stored by an ingest that has not finished
-	bMeta     = []byte("meta")     // info, engine state, findings, secrets at rest
-	bNotes    = []byte("notes")    // Target → Annotation JSON
-	kInfo     = []byte("info")     // Info JSON
-	kState    = []byte("engine")   // analyzer.Engine.SaveState
-	kFindings = []byte("findings") // []analyzer.Finding JSON
-	kSecrets  = []byte("secrets")  // []SecretAtRest JSON
+	bEvents       = []byte("events")        // ID → 8-byte time prefix (the rest of its time key is the ID)
+	bBlobs        = []byte("blobs")         // time key → snappy(redacted JSON); appended in time order
+	bTime         = []byte("time")          // time key (time, ID) → Row JSON
+	bMinutes      = []byte("minutes")       // minute (8 bytes) → events in it (8 bytes): counts without walks
+	bPending      = []byte("pending")       // IDs stored by an ingest that has not finished
+	bMeta         = []byte("meta")          // info, engine state, findings, secrets at rest
+	bNotes        = []byte("notes")         // Target → Annotation JSON
+	kInfo         = []byte("info")          // Info JSON
+	kState        = []byte("engine")        // analyzer.Engine.SaveState
+	kFindings     = []byte("findings")      // []analyzer.Finding JSON
+	kSecrets      = []byte("secrets")       // []SecretAtRest JSON
+	kEtcdFindings = []byte("etcd-findings") // []analyzer.Finding JSON of the last snapshot
 )
 
 // Open opens the case in dir for reading (and annotating when o.Writable). It fails with
@@ -200,7 +201,17 @@ func (c *Case) Around(ctx context.Context, id EventID, n int) ([]Row, error) {
 // Findings returns every finding in the case, most severe first, then by first seen.
 func (c *Case) Findings() ([]analyzer.Finding, error) {
 	var fs []analyzer.Finding
-	err := c.db.View(func(tx *bolt.Tx) error { return getJSON(tx, kFindings, &fs) })
+	err := c.db.View(func(tx *bolt.Tx) error {
+		var ef []analyzer.Finding
+		if err := getJSON(tx, kEtcdFindings, &ef); err != nil {
+			return err
+		}
+		if err := getJSON(tx, kFindings, &fs); err != nil {
+			return err
+		}
+		fs = append(fs, ef...)
+		return nil
+	})
 	sort.SliceStable(fs, func(i, j int) bool {
 		if fs[i].Severity != fs[j].Severity {
 			return fs[i].Severity > fs[j].Severity

@@ -244,7 +244,10 @@ func (w *Writer) Reindex(p *Prepared) error {
 // Finish flushes, then records in one transaction the findings (replacing the previous
 // ones: a restored engine reports them all), the engine state, the secrets-at-rest records
 // (when non-nil), the new sources, and clears the pending marks; case.json follows.
-func (w *Writer) Finish(findings []analyzer.Finding, engineState []byte, secrets []SecretAtRest, sources []SourceInfo) error {
+//
+// Etcd findings are kept apart from the engine's (a later audit-only ingest replaces the
+// engine's findings, not the etcd ones); a new snapshot replaces the previous etcd result.
+func (w *Writer) Finish(findings []analyzer.Finding, engineState []byte, etcd *EtcdResult, sources []SourceInfo) error {
 	if err := w.Flush(); err != nil {
 		return err
 	}
@@ -260,10 +263,23 @@ func (w *Writer) Finish(findings []analyzer.Finding, engineState []byte, secrets
 				return err
 			}
 		}
-		if secrets != nil {
-			if err := putJSON(tx, kSecrets, secrets); err != nil {
+		if etcd != nil {
+			if etcd.Secrets == nil {
+				etcd.Secrets = []SecretAtRest{}
+			}
+			if etcd.Findings == nil {
+				etcd.Findings = []analyzer.Finding{}
+			}
+			if err := putJSON(tx, kSecrets, etcd.Secrets); err != nil {
 				return err
 			}
+			if err := putJSON(tx, kEtcdFindings, etcd.Findings); err != nil {
+				return err
+			}
+		}
+		var ef []analyzer.Finding
+		if err := getJSON(tx, kEtcdFindings, &ef); err != nil {
+			return err
 		}
 		if err := tx.DeleteBucket(bPending); err != nil {
 			return err
@@ -273,7 +289,7 @@ func (w *Writer) Finish(findings []analyzer.Finding, engineState []byte, secrets
 		}
 		w.info.Sources = append(w.info.Sources, sources...)
 		w.info.Events = tx.Bucket(bEvents).Stats().KeyN
-		w.info.Findings = len(findings)
+		w.info.Findings = len(findings) + len(ef)
 		tc := tx.Bucket(bTime).Cursor()
 		if k, _ := tc.First(); k != nil {
 			t := keyTime(k)
@@ -321,4 +337,11 @@ func addMinutes(b *bolt.Bucket, ps []*Prepared) error {
 		}
 	}
 	return nil
+}
+
+// EtcdResult is what an etcd snapshot adds to a case: the secrets-at-rest records and
+// their findings.
+type EtcdResult struct {
+	Secrets  []SecretAtRest
+	Findings []analyzer.Finding
 }

@@ -10,12 +10,16 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+	"k8s.io/klog/v2"
 
 	"github.com/kubesleuth/kubesleuth/analyzer"
+	"github.com/kubesleuth/kubesleuth/analyzer/secrets"
 	"github.com/kubesleuth/kubesleuth/index"
 	"github.com/kubesleuth/kubesleuth/ingest/audit"
+	"github.com/kubesleuth/kubesleuth/ingest/etcd"
 )
 
 func init() { register(newIngestCmd) }
@@ -28,12 +32,14 @@ type ingestOptions struct {
 	rules     []string
 	noBuiltin bool
 	allowlist string
+	etcdSnap  string
+	encConfig string
 }
 
 func newIngestCmd(io stdio) *cobra.Command {
 	var o ingestOptions
 	cmd := &cobra.Command{
-		Use:   "ingest [--case DIR] FILE|DIR|GLOB...",
+		Use:   "ingest [--case DIR] [FILE|DIR|GLOB...] [--etcd-snapshot FILE [--encryption-config FILE]]",
 		Short: "Add audit logs to a case folder: decode, detect, redact, index",
 		Long: `ingest reads kube-apiserver audit logs (every format scan reads), runs the detection
 engine, redacts secret values into fingerprints, and adds the events and findings to the
@@ -58,6 +64,8 @@ Exit codes: 0 done; 2 usage error or unreadable input; 130 interrupted.`,
 	fs.StringArrayVar(&o.rules, "rules", nil, "additional rule file or folder (repeatable)")
 	fs.BoolVar(&o.noBuiltin, "no-builtin-rules", false, "run only the rules given with --rules")
 	fs.StringVar(&o.allowlist, "allowlist", "", "allowlist file added to the defaults")
+	fs.StringVar(&o.etcdSnap, "etcd-snapshot", "", "also analyse this etcd snapshot's secrets at rest (replaces the case's previous etcd result)")
+	fs.StringVar(&o.encConfig, "encryption-config", "", "the apiserver's EncryptionConfiguration, to check (and decrypt) the snapshot's secrets")
 	return cmd
 }
 
@@ -69,8 +77,11 @@ type prepared struct {
 }
 
 func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) error {
-	if len(args) == 0 {
-		return usagef("no input: give audit log files, folders or globs (standard input is not accepted: case.json records each file's SHA-256)")
+	if len(args) == 0 && o.etcdSnap == "" {
+		return usagef("no input: give audit log files, folders or globs, or --etcd-snapshot (standard input is not accepted: case.json records each file's SHA-256)")
+	}
+	if o.encConfig != "" && o.etcdSnap == "" {
+		return usagef("--encryption-config goes with --etcd-snapshot")
 	}
 	eng, _, err := buildEngine(o.rules, o.noBuiltin, o.allowlist)
 	if err != nil {
@@ -84,9 +95,20 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 			return &prepared{m: m.Match(ev), p: p, err: err}
 		}
 	}
-	r, err := audit.Open(args, ropts)
-	if err != nil {
-		return usageError{err}
+	var r *audit.Reader
+	if len(args) > 0 {
+		if r, err = audit.Open(args, ropts); err != nil {
+			return usageError{err}
+		}
+	} else {
+		r = audit.NewReader(nil, ropts)
+	}
+	var etcdRes *index.EtcdResult
+	var etcdSrc *index.SourceInfo
+	if o.etcdSnap != "" {
+		if etcdRes, etcdSrc, err = analyseSnapshot(cmd, o.etcdSnap, o.encConfig); err != nil {
+			return err
+		}
 	}
 	for _, in := range r.Inputs() {
 		if in.Path == audit.StdinName {
@@ -182,7 +204,11 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 		}
 		sources = append(sources, si)
 	}
-	if err := w.Finish(res.Findings, state, nil, sources); err != nil {
+	if etcdSrc != nil {
+		etcdSrc.IngestedAt = now
+		sources = append(sources, *etcdSrc)
+	}
+	if err := w.Finish(res.Findings, state, etcdRes, sources); err != nil {
 		return err
 	}
 	info := w.Info()
@@ -225,4 +251,39 @@ func hashFile(path string) hashResult {
 		return hashResult{err: fmt.Errorf("hashing %s: %w", path, err)}
 	}
 	return hashResult{sum: hex.EncodeToString(h.Sum(nil))}
+}
+
+// analyseSnapshot runs the secrets-at-rest analysis on an etcd snapshot (as kubesleuth
+// etcd does, without carving free pages) for the case.
+func analyseSnapshot(cmd *cobra.Command, path, encConfig string) (*index.EtcdResult, *index.SourceInfo, error) {
+	ctx := cmd.Context()
+	klog.SetLogger(logr.Discard())
+	var cfg *secrets.Config
+	var err error
+	if encConfig != "" {
+		if cfg, err = secrets.LoadConfig(ctx, encConfig); err != nil {
+			return nil, nil, usageError{err}
+		}
+	}
+	a := secrets.New(ctx, secrets.Options{Config: cfg})
+	s, err := etcd.OpenSnapshot(path)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	defer s.Close()
+	if err := s.Each(ctx, func(r etcd.Record) error { a.Observe(r); return nil }); err != nil {
+		return nil, nil, inputError(ctx, err)
+	}
+	s.Close()
+	rep := a.Result()
+	h := hashFile(path)
+	if h.err != nil {
+		return nil, nil, usageError{h.err}
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, nil, usageError{err}
+	}
+	src := &index.SourceInfo{Path: path, Kind: "etcd-snapshot", Size: fi.Size(), SHA256: h.sum, Read: len(rep.Secrets), Events: len(rep.Secrets), ToolVersion: version}
+	return &index.EtcdResult{Secrets: rep.Secrets, Findings: rep.Findings}, src, nil
 }

@@ -212,3 +212,29 @@ func TestCaseHoldsNoSecret(t *testing.T) {
 		t.Fatal("no secret reads found in the case")
 	}
 }
+
+// TestIngestEtcdSnapshot stores the secrets-at-rest records and findings in the case; a
+// later audit-only ingest keeps them.
+func TestIngestEtcdSnapshot(t *testing.T) {
+	dir := t.TempDir()
+	log, _, _ := genLog(t, dir, 3000)
+	snap, enc := filepath.Join(dir, "etcd.db"), filepath.Join(dir, "enc.yaml")
+	ksRun(t, "generate", "etcd", "--secrets", "200", "--seed", "1", "--out", snap, "--encryption-config", enc)
+	cdir := filepath.Join(dir, "case")
+	ksRun(t, "ingest", "-q", "--case", cdir, "--etcd-snapshot", snap, "--encryption-config", enc)
+	c, err := index.Open(cdir, index.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := c.SecretsAtRest()
+	fs, _ := c.Findings()
+	c.Close()
+	if err != nil || len(recs) < 200 || len(fs) == 0 {
+		t.Fatalf("secrets at rest: %d records, %d findings, %v", len(recs), len(fs), err)
+	}
+	ksRun(t, "ingest", "-q", "--case", cdir, log)
+	in := caseCounts(t, cdir)
+	if in.Findings <= len(fs) || in.Events != 3000 || len(in.Sources) != 2 || in.Sources[0].Kind != "etcd-snapshot" {
+		t.Errorf("after the audit ingest: %d findings (etcd alone %d), %d events, sources %+v", in.Findings, len(fs), in.Events, in.Sources)
+	}
+}
