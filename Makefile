@@ -28,6 +28,7 @@ lint:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	BIN=$(BIN) BENCH_DIR=$(BENCH_DIR) bash scripts/bench.sh
+	BIN=$(BIN) BENCH_DIR=$(BENCH_DIR) bash scripts/bench-case.sh
 
 ## demo: generate a sample cluster's audit log (with attacks) and investigate it
 demo: build
