@@ -42,21 +42,25 @@ type Result struct {
 // Engine evaluates rules over audit events given in time order. It is not safe for
 // concurrent use: one goroutine calls Observe.
 type Engine struct {
-	cfg      Config
-	rules    []*compiled
-	byRes    map[string][]*compiled // prefilter index: rules that name the resource
-	anyRes   []*compiled            // rules that accept any resource
-	own      *Matcher
-	mu       sync.Mutex
-	matchers []*Matcher // every Matcher made, for their evaluation-error counts
-	findings []*Finding
-	open     map[string]*Finding // fold key -> the finding still absorbing repeats
-	notEval  map[string]int
-	evalErrs map[string]int
-	first    time.Time // first event time seen (learning periods count from it)
-	now      time.Time
-	onFind   func(Finding)
-	state    map[string]*ruleState
+	cfg    Config
+	rules  []*compiled
+	byRes  map[string][]*compiled // prefilter index: rules that name the resource
+	anyRes []*compiled            // rules that accept any resource
+	// the same for events of stages other than ResponseComplete/Panic (RequestReceived,
+	// ResponseStarted: a third of a log), which few rules look at
+	byResEarly  map[string][]*compiled
+	anyResEarly []*compiled
+	own         *Matcher
+	mu          sync.Mutex
+	matchers    []*Matcher // every Matcher made, for their evaluation-error counts
+	findings    []*Finding
+	open        map[string]*Finding // fold key -> the finding still absorbing repeats
+	notEval     map[string]int
+	evalErrs    map[string]int
+	first       time.Time // first event time seen (learning periods count from it)
+	now         time.Time
+	onFind      func(Finding)
+	state       map[string]*ruleState
 	// constKeys holds the value of key expressions that are literals ("cluster")
 	constKeys map[cel.Program][]string
 }
@@ -87,82 +91,91 @@ type compiledStep struct {
 	key      cel.Program
 }
 
+// prefilter is the cheap test before any CEL. Sets are short slices: for the handful of
+// values a rule names, a linear scan beats hashing.
 type prefilter struct {
-	verbs, resources, subresources, stages, levels, namespaces, notResources map[string]bool
-	impersonated                                                             bool
-	codes                                                                    map[int32]bool
+	verbs, resources, subresources, stages, levels, namespaces, notResources []string
+	codes                                                                    []int32
 	users                                                                    []string
+	impersonated                                                             bool
+	// completeOnly: the rule sees only ResponseComplete/Panic events (the default)
+	completeOnly bool
 }
 
 func newPrefilter(p *Prefilter) prefilter {
-	set := func(l []string) map[string]bool {
-		if len(l) == 0 {
-			return nil
-		}
-		m := make(map[string]bool, len(l))
-		for _, s := range l {
-			m[s] = true
-		}
-		return m
-	}
 	var f prefilter
 	if p != nil {
-		f = prefilter{verbs: set(p.Verbs), resources: set(p.Resources), subresources: set(p.Subresources), stages: set(p.Stages), levels: set(p.Levels), users: p.Users,
-			namespaces: set(p.Namespaces), impersonated: p.Impersonated, notResources: set(p.ExcludeResources)}
-		if len(p.Codes) > 0 {
-			f.codes = map[int32]bool{}
-			for _, c := range p.Codes {
-				f.codes[int32(c)] = true
-			}
+		f = prefilter{verbs: p.Verbs, resources: p.Resources, subresources: p.Subresources, stages: p.Stages,
+			levels: p.Levels, namespaces: p.Namespaces, notResources: p.ExcludeResources, users: p.Users, impersonated: p.Impersonated}
+		for _, c := range p.Codes {
+			f.codes = append(f.codes, int32(c))
 		}
 	}
-	if f.stages == nil {
-		f.stages = map[string]bool{string(auditv1.StageResponseComplete): true, string(auditv1.StagePanic): true}
+	if len(f.stages) == 0 {
+		f.stages = []string{string(auditv1.StageResponseComplete), string(auditv1.StagePanic)}
+	}
+	f.completeOnly = true
+	for _, s := range f.stages {
+		if s != string(auditv1.StageResponseComplete) && s != string(auditv1.StagePanic) {
+			f.completeOnly = false
+		}
 	}
 	return f
 }
 
+func in(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
 func (p *prefilter) pass(ev *auditv1.Event, res, sub string) bool {
-	if !p.stages[string(ev.Stage)] {
+	if !in(p.stages, string(ev.Stage)) {
 		return false
 	}
-	if p.verbs != nil && !p.verbs[ev.Verb] {
+	if p.verbs != nil && !in(p.verbs, ev.Verb) {
 		return false
 	}
-	if p.resources != nil && !p.resources[res] {
+	if p.resources != nil && !in(p.resources, res) {
 		return false
 	}
-	if p.notResources != nil && p.notResources[res] {
+	if p.notResources != nil && in(p.notResources, res) {
 		return false
 	}
-	if p.subresources != nil && !p.subresources[sub] {
+	if p.subresources != nil && !in(p.subresources, sub) {
 		return false
 	}
-	if p.levels != nil && !p.levels[string(ev.Level)] {
+	if p.levels != nil && !in(p.levels, string(ev.Level)) {
 		return false
 	}
 	if p.impersonated && (ev.ImpersonatedUser == nil || ev.ImpersonatedUser.Username == "") {
 		return false
 	}
-	if p.namespaces != nil && (ev.ObjectRef == nil || !p.namespaces[ev.ObjectRef.Namespace]) {
+	if p.namespaces != nil && (ev.ObjectRef == nil || !in(p.namespaces, ev.ObjectRef.Namespace)) {
 		return false
 	}
-	if p.codes != nil && (ev.ResponseStatus == nil || !p.codes[ev.ResponseStatus.Code]) {
-		return false
+	if p.codes != nil {
+		if ev.ResponseStatus == nil {
+			return false
+		}
+		found := false
+		for _, c := range p.codes {
+			if c == ev.ResponseStatus.Code {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
 	}
 	if p.users != nil && !matchUser(p.users, ev.User.Username) {
 		return false
 	}
 	return true
-}
-
-func matchUser(patterns []string, name string) bool {
-	for _, p := range patterns {
-		if p == name || (strings.HasSuffix(p, "*") && strings.HasPrefix(name, p[:len(p)-1])) {
-			return true
-		}
-	}
-	return false
 }
 
 var levelIndex = map[auditv1.Level]int{auditv1.LevelNone: 0, auditv1.LevelMetadata: 1, auditv1.LevelRequest: 2, auditv1.LevelRequestResponse: 3}
@@ -195,12 +208,17 @@ func NewEngine(rules []*Rule, cfg Config) (*Engine, error) {
 // index builds the per-resource prefilter index and empty state for every rule.
 func (e *Engine) index() {
 	e.byRes, e.anyRes = map[string][]*compiled{}, nil
+	e.byResEarly, e.anyResEarly = map[string][]*compiled{}, nil
 	for _, c := range e.rules {
 		r := c.Rule
 		e.state[r.ID] = newRuleState(r)
 		// a sequence is indexed under every step's resources
 		var res []string
+		early := !c.pre.completeOnly
 		if r.Kind == KindSequence {
+			for _, s := range c.steps {
+				early = early || !s.pre.completeOnly
+			}
 			for _, s := range r.Steps {
 				if s.On == nil || len(s.On.Resources) == 0 {
 					res = nil
@@ -213,6 +231,9 @@ func (e *Engine) index() {
 		}
 		if len(res) == 0 {
 			e.anyRes = append(e.anyRes, c)
+			if early {
+				e.anyResEarly = append(e.anyResEarly, c)
+			}
 			continue
 		}
 		seen := map[string]bool{}
@@ -220,6 +241,9 @@ func (e *Engine) index() {
 			if !seen[x] {
 				seen[x] = true
 				e.byRes[x] = append(e.byRes[x], c)
+				if early {
+					e.byResEarly[x] = append(e.byResEarly[x], c)
+				}
 			}
 		}
 	}
@@ -478,4 +502,13 @@ func (e *Engine) Result() Result {
 		r.EvalErrors = errs
 	}
 	return r
+}
+
+func matchUser(patterns []string, name string) bool {
+	for _, p := range patterns {
+		if p == name || (strings.HasSuffix(p, "*") && strings.HasPrefix(name, p[:len(p)-1])) {
+			return true
+		}
+	}
+	return false
 }

@@ -142,10 +142,14 @@ func (m *Matcher) Match(ev *auditv1.Event) *Matched {
 			add(h)
 		}
 	}
-	if res != "" {
-		run(e.byRes[res])
+	byRes, anyRes := e.byRes, e.anyRes
+	if ev.Stage != auditv1.StageResponseComplete && ev.Stage != auditv1.StagePanic {
+		byRes, anyRes = e.byResEarly, e.anyResEarly
 	}
-	run(e.anyRes)
+	if res != "" {
+		run(byRes[res])
+	}
+	run(anyRes)
 	return out
 }
 
