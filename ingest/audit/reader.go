@@ -150,8 +150,8 @@ func (r *Reader) Each(ctx context.Context, fn func(Record) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	work := make(chan *batch, r.opts.Workers*2)
-	order := make(chan *batch, r.opts.Workers*4)
+	work := make(chan *batch, r.opts.Workers)
+	order := make(chan *batch, r.opts.Workers*2+1)
 	var wg sync.WaitGroup
 	for i := 0; i < r.opts.Workers; i++ {
 		wg.Add(1)
