@@ -43,7 +43,7 @@ func newIngestCmd(io stdio) *cobra.Command {
 		Short: "Add audit logs to a case folder: decode, detect, redact, index",
 		Long: `ingest reads kube-apiserver audit logs (every format scan reads), runs the detection
 engine, redacts secret values into fingerprints, and adds the events and findings to the
-case folder (--case, default ./kubesleuth-case) for kubesleuth search and investigate.
+case folder (--case, default ./kubesleuth-case) for kubesleuth search.
 
 An event's identity is auditID + stage: ingesting the same or overlapping files again
 adds nothing. New files extend the case, and the stateful detectors continue from the state
