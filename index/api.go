@@ -54,6 +54,13 @@ type Row struct {
 	Code        int       `json:"code,omitempty"`
 	Decision    string    `json:"decision,omitempty"`
 	URI         string    `json:"requestURI,omitempty"`
+	Level       string    `json:"level,omitempty"`
+	Groups      []string  `json:"groups,omitempty"`
+	SourceIPs   []string  `json:"sourceIPs,omitempty"`
+	Reason      string    `json:"reason,omitempty"`
+	// Latency is stageTimestamp - requestReceivedTimestamp in milliseconds, -1 when the
+	// event lacks one of them.
+	Latency int64 `json:"latencyMs"`
 }
 
 // Query is one search. Text uses bleve's query-string syntax with the field names of the

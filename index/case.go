@@ -33,23 +33,29 @@ const (
 	indexDir  = "bleve"
 	infoFile  = "case.json"
 	// formatVersion is Info.Version; bump it when the folder's layout changes.
-	formatVersion = 1
+	formatVersion = 2
 )
 
 var (
-	bEvents       = []byte("events")        // ID → 8-byte time prefix (the rest of its time key is the ID)
-	bBlobs        = []byte("blobs")         // time key → snappy(redacted JSON); appended in time order
-	bTime         = []byte("time")          // time key (time, ID) → Row JSON
-	bMinutes      = []byte("minutes")       // minute (8 bytes) → events in it (8 bytes): counts without walks
-	bPending      = []byte("pending")       // IDs stored by an ingest that has not finished
-	bMeta         = []byte("meta")          // info, engine state, findings, secrets at rest
-	bNotes        = []byte("notes")         // Target → Annotation JSON
-	kInfo         = []byte("info")          // Info JSON
-	kState        = []byte("engine")        // analyzer.Engine.SaveState
-	kFindings     = []byte("findings")      // []analyzer.Finding JSON
-	kSecrets      = []byte("secrets")       // []SecretAtRest JSON
-	kEtcdFindings = []byte("etcd-findings") // []analyzer.Finding JSON of the last snapshot
+	bEvents        = []byte("events")         // ID → 8-byte time prefix (the rest of its time key is the ID); written in sorted chunks
+	bGroups        = []byte("groups")         // group number (8 bytes) → groupHeader (group.go)
+	bMembers       = []byte("members")        // group number → its members' time keys
+	bPendingGroups = []byte("pending-groups") // groups written by an ingest that has not finished
+	bBlobs         = []byte("blobs")          // time key → snappy(redacted JSON); appended in time order
+	bTime          = []byte("time")           // time key (time, ID) → Row JSON
+	bMinutes       = []byte("minutes")        // minute (8 bytes) → events in it (8 bytes): counts without walks
+	bPending       = []byte("pending")        // time keys stored by an ingest that has not finished
+	bMeta          = []byte("meta")           // info, engine state, findings, secrets at rest
+	bNotes         = []byte("notes")          // Target → Annotation JSON
+	kInfo          = []byte("info")           // Info JSON
+	kNextGid       = []byte("next-group")     // the next group number
+	kState         = []byte("engine")         // analyzer.Engine.SaveState
+	kFindings      = []byte("findings")       // []analyzer.Finding JSON
+	kSecrets       = []byte("secrets")        // []SecretAtRest JSON
+	kEtcdFindings  = []byte("etcd-findings")  // []analyzer.Finding JSON of the last snapshot
 )
+
+var allBuckets = [][]byte{bEvents, bBlobs, bTime, bMinutes, bPending, bMeta, bNotes, bGroups, bMembers, bPendingGroups}
 
 // Open opens the case in dir for reading (and annotating when o.Writable). It fails with
 // ErrNoCase when dir holds no case, and times out when an ingest holds the store.

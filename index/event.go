@@ -22,8 +22,10 @@ type Prepared struct {
 	timeKey []byte
 	rowJSON []byte
 	blob    []byte
-	doc     map[string]any
-	// reindexOnly: already stored by a killed ingest; only its index document is written.
+	// sig is the event's group signature (every indexed field but auditID, time, latency
+	// and requestURI): events sharing it in one time slice are one index document.
+	sig []byte
+	// reindexOnly: already stored by a killed ingest; only its group membership is written.
 	reindexOnly bool
 }
 
@@ -81,45 +83,21 @@ func Prepare(ev *auditv1.Event) (*Prepared, error) {
 		r.Code = int(ev.ResponseStatus.Code)
 	}
 	r.Decision = ev.Annotations["authorization.k8s.io/decision"]
+	r.Level = string(ev.Level)
+	r.Groups = ev.User.Groups
+	r.SourceIPs = ev.SourceIPs
+	r.Reason = redact.String(ev.Annotations["authorization.k8s.io/reason"])
+	r.Latency = -1
+	if !ev.StageTimestamp.IsZero() && !ev.RequestReceivedTimestamp.IsZero() {
+		r.Latency = ev.StageTimestamp.Sub(ev.RequestReceivedTimestamp.Time).Milliseconds()
+	}
 	rowJSON, err := gojson.Marshal(r)
 	if err != nil {
 		return nil, fmt.Errorf("encoding row %s: %w", id, err)
 	}
 	tk := timeKey(t, id)
 	blob := snappy.Encode(nil, raw)
-
-	doc := map[string]any{
-		"auditID": r.AuditID, "stage": r.Stage, "level": string(ev.Level), "verb": r.Verb,
-		"user": r.User, "time": t.Format(time.RFC3339Nano),
-	}
-	put := func(k, v string) {
-		if v != "" {
-			doc[k] = v
-		}
-	}
-	put("impersonatedUser", r.Impersonate)
-	put("namespace", r.Namespace)
-	put("resource", r.Resource)
-	put("subresource", r.Subresource)
-	put("name", r.Name)
-	put("apiGroup", r.APIGroup)
-	put("userAgent", r.UserAgent)
-	put("decision", r.Decision)
-	put("requestURI", r.URI)
-	put("reason", redact.String(ev.Annotations["authorization.k8s.io/reason"]))
-	if len(ev.User.Groups) > 0 {
-		doc["group"] = ev.User.Groups
-	}
-	if len(ev.SourceIPs) > 0 {
-		doc["sourceIP"] = ev.SourceIPs
-	}
-	if r.Code != 0 {
-		doc["code"] = float64(r.Code)
-	}
-	if !ev.StageTimestamp.IsZero() && !ev.RequestReceivedTimestamp.IsZero() {
-		doc["latency"] = float64(ev.StageTimestamp.Sub(ev.RequestReceivedTimestamp.Time).Milliseconds())
-	}
-	return &Prepared{ID: id, Row: r, timeKey: tk, rowJSON: rowJSON, blob: blob, doc: doc}, nil
+	return &Prepared{ID: id, Row: r, timeKey: tk, rowJSON: rowJSON, blob: blob, sig: signatureOf(&r)}, nil
 }
 
 func decodeBlob(b []byte) ([]byte, error) {

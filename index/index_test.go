@@ -136,6 +136,29 @@ func TestSearchEqualsBruteForce(t *testing.T) {
 			return e.Stage == "RequestReceived" && ref(e).Subresource == "exec"
 		}, true},
 		{"no match", Query{Text: "user:nobody-at-all"}, func(*auditv1.Event) bool { return false }, false},
+		// loose fields: groups find candidates, members are checked
+		{"uri text", Query{Text: "requestURI:leases"}, func(e *auditv1.Event) bool { return slices.Contains(words(e.RequestURI), "leases") }, true},
+		{"uri and verb in a range", Query{Text: "verb:get requestURI:secrets", From: mid, To: later.Add(time.Hour)}, func(e *auditv1.Event) bool {
+			return e.Verb == "get" && slices.Contains(words(e.RequestURI), "secrets")
+		}, true},
+		{"negated uri", Query{Text: "verb:list -requestURI:watch"}, func(e *auditv1.Event) bool { return e.Verb == "list" && !slices.Contains(words(e.RequestURI), "watch") }, true},
+		{"slow", Query{Text: "latency:>=40"}, func(e *auditv1.Event) bool { return latency(e) >= 40 }, true},
+		{"fast gets", Query{Text: "verb:get latency:<3"}, func(e *auditv1.Event) bool { return e.Verb == "get" && latency(e) >= 0 && latency(e) < 3 }, true},
+		{"latency equals", Query{Text: "latency:5"}, func(e *auditv1.Event) bool { return latency(e) == 5 }, true},
+		{"auditID", Query{Text: "auditID:" + string(f.events[77].AuditID)}, func(e *auditv1.Event) bool { return e.AuditID == f.events[77].AuditID }, true},
+		{"auditID and stage", Query{Text: "stage:ResponseComplete auditID:" + string(f.events[77].AuditID)}, func(e *auditv1.Event) bool {
+			return e.AuditID == f.events[77].AuditID && e.Stage == "ResponseComplete"
+		}, false},
+		{"auditID prefix", Query{Text: "auditID:" + string(f.events[5].AuditID)[:3] + "*"}, func(e *auditv1.Event) bool {
+			return strings.HasPrefix(string(e.AuditID), string(f.events[5].AuditID)[:3])
+		}, true},
+		{"wildcard", Query{Text: "name:*-?"}, func(e *auditv1.Event) bool {
+			n := ref(e).Name
+			return len(n) >= 2 && n[len(n)-2] == '-'
+		}, false},
+		{"reason text", Query{Text: "reason:rbac"}, func(e *auditv1.Event) bool {
+			return slices.Contains(words(e.Annotations["authorization.k8s.io/reason"]), "rbac")
+		}, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -207,7 +230,10 @@ func TestFacetsAndHistogram(t *testing.T) {
 				continue
 			}
 			n++
-			count["user"][f.rows[i].User]++
+			// a facet counts values, and an event without one has none (no "" value)
+			if u := f.rows[i].User; u != "" {
+				count["user"][u]++
+			}
 			count["verb"][ev.Verb]++
 		}
 		if res.Total != n {
@@ -239,6 +265,22 @@ func TestFacetsAndHistogram(t *testing.T) {
 			t.Errorf("%q: histogram sums to %d over %d buckets, want %d", text, sum, len(res.Histogram), n)
 		}
 	}
+}
+
+// words splits like bleve's standard analyzer does for these ASCII texts: lower case,
+// letters and digits.
+func words(s string) []string {
+	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9')
+	})
+}
+
+// latency in milliseconds, -1 without both timestamps.
+func latency(e *auditv1.Event) int64 {
+	if e.StageTimestamp.IsZero() || e.RequestReceivedTimestamp.IsZero() {
+		return -1
+	}
+	return e.StageTimestamp.Sub(e.RequestReceivedTimestamp.Time).Milliseconds()
 }
 
 // bruteMatch evaluates the simple clauses used by TestFacetsAndHistogram.

@@ -7,49 +7,40 @@ import (
 	"github.com/blevesearch/bleve/v2/mapping"
 )
 
-// facetFields keep doc values (needed for facets and sorting); the rest are searched only.
-// Each costs ingest time and space, so only the fields a responder pivots on have them.
-var facetFields = map[string]bool{
-	"verb": true, "user": true, "namespace": true, "resource": true, "sourceIP": true,
-	"userAgent": true, "name": true,
-}
+// groupKeywordFields are the signature's keyword fields as indexed on a group document.
+var groupKeywordFields = []string{"stage", "level", "verb", "user", "group", "impersonatedUser",
+	"namespace", "resource", "subresource", "name", "apiGroup", "sourceIP", "userAgent", "decision"}
 
-// newMapping is the explicit event mapping: keywords, a datetime, two numbers and two
-// text fields. Nothing is stored (the event store holds the events) and there are no term
-// vectors: the index answers "which IDs", the store answers "what".
+// newMapping is the explicit mapping of a group document (group.go): the signature's
+// keywords, requestURI (the union of the members') and reason as text, code and the
+// members' latency bounds as numbers, the members' time span as two datetimes.
+//
+// Nothing is stored, nothing goes to _all, there are no term vectors and no doc values:
+// the index only answers "which groups"; counts, facets, order and rows come from the
+// event store, so bleve never sorts or facets.
 func newMapping() *mapping.IndexMappingImpl {
 	ev := bleve.NewDocumentStaticMapping()
-	for _, f := range []string{"auditID", "stage", "level", "verb", "user", "group", "impersonatedUser",
-		"namespace", "resource", "subresource", "name", "apiGroup", "sourceIP", "userAgent", "decision"} {
+	for _, f := range groupKeywordFields {
 		fm := bleve.NewKeywordFieldMapping()
-		fm.Store = false
-		fm.IncludeTermVectors = false
-		fm.DocValues = facetFields[f]
-		fm.IncludeInAll = false
+		fm.Store, fm.IncludeTermVectors, fm.DocValues, fm.IncludeInAll = false, false, false, false
 		ev.AddFieldMappingsAt(f, fm)
 	}
 	for _, f := range []string{"requestURI", "reason"} {
 		fm := bleve.NewTextFieldMapping()
 		fm.Analyzer = standard.Name
-		fm.Store = false
-		fm.IncludeTermVectors = false
-		fm.DocValues = false
-		fm.IncludeInAll = false
+		fm.Store, fm.IncludeTermVectors, fm.DocValues, fm.IncludeInAll = false, false, false, false
 		ev.AddFieldMappingsAt(f, fm)
 	}
-	for _, f := range []string{"code", "latency"} {
+	for _, f := range []string{"code", "latencyMin", "latencyMax"} {
 		fm := bleve.NewNumericFieldMapping()
-		fm.Store = false
-		fm.DocValues = f == "code"
-		fm.IncludeInAll = false
+		fm.Store, fm.DocValues, fm.IncludeInAll = false, false, false
 		ev.AddFieldMappingsAt(f, fm)
 	}
-	tm := bleve.NewDateTimeFieldMapping()
-	tm.Store = false
-	tm.DocValues = true
-	tm.IncludeInAll = false
-	ev.AddFieldMappingsAt("time", tm)
-
+	for _, f := range []string{"tmin", "tmax"} {
+		fm := bleve.NewDateTimeFieldMapping()
+		fm.Store, fm.DocValues, fm.IncludeInAll = false, false, false
+		ev.AddFieldMappingsAt(f, fm)
+	}
 	m := bleve.NewIndexMapping()
 	m.DefaultMapping = ev
 	m.DefaultAnalyzer = keyword.Name

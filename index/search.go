@@ -10,9 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/blevesearch/bleve/v2"
-	"github.com/blevesearch/bleve/v2/search"
-	"github.com/blevesearch/bleve/v2/search/query"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -25,8 +22,9 @@ func unfiltered(text string) bool {
 }
 
 // Search runs q. An unfiltered query without facets is a cursor walk over the time-ordered
-// store (no sort, no index); everything else goes to bleve with a time-range clause, sorted
-// by the indexed time, one page at a time. Total is exact either way.
+// store (no sort, no index); everything else is a group search (groupsearch.go): bleve
+// finds the groups, the store counts, facets and orders their members. Total, facets and
+// histogram are exact either way.
 func (c *Case) Search(ctx context.Context, q Query) (*Result, error) {
 	start := time.Now()
 	if q.Limit <= 0 {
@@ -40,7 +38,7 @@ func (c *Case) Search(ctx context.Context, q Query) (*Result, error) {
 	if unfiltered(q.Text) && len(q.Facets) == 0 {
 		res, err = c.walk(ctx, q)
 	} else {
-		res, err = c.bleveSearch(ctx, q)
+		res, err = c.groupSearch(ctx, q)
 	}
 	if err != nil {
 		return nil, err
@@ -85,51 +83,18 @@ func (c *Case) walk(ctx context.Context, q Query) (*Result, error) {
 		in := func(k []byte) bool {
 			return k != nil && (lo == nil || string(k) >= string(lo)) && (hi == nil || string(k) < string(hi))
 		}
-		if hist == nil {
-			// the page is a short walk; the total comes from the minute counts
-			k, v := cur.Seek(first)
-			if q.Newest {
-				k, v = cur.Seek(last)
-			}
-			for n := 0; in(k) && len(res.Events) < q.Limit; n++ {
-				if n >= q.Offset {
-					var r Row
-					if err := json.Unmarshal(v, &r); err != nil {
-						return fmt.Errorf("decoding row: %w", err)
-					}
-					res.Events = append(res.Events, r)
-				}
-				if q.Newest {
-					k, v = cur.Prev()
-				} else {
-					k, v = cur.Next()
-				}
-			}
-			var err error
-			res.Total, err = countRange(ctx, tx, first, last)
-			return err
-		}
-		// counting is a key-only walk; rows are decoded only for the page
-		n := 0
-		var k, v []byte
+		// the page is a short walk; counts come from the minute counts
+		k, v := cur.Seek(first)
 		if q.Newest {
 			k, v = cur.Seek(last)
-		} else {
-			k, v = cur.Seek(first)
 		}
-		for ; in(k); n++ {
-			if n&0xfff == 0 && ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if n >= q.Offset && len(res.Events) < q.Limit {
+		for n := 0; in(k) && len(res.Events) < q.Limit; n++ {
+			if n >= q.Offset {
 				var r Row
 				if err := json.Unmarshal(v, &r); err != nil {
 					return fmt.Errorf("decoding row: %w", err)
 				}
 				res.Events = append(res.Events, r)
-			}
-			if hist != nil {
-				hist.add(keyTime(k))
 			}
 			if q.Newest {
 				k, v = cur.Prev()
@@ -137,13 +102,54 @@ func (c *Case) walk(ctx context.Context, q Query) (*Result, error) {
 				k, v = cur.Next()
 			}
 		}
-		res.Total = n
+		var err error
+		if res.Total, err = countRange(ctx, tx, first, last); err != nil {
+			return err
+		}
+		if hist != nil {
+			return minuteHistogram(ctx, tx, first, last, hist)
+		}
 		return nil
 	})
 	if hist != nil {
 		res.Histogram = hist.buckets
 	}
 	return res, err
+}
+
+// minuteHistogram adds the time keys in [first, last] to h: a minute inside one bucket
+// adds its count, others (the two edges, buckets shorter than a minute) are walked.
+func minuteHistogram(ctx context.Context, tx *bolt.Tx, first, last []byte, h *histogram) error {
+	cur := tx.Bucket(bTime).Cursor()
+	walk := func(from, to []byte) { // keys in [from, to]
+		for k, _ := cur.Seek(from); k != nil && string(k) <= string(to); k, _ = cur.Next() {
+			h.add(keyTime(k))
+		}
+	}
+	fm, lm := minuteKey(first), minuteKey(last)
+	if string(fm) == string(lm) {
+		walk(first, last)
+		return nil
+	}
+	nextMin := timeKey(keyTime(fm).Add(time.Minute), "")
+	walk(first, nextMin[:8])
+	walk(timeKey(keyTime(lm), ""), last)
+	mc := tx.Bucket(bMinutes).Cursor()
+	i := 0
+	for k, v := mc.Seek(nextMin[:8]); k != nil && string(k) < string(lm); k, v = mc.Next() {
+		if i++; i&0xfff == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		t := keyTime(k)
+		if h.index(t) == h.index(t.Add(time.Minute-1)) {
+			if j := h.index(t); j >= 0 && j < len(h.buckets) {
+				h.buckets[j].Count += int(binary.BigEndian.Uint64(v))
+			}
+			continue
+		}
+		walk(timeKey(t, ""), timeKey(t.Add(time.Minute-1), "\xff"))
+	}
+	return nil
 }
 
 // boundsOf returns the first and last keys within [lo, hi), or nil when the range is empty.
@@ -193,151 +199,24 @@ func newHistogram(from, to time.Time, iv time.Duration) (*histogram, error) {
 	return h, nil
 }
 
+func (h *histogram) index(t time.Time) int {
+	if t.Before(h.from) {
+		return -1
+	}
+	return int(t.Sub(h.from) / h.interval)
+}
+
 func (h *histogram) add(t time.Time) {
-	i := int(t.Sub(h.from) / h.interval)
+	i := h.index(t)
 	if i >= 0 && i < len(h.buckets) {
 		h.buckets[i].Count++
 	}
 }
 
-// parseQuery builds the bleve query for text and the time range.
-func parseQuery(text string, from, to time.Time) (query.Query, error) {
-	var parts []query.Query
-	if unfiltered(text) {
-		parts = append(parts, bleve.NewMatchAllQuery())
-	} else {
-		q, err := ParseQuery(text)
-		if err != nil {
-			return nil, err
-		}
-		parts = append(parts, q)
-	}
-	if !from.IsZero() || !to.IsZero() {
-		t := true
-		f := false
-		dq := bleve.NewDateRangeInclusiveQuery(from, to, &t, &f)
-		dq.SetField("time")
-		parts = append(parts, dq)
-	}
-	if len(parts) == 1 {
-		return parts[0], nil
-	}
-	return bleve.NewConjunctionQuery(parts...), nil
-}
-
-func (c *Case) bleveSearch(ctx context.Context, q Query) (*Result, error) {
-	bq, err := parseQuery(q.Text, q.From, q.To)
-	if err != nil {
-		return nil, err
-	}
-	req := bleve.NewSearchRequestOptions(bq, q.Limit, q.Offset, false)
-	if q.Newest {
-		req.SortBy([]string{"-time", "-_id"})
-	} else {
-		req.SortBy([]string{"time", "_id"})
-	}
-	size := q.FacetSize
-	if size <= 0 {
-		size = 10
-	}
-	for _, f := range q.Facets {
-		if !facetFields[f] && f != "code" {
-			return nil, fmt.Errorf("cannot facet on %q (facet fields: %s)", f, strings.Join(FacetFields(), ", "))
-		}
-		req.AddFacet(f, bleve.NewFacetRequest(f, size))
-	}
-	sr, err := c.idx.SearchInContext(ctx, req)
-	if err != nil {
-		return nil, fmt.Errorf("search %q: %w", q.Text, err)
-	}
-	res := &Result{Total: int(sr.Total)}
-	err = c.db.View(func(tx *bolt.Tx) error {
-		for _, h := range sr.Hits {
-			r, err := rowOf(tx, EventID(h.ID))
-			if err != nil {
-				return err
-			}
-			res.Events = append(res.Events, r)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if len(sr.Facets) > 0 {
-		res.Facets = map[string][]FacetCount{}
-		for name, fr := range sr.Facets {
-			res.Facets[name] = facetCounts(fr)
-		}
-	}
-	if q.Histogram > 0 && res.Total > 0 {
-		if res.Histogram, err = c.bleveHistogram(ctx, q); err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
-}
-
-func facetCounts(fr *search.FacetResult) []FacetCount {
-	out := []FacetCount{}
-	if fr.Terms != nil {
-		for _, t := range fr.Terms.Terms() {
-			out = append(out, FacetCount{Value: t.Term, Count: t.Count})
-		}
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Count != out[j].Count {
-			return out[i].Count > out[j].Count
-		}
-		return out[i].Value < out[j].Value
-	})
-	return out
-}
-
-// bleveHistogram counts matches per interval with date-range facets over the range (or
-// the case's span when unbounded).
-func (c *Case) bleveHistogram(ctx context.Context, q Query) ([]Bucket, error) {
-	from, to := q.From, q.To
-	if from.IsZero() || to.IsZero() {
-		info, err := c.Info()
-		if err != nil {
-			return nil, err
-		}
-		if from.IsZero() && info.First != nil {
-			from = *info.First
-		}
-		if to.IsZero() && info.Last != nil {
-			to = info.Last.Add(time.Nanosecond)
-		}
-	}
-	h, err := newHistogram(from, to, q.Histogram)
-	if err != nil {
-		return nil, err
-	}
-	fr := bleve.NewFacetRequest("time", len(h.buckets))
-	for i, b := range h.buckets {
-		s, e := b.Start, b.Start.Add(q.Histogram)
-		fr.AddDateTimeRange(itoa(i), s, e)
-	}
-	bq, err := parseQuery(q.Text, q.From, q.To)
-	if err != nil {
-		return nil, err
-	}
-	req := bleve.NewSearchRequestOptions(bq, 0, 0, false)
-	req.AddFacet("h", fr)
-	sr, err := c.idx.SearchInContext(ctx, req)
-	if err != nil {
-		return nil, fmt.Errorf("histogram %q: %w", q.Text, err)
-	}
-	if f := sr.Facets["h"]; f != nil {
-		for _, dr := range f.DateRanges {
-			var i int
-			if _, err := fmt.Sscan(dr.Name, &i); err == nil && i < len(h.buckets) {
-				h.buckets[i].Count = dr.Count
-			}
-		}
-	}
-	return h.buckets, nil
+// facetFields are the fields --facet accepts.
+var facetFields = map[string]bool{
+	"verb": true, "user": true, "namespace": true, "resource": true, "sourceIP": true,
+	"userAgent": true, "name": true,
 }
 
 // FacetFields lists the fields --facet accepts.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strconv"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -28,11 +30,23 @@ const (
 	Done
 )
 
-// Writer adds events to a case. Order of a flush: one bbolt transaction with the events,
-// their time rows and their pending marks, then the bleve batch (scorch persists it before
-// Batch returns). So every indexed document has its event in the store, and a kill at any
-// moment leaves a case that opens; the re-run re-indexes the pending events. Finish
-// stores findings and the engine state and clears the pending marks in one transaction.
+// Writer adds events to a case.
+//
+// Events are stored as they come (bbolt, appended in time order: cheap), marked pending
+// until Finish. Index documents are groups (group.go), built in memory and written when
+// their hour has passed (events arrive in rough time order), when too many members are
+// open, and at Finish. One flush is one bbolt transaction (events, then the groups that
+// close, marked pending) followed by one bleve batch of those groups: every indexed group
+// has its members stored.
+//
+// A kill at any moment leaves a case that opens. The next ingest deletes the pending
+// groups (from bleve and the store); the re-run of the same command classifies the
+// stored-but-pending events as Pending and groups them again.
+//
+// The ID index (auditID/stage → time) is written sorted, in large chunks: inserting
+// random IDs a batch at a time rewrote most of the B+tree per batch. Until Finish it may
+// miss the newest events; dedup does not need it (an event's time key is known from the
+// event itself).
 type Writer struct {
 	dir   string
 	db    *bolt.DB
@@ -42,13 +56,34 @@ type Writer struct {
 	added int
 	first *time.Time
 	last  *time.Time
+
+	open        map[string]*openGroup // signature + slice → group being filled
+	full        []*openGroup          // groups that reached maxMembers
+	openMembers int
+	maxPrefix   uint64 // newest event time seen (time prefix)
+	nextGid     uint64
+	ids         []idEntry
 }
 
-// BatchSize is the number of events per flush.
-const BatchSize = 2000
+type idEntry struct {
+	id     EventID
+	prefix []byte
+}
+
+const (
+	// BatchSize is the number of events per flush.
+	BatchSize = 4000
+	// maxOpenMembers bounds the memory of open groups (~60 B a member).
+	maxOpenMembers = 400_000
+	// idChunk is the number of IDs written to the ID index at once.
+	idChunk = 250_000
+	// sliceGrace keeps an hour's groups open this long after the hour, for late events.
+	sliceGrace = 10 * time.Minute
+)
 
 // Create opens the case in dir for an ingest, creating the folder (0700) when needed.
-// toolVersion is recorded in case.json.
+// toolVersion is recorded in case.json. Groups left pending by a killed ingest are
+// deleted first (their events are regrouped when the re-run reads them again).
 func Create(dir, toolVersion string) (*Writer, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating case %s: %w", dir, err)
@@ -57,9 +92,10 @@ func Create(dir, toolVersion string) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening case %s event store (another ingest running?): %w", dir, err)
 	}
-	w := &Writer{dir: dir, db: db}
+	w := &Writer{dir: dir, db: db, open: map[string]*openGroup{}}
+	var stale []uint64
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bEvents, bBlobs, bTime, bMinutes, bPending, bMeta, bNotes} {
+		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -72,7 +108,16 @@ func Create(dir, toolVersion string) (*Writer, error) {
 			w.info = Info{Version: formatVersion, Created: now}
 		}
 		if w.info.Version != formatVersion {
-			return fmt.Errorf("case format version %d, this kubesleuth reads %d", w.info.Version, formatVersion)
+			return fmt.Errorf("case format version %d, this kubesleuth reads %d (ingest into a new case folder)", w.info.Version, formatVersion)
+		}
+		if v := tx.Bucket(bMeta).Get(kNextGid); len(v) == 8 {
+			w.nextGid = binary.BigEndian.Uint64(v)
+		}
+		if err := tx.Bucket(bPendingGroups).ForEach(func(k, _ []byte) error {
+			stale = append(stale, binary.BigEndian.Uint64(k))
+			return nil
+		}); err != nil {
+			return err
 		}
 		w.info.Updated, w.info.ToolVersion, w.info.Complete = now, toolVersion, false
 		return putJSON(tx, kInfo, w.info)
@@ -91,11 +136,40 @@ func Create(dir, toolVersion string) (*Writer, error) {
 		return nil, fmt.Errorf("case %s index: %w", dir, err)
 	}
 	w.idx = idx
+	if len(stale) > 0 {
+		if err := w.dropGroups(stale); err != nil {
+			w.Close()
+			return nil, err
+		}
+	}
 	if err := writeInfoFile(dir, &w.info); err != nil {
 		w.Close()
 		return nil, err
 	}
 	return w, nil
+}
+
+// dropGroups deletes groups of a killed ingest: bleve first, then the store (a kill in
+// between deletes them again next time).
+func (w *Writer) dropGroups(gids []uint64) error {
+	b := w.idx.NewBatch()
+	for _, g := range gids {
+		b.Delete(gidDoc(g))
+	}
+	if err := w.idx.Batch(b); err != nil {
+		return fmt.Errorf("removing an unfinished ingest's index documents: %w", err)
+	}
+	return w.db.Update(func(tx *bolt.Tx) error {
+		for _, g := range gids {
+			k := gidKey(g)
+			for _, bk := range [][]byte{bGroups, bMembers, bPendingGroups} {
+				if err := tx.Bucket(bk).Delete(k); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 }
 
 func putJSON(tx *bolt.Tx, key []byte, v any) error {
@@ -146,16 +220,17 @@ func (w *Writer) EngineState() ([]byte, error) {
 	return out, err
 }
 
-// Classify returns the status of each ID in one read transaction.
-func (w *Writer) Classify(ids []EventID) ([]Status, error) {
-	out := make([]Status, len(ids))
+// Classify returns the status of each event in one read transaction. Events queued by
+// Add but not yet flushed are New (the audit reader already drops repeats within a run).
+func (w *Writer) Classify(ps []*Prepared) ([]Status, error) {
+	out := make([]Status, len(ps))
 	err := w.db.View(func(tx *bolt.Tx) error {
-		ev, pend := tx.Bucket(bEvents), tx.Bucket(bPending)
-		for i, id := range ids {
+		tb, pend := tx.Bucket(bTime), tx.Bucket(bPending)
+		for i, p := range ps {
 			switch {
-			case pend.Get([]byte(id)) != nil:
+			case pend.Get(p.timeKey) != nil:
 				out[i] = Pending
-			case ev.Get([]byte(id)) != nil:
+			case tb.Get(p.timeKey) != nil:
 				out[i] = Done
 			}
 		}
@@ -167,32 +242,75 @@ func (w *Writer) Classify(ids []EventID) ([]Status, error) {
 // Add queues a new event; it is written by the next Flush (automatically every BatchSize).
 func (w *Writer) Add(p *Prepared) error {
 	w.buf = append(w.buf, p)
+	w.group(p)
 	if len(w.buf) >= BatchSize {
 		return w.Flush()
 	}
 	return nil
 }
 
+// Reindex queues a Pending event for grouping only (it is already stored).
+func (w *Writer) Reindex(p *Prepared) error {
+	p.reindexOnly = true
+	return w.Add(p)
+}
+
+// group puts p into its open group.
+func (w *Writer) group(p *Prepared) {
+	tp := prefixOf(p.timeKey)
+	slice := prefixTime(tp).Truncate(sliceLen).Unix()
+	k := string(p.sig) + "\x00" + strconv.FormatInt(slice, 10)
+	g := w.open[k]
+	if g == nil {
+		g = newOpenGroup(p, slice)
+		w.open[k] = g
+	}
+	g.add(p)
+	w.openMembers++
+	w.maxPrefix = max(w.maxPrefix, tp)
+	w.ids = append(w.ids, idEntry{p.ID, p.timeKey[:8]})
+	if len(g.keys) >= maxMembers {
+		// full: it closes at the next flush; the next event of its kind opens a new one
+		delete(w.open, k)
+		w.full = append(w.full, g)
+	}
+}
+
 // Added is the number of events this ingest added.
 func (w *Writer) Added() int { return w.added }
 
-// Flush writes the queued events: the store first, then the index. A kill between the
-// two leaves stored events marked pending and missing from the index; the re-run sees
-// them as Pending and indexes them again (Reindex), an update under the same ID.
-func (w *Writer) Flush() error {
-	if len(w.buf) == 0 {
+// Flush writes the queued events and the groups that are done.
+func (w *Writer) Flush() error { return w.flush(false) }
+
+func (w *Writer) flush(all bool) error {
+	closing := w.full
+	w.full = nil
+	for _, g := range closing {
+		w.openMembers -= len(g.keys)
+	}
+	horizon := prefixTime(w.maxPrefix).Add(-sliceLen - sliceGrace).Unix()
+	all = all || w.openMembers > maxOpenMembers
+	for k, g := range w.open {
+		if all || g.slice < horizon {
+			closing = append(closing, g)
+			delete(w.open, k)
+			w.openMembers -= len(g.keys)
+		}
+	}
+	if len(w.buf) == 0 && len(closing) == 0 {
 		return nil
 	}
+	sort.Slice(closing, func(i, j int) bool { return closing[i].tmin < closing[j].tmin })
+	docs := make([]map[string]any, len(closing))
+	gids := make([]uint64, len(closing))
+	writeIDs := all || len(w.ids) >= idChunk
 	err := w.db.Update(func(tx *bolt.Tx) error {
-		ev, bl, tb, pend := tx.Bucket(bEvents), tx.Bucket(bBlobs), tx.Bucket(bTime), tx.Bucket(bPending)
+		bl, tb, pend := tx.Bucket(bBlobs), tx.Bucket(bTime), tx.Bucket(bPending)
 		// time-keyed buckets are appended in (mostly) time order: fill their pages
-		bl.FillPercent, tb.FillPercent = 0.95, 0.95
+		bl.FillPercent, tb.FillPercent, pend.FillPercent = 0.95, 0.95, 0.95
 		for _, p := range w.buf {
 			if p.reindexOnly {
 				continue
-			}
-			if err := ev.Put([]byte(p.ID), p.timeKey[:8]); err != nil {
-				return err
 			}
 			if err := bl.Put(p.timeKey, p.blob); err != nil {
 				return err
@@ -200,23 +318,57 @@ func (w *Writer) Flush() error {
 			if err := tb.Put(p.timeKey, p.rowJSON); err != nil {
 				return err
 			}
-			if err := pend.Put([]byte(p.ID), nil); err != nil {
+			if err := pend.Put(p.timeKey, nil); err != nil {
 				return err
 			}
 		}
-		return addMinutes(tx.Bucket(bMinutes), w.buf)
+		if err := addMinutes(tx.Bucket(bMinutes), w.buf); err != nil {
+			return err
+		}
+		gb, mb, pg := tx.Bucket(bGroups), tx.Bucket(bMembers), tx.Bucket(bPendingGroups)
+		gb.FillPercent, mb.FillPercent, pg.FillPercent = 0.95, 0.95, 0.95
+		for i, g := range closing {
+			sig, err := decodeSignature(g.sig)
+			if err != nil {
+				return err
+			}
+			sortMembers(g.keys)
+			gid := w.nextGid
+			w.nextGid++
+			h := groupHeader{Count: len(g.keys), Tmin: g.tmin, Tmax: g.tmax, sig: g.sig}
+			k := gidKey(gid)
+			if err := gb.Put(k, h.encode()); err != nil {
+				return err
+			}
+			if err := mb.Put(k, encodeMembers(g.keys)); err != nil {
+				return err
+			}
+			if err := pg.Put(k, nil); err != nil {
+				return err
+			}
+			docs[i], gids[i] = g.doc(&sig), gid
+		}
+		if err := tx.Bucket(bMeta).Put(kNextGid, gidKey(w.nextGid)); err != nil {
+			return err
+		}
+		if writeIDs {
+			return w.writeIDs(tx)
+		}
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("writing events: %w", err)
 	}
-	b := w.idx.NewBatch()
-	for _, p := range w.buf {
-		if err := b.Index(string(p.ID), p.doc); err != nil {
-			return fmt.Errorf("indexing %s: %w", p.ID, err)
+	if len(docs) > 0 {
+		b := w.idx.NewBatch()
+		for i, d := range docs {
+			if err := b.Index(gidDoc(gids[i]), d); err != nil {
+				return fmt.Errorf("indexing group %d: %w", gids[i], err)
+			}
 		}
-	}
-	if err := w.idx.Batch(b); err != nil {
-		return fmt.Errorf("writing index batch: %w", err)
+		if err := w.idx.Batch(b); err != nil {
+			return fmt.Errorf("writing index batch: %w", err)
+		}
 	}
 	for _, p := range w.buf {
 		if p.reindexOnly {
@@ -235,20 +387,28 @@ func (w *Writer) Flush() error {
 	return nil
 }
 
-// Reindex queues a Pending event for the index only (it is already stored).
-func (w *Writer) Reindex(p *Prepared) error {
-	p.reindexOnly = true
-	return w.Add(p)
+// writeIDs adds the collected IDs to the ID index, sorted (one pass over the B+tree).
+func (w *Writer) writeIDs(tx *bolt.Tx) error {
+	sort.Slice(w.ids, func(i, j int) bool { return w.ids[i].id < w.ids[j].id })
+	eb := tx.Bucket(bEvents)
+	for _, e := range w.ids {
+		if err := eb.Put([]byte(e.id), e.prefix); err != nil {
+			return err
+		}
+	}
+	w.ids = w.ids[:0]
+	return nil
 }
 
-// Finish flushes, then records in one transaction the findings (replacing the previous
-// ones: a restored engine reports them all), the engine state, the secrets-at-rest records
-// (when non-nil), the new sources, and clears the pending marks; case.json follows.
+// Finish flushes (every open group included), then records in one transaction the
+// findings (replacing the previous ones: a restored engine reports them all), the engine
+// state, the secrets-at-rest records (when non-nil), the new sources, and clears the
+// pending marks; case.json follows.
 //
 // Etcd findings are kept apart from the engine's (a later audit-only ingest replaces the
 // engine's findings, not the etcd ones); a new snapshot replaces the previous etcd result.
 func (w *Writer) Finish(findings []analyzer.Finding, engineState []byte, etcd *EtcdResult, sources []SourceInfo) error {
-	if err := w.Flush(); err != nil {
+	if err := w.flush(true); err != nil {
 		return err
 	}
 	err := w.db.Update(func(tx *bolt.Tx) error {
@@ -281,14 +441,16 @@ func (w *Writer) Finish(findings []analyzer.Finding, engineState []byte, etcd *E
 		if err := getJSON(tx, kEtcdFindings, &ef); err != nil {
 			return err
 		}
-		if err := tx.DeleteBucket(bPending); err != nil {
-			return err
-		}
-		if _, err := tx.CreateBucket(bPending); err != nil {
-			return err
+		for _, b := range [][]byte{bPending, bPendingGroups} {
+			if err := tx.DeleteBucket(b); err != nil {
+				return err
+			}
+			if _, err := tx.CreateBucket(b); err != nil {
+				return err
+			}
 		}
 		w.info.Sources = append(w.info.Sources, sources...)
-		w.info.Events = tx.Bucket(bEvents).Stats().KeyN
+		w.info.Events = tx.Bucket(bTime).Stats().KeyN
 		w.info.Findings = len(findings) + len(ef)
 		tc := tx.Bucket(bTime).Cursor()
 		if k, _ := tc.First(); k != nil {

@@ -135,19 +135,20 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 	added := map[string]int{}
 	var buf []audit.Record
 	process := func() error {
-		ids := make([]index.EventID, len(buf))
-		for i, rec := range buf {
-			ids[i] = index.IDOf(rec.Event)
-		}
-		st, err := w.Classify(ids)
-		if err != nil {
-			return err
-		}
+		ps := make([]*index.Prepared, len(buf))
 		for i, rec := range buf {
 			pr := rec.Prepared.(*prepared)
 			if pr.err != nil {
 				return pr.err
 			}
+			ps[i] = pr.p
+		}
+		st, err := w.Classify(ps)
+		if err != nil {
+			return err
+		}
+		for i, rec := range buf {
+			pr := rec.Prepared.(*prepared)
 			switch st[i] {
 			case index.Done:
 				continue
