@@ -136,6 +136,8 @@ type Info struct {
 	// Complete is false while an ingest runs or after one was killed; a re-run of the
 	// same command completes the case.
 	Complete bool `json:"complete"`
+	// Ingests counts the finished ingests (the generation stamped on the rows they stored).
+	Ingests int `json:"ingests"`
 }
 
 // SourceInfo describes one ingested file. Events counts the events this file added to the

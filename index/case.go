@@ -23,6 +23,8 @@ type Case struct {
 	dir      string
 	db       *bolt.DB
 	idx      bleve.Index
+	blobs    *os.File // the blob log (nil in a case without events)
+	sigs     sigCache
 	writable bool
 }
 
@@ -41,10 +43,9 @@ var (
 	bGroups        = []byte("groups")         // group number (8 bytes) → groupHeader (group.go)
 	bMembers       = []byte("members")        // group number → its members' time keys
 	bPendingGroups = []byte("pending-groups") // groups written by an ingest that has not finished
-	bBlobs         = []byte("blobs")          // time key → snappy(redacted JSON); appended in time order
-	bTime          = []byte("time")           // time key (time, ID) → Row JSON
+	bTime          = []byte("time")           // time key (time, ID) → blobRef + Row JSON
 	bMinutes       = []byte("minutes")        // minute (8 bytes) → events in it (8 bytes): counts without walks
-	bPending       = []byte("pending")        // time keys stored by an ingest that has not finished
+	bSigs          = []byte("signatures")     // signature number (8 bytes) → encoded signature
 	bMeta          = []byte("meta")           // info, engine state, findings, secrets at rest
 	bNotes         = []byte("notes")          // Target → Annotation JSON
 	kInfo          = []byte("info")           // Info JSON
@@ -55,7 +56,7 @@ var (
 	kEtcdFindings  = []byte("etcd-findings")  // []analyzer.Finding JSON of the last snapshot
 )
 
-var allBuckets = [][]byte{bEvents, bBlobs, bTime, bMinutes, bPending, bMeta, bNotes, bGroups, bMembers, bPendingGroups}
+var allBuckets = [][]byte{bEvents, bTime, bMinutes, bSigs, bMeta, bNotes, bGroups, bMembers, bPendingGroups}
 
 // Open opens the case in dir for reading (and annotating when o.Writable). It fails with
 // ErrNoCase when dir holds no case, and times out when an ingest holds the store.
@@ -75,12 +76,22 @@ func Open(dir string, o OpenOptions) (*Case, error) {
 		db.Close()
 		return nil, fmt.Errorf("opening case %s index: %w", dir, err)
 	}
-	return &Case{dir: dir, db: db, idx: idx, writable: o.Writable}, nil
+	c := &Case{dir: dir, db: db, idx: idx, writable: o.Writable}
+	if f, err := os.Open(filepath.Join(dir, blobFile)); err == nil {
+		c.blobs = f
+	} else if !os.IsNotExist(err) {
+		c.Close()
+		return nil, fmt.Errorf("opening case %s: %w", dir, err)
+	}
+	return c, nil
 }
 
 // Close releases the case's files.
 func (c *Case) Close() error {
 	err := c.idx.Close()
+	if c.blobs != nil {
+		c.blobs.Close()
+	}
 	if e := c.db.Close(); err == nil {
 		err = e
 	}
@@ -116,21 +127,40 @@ func getJSON(tx *bolt.Tx, key []byte, v any) error {
 
 // Event returns one redacted event as stored.
 func (c *Case) Event(id EventID) (json.RawMessage, error) {
-	var out []byte
+	var ref blobRef
 	err := c.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bEvents).Get([]byte(id))
-		if len(v) < 8 {
-			return fmt.Errorf("event %s: %w", id, ErrNotFound)
-		}
-		k := append(append(make([]byte, 0, 8+len(id)), v[:8]...), id...)
-		var err error
-		out, err = decodeBlob(tx.Bucket(bBlobs).Get(k))
+		v, err := rowValueOf(tx, id)
 		if err != nil {
-			return fmt.Errorf("event %s: %w", id, err)
+			return err
 		}
-		return nil
+		ref, err = getRef(v)
+		return err
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	if c.blobs == nil {
+		return nil, fmt.Errorf("event %s: the case has no event store file: %w", id, ErrNotFound)
+	}
+	out, err := readBlob(c.blobs, ref)
+	if err != nil {
+		return nil, fmt.Errorf("event %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// rowValueOf returns the time bucket value of id (valid during tx).
+func rowValueOf(tx *bolt.Tx, id EventID) ([]byte, error) {
+	v := tx.Bucket(bEvents).Get([]byte(id))
+	if len(v) < 8 {
+		return nil, fmt.Errorf("event %s: %w", id, ErrNotFound)
+	}
+	k := append(append(make([]byte, 0, 8+len(id)), v[:8]...), id...)
+	raw := tx.Bucket(bTime).Get(k)
+	if raw == nil {
+		return nil, fmt.Errorf("event %s time row: %w", id, ErrNotFound)
+	}
+	return raw, nil
 }
 
 // Row returns the summary of one event.
@@ -138,25 +168,22 @@ func (c *Case) Row(id EventID) (Row, error) {
 	var r Row
 	err := c.db.View(func(tx *bolt.Tx) error {
 		var err error
-		r, err = rowOf(tx, id)
+		r, err = c.rowOf(tx, id)
 		return err
 	})
 	return r, err
 }
 
-func rowOf(tx *bolt.Tx, id EventID) (Row, error) {
+func (c *Case) rowOf(tx *bolt.Tx, id EventID) (Row, error) {
 	var r Row
+	raw, err := rowValueOf(tx, id)
+	if err != nil {
+		return r, err
+	}
 	v := tx.Bucket(bEvents).Get([]byte(id))
-	if len(v) < 8 {
-		return r, fmt.Errorf("event %s: %w", id, ErrNotFound)
-	}
 	k := append(append(make([]byte, 0, 8+len(id)), v[:8]...), id...)
-	raw := tx.Bucket(bTime).Get(k)
-	if raw == nil {
-		return r, fmt.Errorf("event %s time row: %w", id, ErrNotFound)
-	}
-	if err := json.Unmarshal(raw, &r); err != nil {
-		return r, fmt.Errorf("event %s row: %w", id, err)
+	if err := c.sigs.decodeRow(tx, k, raw, &r); err != nil {
+		return r, fmt.Errorf("event %s: %w", id, err)
 	}
 	return r, nil
 }
@@ -179,7 +206,7 @@ func (c *Case) Around(ctx context.Context, id EventID, n int) ([]Row, error) {
 				break
 			}
 			var r Row
-			if err := json.Unmarshal(cv, &r); err != nil {
+			if err := c.sigs.decodeRow(tx, ck, cv, &r); err != nil {
 				return err
 			}
 			before = append(before, r)
@@ -193,7 +220,7 @@ func (c *Case) Around(ctx context.Context, id EventID, n int) ([]Row, error) {
 				return ctx.Err()
 			}
 			var r Row
-			if err := json.Unmarshal(cv, &r); err != nil {
+			if err := c.sigs.decodeRow(tx, ck, cv, &r); err != nil {
 				return err
 			}
 			out = append(out, r)
@@ -236,7 +263,7 @@ func (c *Case) ResolveEvidence(f analyzer.Finding) ([]Row, error) {
 		for _, a := range f.AuditIDs {
 			p := []byte(a + "/")
 			for k, _ := cur.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = cur.Next() {
-				r, err := rowOf(tx, EventID(k))
+				r, err := c.rowOf(tx, EventID(k))
 				if err != nil {
 					return err
 				}

@@ -1,13 +1,14 @@
 package index
 
 import (
+	"sync"
+	bolt "go.etcd.io/bbolt"
 	"encoding/binary"
 	"fmt"
 	"strconv"
 	"time"
 
 	gojson "github.com/goccy/go-json"
-	"github.com/golang/snappy"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 
 	"github.com/kubesleuth/kubesleuth/analyzer/redact"
@@ -20,8 +21,9 @@ type Prepared struct {
 	ID      EventID
 	Row     Row
 	timeKey []byte
-	rowJSON []byte
-	blob    []byte
+	sigNo   uint64 // the signature's number in the case (set by the writer)
+	blob    []byte  // the redacted event (JSON); compressed into the blob log by a flush
+	ref     blobRef // where the flush put it
 	// sig is the event's group signature (every indexed field but auditID, time, latency
 	// and requestURI): events sharing it in one time slice are one index document.
 	sig []byte
@@ -91,20 +93,89 @@ func Prepare(ev *auditv1.Event) (*Prepared, error) {
 	if !ev.StageTimestamp.IsZero() && !ev.RequestReceivedTimestamp.IsZero() {
 		r.Latency = ev.StageTimestamp.Sub(ev.RequestReceivedTimestamp.Time).Milliseconds()
 	}
-	rowJSON, err := gojson.Marshal(r)
-	if err != nil {
-		return nil, fmt.Errorf("encoding row %s: %w", id, err)
-	}
 	tk := timeKey(t, id)
-	blob := snappy.Encode(nil, raw)
-	return &Prepared{ID: id, Row: r, timeKey: tk, rowJSON: rowJSON, blob: blob, sig: signatureOf(&r)}, nil
+	return &Prepared{ID: id, Row: r, timeKey: tk, blob: raw, sig: signatureOf(&r)}, nil
 }
 
-func decodeBlob(b []byte) ([]byte, error) {
-	if b == nil {
-		return nil, fmt.Errorf("stored event body: %w", ErrNotFound)
+// rowValue is a time bucket value: the event's blob reference, the ingest that stored it,
+// its signature's number, and what the signature does not hold (auditID, requestURI,
+// latency). Time and stage are in the key and the signature. ~100 bytes where the Row as
+// JSON took ~650: the store stays small and mostly out of memory.
+func (p *Prepared) rowValue(gen uint64) []byte {
+	v := make([]byte, refLen, refLen+24+len(p.Row.AuditID)+len(p.Row.URI))
+	p.ref.put(v)
+	v = binary.AppendUvarint(v, gen)
+	v = binary.AppendUvarint(v, p.sigNo)
+	v = appendStr(v, p.Row.AuditID)
+	v = appendStr(v, p.Row.URI)
+	return binary.AppendVarint(v, p.Row.Latency)
+}
+
+// rowGen returns the ingest generation that stored a row.
+func rowGen(v []byte) (uint64, error) {
+	if len(v) < refLen {
+		return 0, fmt.Errorf("corrupt row: %d bytes", len(v))
 	}
-	return snappy.Decode(nil, b)
+	d := &sigReader{b: v[refLen:]}
+	g := d.uvarint()
+	return g, d.err
+}
+
+// sigCache holds a case's decoded signatures (few: tens of thousands in a million events).
+type sigCache struct {
+	mu sync.Mutex
+	m  map[uint64]*signature
+}
+
+func (c *sigCache) get(tx *bolt.Tx, n uint64) (*signature, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.m[n]; ok {
+		return s, nil
+	}
+	v := tx.Bucket(bSigs).Get(gidKey(n))
+	if v == nil {
+		return nil, fmt.Errorf("signature %d: %w", n, ErrNotFound)
+	}
+	s, err := decodeSignature(v)
+	if err != nil {
+		return nil, fmt.Errorf("signature %d: %w", n, err)
+	}
+	if c.m == nil {
+		c.m = map[uint64]*signature{}
+	}
+	c.m[n] = &s
+	return &s, nil
+}
+
+// decodeRow decodes the time bucket entry (k, v) into r.
+func (c *sigCache) decodeRow(tx *bolt.Tx, k, v []byte, r *Row) error {
+	if len(v) < refLen || len(k) < 8 {
+		return fmt.Errorf("corrupt row: %d bytes", len(v))
+	}
+	d := &sigReader{b: v[refLen:]}
+	d.uvarint() // generation
+	n := d.uvarint()
+	auditID, uri := d.str(), d.str()
+	lat, m := binary.Varint(d.b)
+	if d.err != nil || m <= 0 {
+		return fmt.Errorf("corrupt row at %s", keyTime(k).Format(time.RFC3339Nano))
+	}
+	s, err := c.get(tx, n)
+	if err != nil {
+		return err
+	}
+	*r = Row{
+		ID: EventID(k[8:]), AuditID: auditID, Stage: s.Stage, Time: keyTime(k), User: s.User,
+		Impersonate: s.Impersonate, UserAgent: s.UserAgent, Verb: s.Verb, APIGroup: s.APIGroup,
+		Resource: s.Resource, Subresource: s.Subresource, Namespace: s.Namespace, Name: s.Name,
+		Code: s.Code, Decision: s.Decision, URI: uri, Level: s.Level, Groups: s.Groups,
+		SourceIPs: s.SourceIPs, Reason: s.Reason, Latency: lat,
+	}
+	if len(s.SourceIPs) > 0 {
+		r.SourceIP = s.SourceIPs[0]
+	}
+	return nil
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -117,6 +117,20 @@ func (d *sigReader) str() string {
 	return s
 }
 
+// bytes is str without a copy (a sub-slice of the input).
+func (d *sigReader) bytes() []byte {
+	n := d.uvarint()
+	if d.err != nil || n > uint64(len(d.b)) {
+		if d.err == nil {
+			d.err = fmt.Errorf("corrupt record")
+		}
+		return nil
+	}
+	s := d.b[:n]
+	d.b = d.b[n:]
+	return s
+}
+
 func (d *sigReader) list() []string {
 	n := d.uvarint()
 	if n > uint64(len(d.b)) {

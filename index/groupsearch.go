@@ -4,7 +4,6 @@ import (
 	"container/heap"
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
@@ -199,7 +198,7 @@ func (c *Case) groupSearch(ctx context.Context, q Query) (*Result, error) {
 			}
 		}
 		if q.Limit > 0 && res.Total > q.Offset {
-			res.Events, err = page(tx, gs, q)
+			res.Events, err = c.page(tx, gs, q)
 		}
 		return err
 	})
@@ -265,7 +264,7 @@ func (c *Case) matchGroups(ctx context.Context, tx *bolt.Tx, p *plan, gids []uin
 				if p.verify != nil {
 					raw := tb.Get(k)
 					r = Row{}
-					if raw == nil || json.Unmarshal(raw, &r) != nil || !p.verify.match(&r) {
+					if raw == nil || c.sigs.decodeRow(tx, k, raw, &r) != nil || !p.verify.match(&r) {
 						return true
 					}
 				}
@@ -325,7 +324,7 @@ func (c *Case) byAuditID(tx *bolt.Tx, p *plan) ([]*matchedGroup, error) {
 			}
 			raw := tb.Get(tk)
 			var r Row
-			if raw == nil || json.Unmarshal(raw, &r) != nil || !p.verify.match(&r) {
+			if raw == nil || c.sigs.decodeRow(tx, tk, raw, &r) != nil || !p.verify.match(&r) {
 				continue
 			}
 			keys = append(keys, tk)
@@ -334,7 +333,7 @@ func (c *Case) byAuditID(tx *bolt.Tx, p *plan) ([]*matchedGroup, error) {
 	var out []*matchedGroup
 	for _, k := range keys {
 		var r Row
-		if err := json.Unmarshal(tb.Get(k), &r); err != nil {
+		if err := c.sigs.decodeRow(tx, k, tb.Get(k), &r); err != nil {
 			return nil, err
 		}
 		// one pseudo-group per event: its signature gives the facet values
@@ -464,7 +463,7 @@ func (h *cursorHeap) Pop() any {
 // page merges the groups' members in time order (newest first when asked) and returns
 // rows Offset..Offset+Limit. Groups join the merge only when the merge reaches their
 // first time, so a page reads the members of the groups it shows, not of every match.
-func page(tx *bolt.Tx, gs []*matchedGroup, q Query) ([]Row, error) {
+func (c *Case) page(tx *bolt.Tx, gs []*matchedGroup, q Query) ([]Row, error) {
 	order := append([]*matchedGroup(nil), gs...)
 	if q.Newest {
 		sort.Slice(order, func(i, j int) bool { return order[i].last() > order[j].last() })
@@ -528,7 +527,7 @@ func page(tx *bolt.Tx, gs []*matchedGroup, q Query) ([]Row, error) {
 		if raw == nil {
 			return nil, fmt.Errorf("event at %s: row %w", keyTime(k).Format(time.RFC3339Nano), ErrNotFound)
 		}
-		if err := json.Unmarshal(raw, &r); err != nil {
+		if err := c.sigs.decodeRow(tx, k, raw, &r); err != nil {
 			return nil, fmt.Errorf("decoding row: %w", err)
 		}
 		rows = append(rows, r)

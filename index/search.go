@@ -3,7 +3,6 @@ package index
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
@@ -91,7 +90,7 @@ func (c *Case) walk(ctx context.Context, q Query) (*Result, error) {
 		for n := 0; in(k) && len(res.Events) < q.Limit; n++ {
 			if n >= q.Offset {
 				var r Row
-				if err := json.Unmarshal(v, &r); err != nil {
+				if err := c.sigs.decodeRow(tx, k, v, &r); err != nil {
 					return fmt.Errorf("decoding row: %w", err)
 				}
 				res.Events = append(res.Events, r)

@@ -62,12 +62,17 @@ type Writer struct {
 	openMembers int
 	maxPrefix   uint64 // newest event time seen (time prefix)
 	nextGid     uint64
-	ids         []idEntry
-}
+	blobs       *blobWriter
+	gen         uint64            // this ingest's generation: Info.Ingests + 1
+	sigs        map[string]uint64 // signature → its number
+	newSigs     [][]byte          // signatures numbered since the last flush (numbers follow)
+	stored      int // events stored or completed by this ingest (for Info.Events)
 
-type idEntry struct {
-	id     EventID
-	prefix []byte
+	// ids collects (ID, time prefix) of this ingest's events for the ID index, in one
+	// arena: written sorted at Finish (or when it grows past idArena), so that each
+	// transaction appends to the B+tree instead of rewriting it.
+	ids    []byte
+	idOffs []uint32
 }
 
 const (
@@ -75,8 +80,10 @@ const (
 	BatchSize = 4000
 	// maxOpenMembers bounds the memory of open groups (~60 B a member).
 	maxOpenMembers = 400_000
-	// idChunk is the number of IDs written to the ID index at once.
-	idChunk = 250_000
+	// idArena bounds the IDs kept for the ID index (~55 B each) before a sorted write.
+	idArena = 96 << 20
+	// idTx is the number of IDs per ID index transaction.
+	idTx = 100_000
 	// sliceGrace keeps an hour's groups open this long after the hour, for late events.
 	sliceGrace = 10 * time.Minute
 )
@@ -92,7 +99,7 @@ func Create(dir, toolVersion string) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening case %s event store (another ingest running?): %w", dir, err)
 	}
-	w := &Writer{dir: dir, db: db, open: map[string]*openGroup{}}
+	w := &Writer{dir: dir, db: db, open: map[string]*openGroup{}, sigs: map[string]uint64{}}
 	var stale []uint64
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
@@ -112,6 +119,13 @@ func Create(dir, toolVersion string) (*Writer, error) {
 		}
 		if v := tx.Bucket(bMeta).Get(kNextGid); len(v) == 8 {
 			w.nextGid = binary.BigEndian.Uint64(v)
+		}
+		w.gen = uint64(w.info.Ingests) + 1
+		if err := tx.Bucket(bSigs).ForEach(func(k, v []byte) error {
+			w.sigs[string(v)] = binary.BigEndian.Uint64(k)
+			return nil
+		}); err != nil {
+			return err
 		}
 		if err := tx.Bucket(bPendingGroups).ForEach(func(k, _ []byte) error {
 			stale = append(stale, binary.BigEndian.Uint64(k))
@@ -136,6 +150,10 @@ func Create(dir, toolVersion string) (*Writer, error) {
 		return nil, fmt.Errorf("case %s index: %w", dir, err)
 	}
 	w.idx = idx
+	if w.blobs, err = openBlobWriter(filepath.Join(dir, blobFile)); err != nil {
+		w.Close()
+		return nil, err
+	}
 	if len(stale) > 0 {
 		if err := w.dropGroups(stale); err != nil {
 			w.Close()
@@ -220,17 +238,25 @@ func (w *Writer) EngineState() ([]byte, error) {
 	return out, err
 }
 
-// Classify returns the status of each event in one read transaction. Events queued by
-// Add but not yet flushed are New (the audit reader already drops repeats within a run).
+// Classify returns the status of each event in one read transaction: a row stored by
+// this generation (an ingest that did not finish) is Pending. Events queued by Add but
+// not yet flushed are New (the audit reader already drops repeats within a run).
 func (w *Writer) Classify(ps []*Prepared) ([]Status, error) {
 	out := make([]Status, len(ps))
 	err := w.db.View(func(tx *bolt.Tx) error {
-		tb, pend := tx.Bucket(bTime), tx.Bucket(bPending)
+		tb := tx.Bucket(bTime)
 		for i, p := range ps {
-			switch {
-			case pend.Get(p.timeKey) != nil:
+			v := tb.Get(p.timeKey)
+			if v == nil {
+				continue
+			}
+			g, err := rowGen(v)
+			if err != nil {
+				return fmt.Errorf("event %s: %w", p.ID, err)
+			}
+			if g > uint64(w.info.Ingests) {
 				out[i] = Pending
-			case tb.Get(p.timeKey) != nil:
+			} else {
 				out[i] = Done
 			}
 		}
@@ -257,6 +283,13 @@ func (w *Writer) Reindex(p *Prepared) error {
 
 // group puts p into its open group.
 func (w *Writer) group(p *Prepared) {
+	n, ok := w.sigs[string(p.sig)]
+	if !ok {
+		n = uint64(len(w.sigs))
+		w.sigs[string(p.sig)] = n
+		w.newSigs = append(w.newSigs, p.sig)
+	}
+	p.sigNo = n
 	tp := prefixOf(p.timeKey)
 	slice := prefixTime(tp).Truncate(sliceLen).Unix()
 	k := string(p.sig) + "\x00" + strconv.FormatInt(slice, 10)
@@ -268,7 +301,10 @@ func (w *Writer) group(p *Prepared) {
 	g.add(p)
 	w.openMembers++
 	w.maxPrefix = max(w.maxPrefix, tp)
-	w.ids = append(w.ids, idEntry{p.ID, p.timeKey[:8]})
+	w.idOffs = append(w.idOffs, uint32(len(w.ids)))
+	w.ids = append(w.ids, p.timeKey[:8]...)
+	w.ids = append(w.ids, p.ID...)
+	w.idOffs = append(w.idOffs, uint32(len(w.ids)))
 	if len(g.keys) >= maxMembers {
 		// full: it closes at the next flush; the next event of its kind opens a new one
 		delete(w.open, k)
@@ -303,22 +339,32 @@ func (w *Writer) flush(all bool) error {
 	sort.Slice(closing, func(i, j int) bool { return closing[i].tmin < closing[j].tmin })
 	docs := make([]map[string]any, len(closing))
 	gids := make([]uint64, len(closing))
-	writeIDs := all || len(w.ids) >= idChunk
+	var store []*Prepared
+	for _, p := range w.buf {
+		if !p.reindexOnly {
+			store = append(store, p)
+		}
+	}
+	// the bodies first: a committed row always points at a body on disk
+	if err := w.blobs.write(store); err != nil {
+		return err
+	}
+	if len(store) > 0 {
+		if err := w.blobs.sync(); err != nil {
+			return fmt.Errorf("writing the event store: %w", err)
+		}
+	}
 	err := w.db.Update(func(tx *bolt.Tx) error {
-		bl, tb, pend := tx.Bucket(bBlobs), tx.Bucket(bTime), tx.Bucket(bPending)
+		tb, sb := tx.Bucket(bTime), tx.Bucket(bSigs)
 		// time-keyed buckets are appended in (mostly) time order: fill their pages
-		bl.FillPercent, tb.FillPercent, pend.FillPercent = 0.95, 0.95, 0.95
-		for _, p := range w.buf {
-			if p.reindexOnly {
-				continue
-			}
-			if err := bl.Put(p.timeKey, p.blob); err != nil {
+		tb.FillPercent, sb.FillPercent = 0.95, 0.95
+		for i, sig := range w.newSigs {
+			if err := sb.Put(gidKey(uint64(len(w.sigs)-len(w.newSigs)+i)), sig); err != nil {
 				return err
 			}
-			if err := tb.Put(p.timeKey, p.rowJSON); err != nil {
-				return err
-			}
-			if err := pend.Put(p.timeKey, nil); err != nil {
+		}
+		for _, p := range store {
+			if err := tb.Put(p.timeKey, p.rowValue(w.gen)); err != nil {
 				return err
 			}
 		}
@@ -348,17 +394,12 @@ func (w *Writer) flush(all bool) error {
 			}
 			docs[i], gids[i] = g.doc(&sig), gid
 		}
-		if err := tx.Bucket(bMeta).Put(kNextGid, gidKey(w.nextGid)); err != nil {
-			return err
-		}
-		if writeIDs {
-			return w.writeIDs(tx)
-		}
-		return nil
+		return tx.Bucket(bMeta).Put(kNextGid, gidKey(w.nextGid))
 	})
 	if err != nil {
 		return fmt.Errorf("writing events: %w", err)
 	}
+	w.newSigs = w.newSigs[:0]
 	if len(docs) > 0 {
 		b := w.idx.NewBatch()
 		for i, d := range docs {
@@ -370,10 +411,8 @@ func (w *Writer) flush(all bool) error {
 			return fmt.Errorf("writing index batch: %w", err)
 		}
 	}
-	for _, p := range w.buf {
-		if p.reindexOnly {
-			continue
-		}
+	w.stored += len(w.buf)
+	for _, p := range store {
 		w.added++
 		t := p.Row.Time
 		if w.first == nil || t.Before(*w.first) {
@@ -384,19 +423,39 @@ func (w *Writer) flush(all bool) error {
 		}
 	}
 	w.buf = w.buf[:0]
+	if all || len(w.ids) > idArena {
+		return w.writeIDs()
+	}
 	return nil
 }
 
-// writeIDs adds the collected IDs to the ID index, sorted (one pass over the B+tree).
-func (w *Writer) writeIDs(tx *bolt.Tx) error {
-	sort.Slice(w.ids, func(i, j int) bool { return w.ids[i].id < w.ids[j].id })
-	eb := tx.Bucket(bEvents)
-	for _, e := range w.ids {
-		if err := eb.Put([]byte(e.id), e.prefix); err != nil {
-			return err
+// writeIDs adds the collected IDs to the ID index in sorted order, idTx per transaction:
+// into a new case each transaction appends at the right edge of the tree.
+func (w *Writer) writeIDs() error {
+	n := len(w.idOffs) / 2
+	order := make([]int32, n)
+	for i := range order {
+		order[i] = int32(i)
+	}
+	id := func(i int32) []byte { return w.ids[w.idOffs[2*i]+8 : w.idOffs[2*i+1]] }
+	sort.Slice(order, func(a, b int) bool { return string(id(order[a])) < string(id(order[b])) })
+	for lo := 0; lo < n; lo += idTx {
+		err := w.db.Update(func(tx *bolt.Tx) error {
+			eb := tx.Bucket(bEvents)
+			eb.FillPercent = 0.95
+			for _, i := range order[lo:min(n, lo+idTx)] {
+				off := w.idOffs[2*i]
+				if err := eb.Put(id(i), w.ids[off:off+8]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("writing the ID index: %w", err)
 		}
 	}
-	w.ids = w.ids[:0]
+	w.ids, w.idOffs = w.ids[:0], w.idOffs[:0]
 	return nil
 }
 
@@ -441,7 +500,7 @@ func (w *Writer) Finish(findings []analyzer.Finding, engineState []byte, etcd *E
 		if err := getJSON(tx, kEtcdFindings, &ef); err != nil {
 			return err
 		}
-		for _, b := range [][]byte{bPending, bPendingGroups} {
+		for _, b := range [][]byte{bPendingGroups} {
 			if err := tx.DeleteBucket(b); err != nil {
 				return err
 			}
@@ -450,7 +509,8 @@ func (w *Writer) Finish(findings []analyzer.Finding, engineState []byte, etcd *E
 			}
 		}
 		w.info.Sources = append(w.info.Sources, sources...)
-		w.info.Events = tx.Bucket(bTime).Stats().KeyN
+		// counted, not walked: Stats reads every page of the store
+		w.info.Events += w.stored
 		w.info.Findings = len(findings) + len(ef)
 		tc := tx.Bucket(bTime).Cursor()
 		if k, _ := tc.First(); k != nil {
@@ -463,6 +523,7 @@ func (w *Writer) Finish(findings []analyzer.Finding, engineState []byte, etcd *E
 		}
 		w.info.Updated = time.Now().UTC()
 		w.info.Complete = true
+		w.info.Ingests++ // this generation's rows are now Done
 		return putJSON(tx, kInfo, w.info)
 	})
 	if err != nil {
@@ -474,6 +535,9 @@ func (w *Writer) Finish(findings []analyzer.Finding, engineState []byte, etcd *E
 // Close releases the case without finishing (the case stays incomplete: a re-run completes it).
 func (w *Writer) Close() error {
 	err := w.idx.Close()
+	if w.blobs != nil {
+		w.blobs.close()
+	}
 	if e := w.db.Close(); err == nil {
 		err = e
 	}

@@ -205,6 +205,27 @@ func TestCaseHoldsNoSecret(t *testing.T) {
 	if err != nil || files == 0 {
 		t.Fatalf("walking the case: %v (%d files)", err, files)
 	}
+	// the event store is compressed: read every stored event back, too
+	c, err := index.Open(cdir, index.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	all, err := c.Search(context.Background(), index.Query{Limit: 1 << 20})
+	if err != nil || all.Total == 0 || len(all.Events) != all.Total {
+		t.Fatalf("reading the case back: %v (%d of %d events)", err, len(all.Events), all.Total)
+	}
+	for _, r := range all.Events {
+		ev, err := c.Event(r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range needles {
+			if bytes.Contains(ev, n) {
+				t.Fatalf("stored event %s holds a secret value", r.ID)
+			}
+		}
+	}
 	// a stored event still shows that the Secret was read, with fingerprints
 	out, _ := ksRun(t, "search", "--case", cdir, "-o", "jsonl", "--limit", "1000", "resource:secrets verb:get")
 	sc := bufio.NewScanner(strings.NewReader(out))
