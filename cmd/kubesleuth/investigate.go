@@ -1,0 +1,97 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/spf13/cobra"
+
+	"github.com/kubesleuth/kubesleuth/index"
+	"github.com/kubesleuth/kubesleuth/tui"
+)
+
+func init() { register(newInvestigateCmd) }
+
+type investigateOptions struct {
+	caseDir   string
+	query     string
+	exportDir string
+}
+
+func newInvestigateCmd(io stdio) *cobra.Command {
+	var o investigateOptions
+	cmd := &cobra.Command{
+		Use:   "investigate [--case DIR] [--query QUERY]",
+		Short: "Investigate a case in a terminal UI: findings, timeline, pivots, bookmarks",
+		Long: `investigate opens a case folder (made by kubesleuth ingest) in a terminal UI: the findings,
+a timeline of the events (newest first), the selected event as JSON or YAML, a histogram
+of events and findings over time and a status bar.
+
+  /            search, in the syntax of kubesleuth search (↑/↓: history)
+  u i n o a    filter on the selection's user, source IP, namespace, object name, user agent
+  esc          back to the previous filter and cursor
+  I S E c      identity timeline (bursts), secret view (who read it, from where),
+               etcd secrets at rest by state, the events around the selected one
+  enter        a finding's evidence; an event's detail (z fold, y YAML)
+  b m          bookmark, note (saved in the case for reports)
+  x X          export the view to JSONL or CSV (0600, in --export-dir)
+  tab  ?  q    next pane, every key of the view, quit
+
+The case is opened for writing (bookmarks and notes) while the UI runs; an ingest into the
+same case waits for it. investigate needs a terminal: for scripts use kubesleuth search.
+
+Exit codes: 0 done; 2 usage error (no case, no terminal).`,
+		Example: `  kubesleuth ingest --case ./incident-42 /var/log/kubernetes/audit/
+  kubesleuth investigate --case ./incident-42
+  kubesleuth investigate --case ./incident-42 --query 'resource:secrets -verb:watch'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runInvestigate(cmd, io, o)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.caseDir, "case", defaultCase, "case folder")
+	fs.StringVar(&o.query, "query", "", "initial filter of the timeline (search syntax)")
+	fs.StringVar(&o.exportDir, "export-dir", "", "folder for exports (default: the case folder's exports/)")
+	return cmd
+}
+
+func runInvestigate(cmd *cobra.Command, io stdio, o investigateOptions) error {
+	if !isTerminal(io.out) || !isTerminalReader(io.in) {
+		return usagef("investigate needs a terminal on standard input and output; use kubesleuth search --case %s QUERY in scripts", o.caseDir)
+	}
+	if o.query != "" {
+		if _, err := index.ParseQuery(o.query); err != nil {
+			return usagef("--query: %v", err)
+		}
+	}
+	c, err := index.Open(o.caseDir, index.OpenOptions{Writable: true})
+	if err != nil {
+		return usageError{err}
+	}
+	defer c.Close()
+	if o.exportDir == "" {
+		o.exportDir = c.Dir() + string(os.PathSeparator) + "exports"
+	}
+	m := tui.New(c, tui.Options{CaseName: o.caseDir, Query: o.query, ExportDir: o.exportDir})
+	p := tea.NewProgram(m, tea.WithContext(cmd.Context()), tea.WithInput(io.in), tea.WithOutput(io.out))
+	if _, err := p.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
+		if errors.Is(err, tea.ErrInterrupted) || cmd.Context().Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("investigate: %w", err)
+	}
+	return nil
+}
+
+// isTerminalReader reports whether r is a terminal (the UI reads keys from it).
+func isTerminalReader(r any) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,98 @@
+package common
+
+import "charm.land/bubbles/v2/key"
+
+// KeyMap is every key of the TUI, in one place so that the help screen (?) always shows
+// what the code does.
+type KeyMap struct {
+	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
+	Focus, FocusBack, Open                  key.Binding
+	Search, Back, Quit, Help                key.Binding
+
+	PivotUser, PivotIP, PivotNamespace, PivotName, PivotAgent key.Binding
+
+	Identity, Secret, Etcd, Context key.Binding
+
+	Bookmark, Note, ExportJSONL, ExportCSV key.Binding
+
+	Fold, YAML key.Binding
+
+	// Prompt keys (search and note input).
+	Accept, Cancel, HistoryPrev, HistoryNext key.Binding
+}
+
+// DefaultKeyMap returns the key map.
+func DefaultKeyMap() *KeyMap {
+	b := func(keys []string, help, desc string) key.Binding {
+		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(help, desc))
+	}
+	return &KeyMap{
+		Up:        b([]string{"up", "k"}, "↑/k", "up"),
+		Down:      b([]string{"down", "j"}, "↓/j", "down"),
+		PageUp:    b([]string{"pgup", "ctrl+b"}, "pgup", "page up"),
+		PageDown:  b([]string{"pgdown", "ctrl+f", "space"}, "pgdn", "page down"),
+		Top:       b([]string{"home", "g"}, "g", "first"),
+		Bottom:    b([]string{"end", "G"}, "G", "last"),
+		Focus:     b([]string{"tab"}, "tab", "next pane"),
+		FocusBack: b([]string{"shift+tab"}, "shift+tab", "previous pane"),
+		Open:      b([]string{"enter"}, "enter", "open in detail"),
+		Search:    b([]string{"/"}, "/", "search"),
+		Back:      b([]string{"esc", "backspace"}, "esc", "back"),
+		Quit:      b([]string{"q", "ctrl+c"}, "q", "quit"),
+		Help:      b([]string{"?"}, "?", "help"),
+
+		PivotUser:      b([]string{"u"}, "u", "filter on user"),
+		PivotIP:        b([]string{"i"}, "i", "filter on source IP"),
+		PivotNamespace: b([]string{"n"}, "n", "filter on namespace"),
+		PivotName:      b([]string{"o"}, "o", "filter on object name"),
+		PivotAgent:     b([]string{"a"}, "a", "filter on user agent"),
+
+		Identity: b([]string{"I"}, "I", "identity timeline"),
+		Secret:   b([]string{"S"}, "S", "secret view"),
+		Etcd:     b([]string{"E"}, "E", "etcd: secrets at rest"),
+		Context:  b([]string{"c"}, "c", "events around"),
+
+		Bookmark:    b([]string{"b"}, "b", "bookmark"),
+		Note:        b([]string{"m"}, "m", "note"),
+		ExportJSONL: b([]string{"x"}, "x", "export view (JSONL)"),
+		ExportCSV:   b([]string{"X"}, "X", "export view (CSV)"),
+
+		Fold: b([]string{"z"}, "z", "fold/unfold"),
+		YAML: b([]string{"y"}, "y", "JSON/YAML"),
+
+		Accept:      b([]string{"enter"}, "enter", "run"),
+		Cancel:      b([]string{"esc", "ctrl+c"}, "esc", "cancel"),
+		HistoryPrev: b([]string{"up"}, "↑", "previous query"),
+		HistoryNext: b([]string{"down"}, "↓", "next query"),
+	}
+}
+
+// Navigation is the movement keys, shown in every view's help.
+func (k *KeyMap) Navigation() []key.Binding {
+	return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Focus, k.Open}
+}
+
+// Pivots are the one-key filters.
+func (k *KeyMap) Pivots() []key.Binding {
+	return []key.Binding{k.PivotUser, k.PivotIP, k.PivotNamespace, k.PivotName, k.PivotAgent, k.Back}
+}
+
+// Views are the keys that open a view.
+func (k *KeyMap) Views() []key.Binding {
+	return []key.Binding{k.Identity, k.Secret, k.Etcd, k.Context, k.Search}
+}
+
+// Case is the keys that write to the case or files.
+func (k *KeyMap) Case() []key.Binding {
+	return []key.Binding{k.Bookmark, k.Note, k.ExportJSONL, k.ExportCSV, k.Help, k.Quit}
+}
+
+// Detail is the keys of the detail pane.
+func (k *KeyMap) Detail() []key.Binding {
+	return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Fold, k.YAML}
+}
+
+// Prompt is the keys of the search and note prompt.
+func (k *KeyMap) Prompt() []key.Binding {
+	return []key.Binding{k.Accept, k.Cancel, k.HistoryPrev, k.HistoryNext}
+}

@@ -1,0 +1,66 @@
+package components
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/kubesleuth/kubesleuth/tui/common"
+)
+
+// StatusBar is the bottom line: what runs (searching…), the last message or error, then
+// the case, the query, the counts and the time span.
+type StatusBar struct {
+	ctx                     *common.Context
+	Case, Query, Mode       string
+	Loaded, Total, Findings int
+	From, To                time.Time
+	Busy, Message, Error    string
+	Took                    time.Duration
+}
+
+// NewStatusBar returns an empty status bar.
+func NewStatusBar(ctx *common.Context) *StatusBar { return &StatusBar{ctx: ctx} }
+
+// View renders the bar in w cells (one line).
+func (s *StatusBar) View(w int) string {
+	st := s.ctx.Styles
+	var left string
+	switch {
+	case s.Busy != "":
+		left = st.Busy.Render(" " + common.Clean(s.Busy) + " ")
+	case s.Error != "":
+		left = st.Error.Render(" " + common.Clean(s.Error) + " ")
+	case s.Message != "":
+		left = st.StatusKey.Render(" " + common.Clean(s.Message) + " ")
+	}
+	q := s.Query
+	if strings.TrimSpace(q) == "" {
+		q = "*"
+	}
+	parts := []string{
+		common.Clean(s.Mode),
+		"query " + common.Clean(q),
+		fmt.Sprintf("%d/%d events", s.Loaded, s.Total),
+		fmt.Sprintf("%d findings", s.Findings),
+	}
+	if !s.From.IsZero() {
+		parts = append(parts, s.span())
+	}
+	if s.Took > 0 {
+		parts = append(parts, s.Took.Round(time.Millisecond).String())
+	}
+	parts = append(parts, "case "+common.Clean(s.Case), "? help")
+	body := " " + strings.Join(parts, " │ ") + " "
+	lw := common.Width(left)
+	return left + st.Status.Render(common.Fit(body, max(w-lw, 0)))
+}
+
+// span is the case's time range, the date once when both ends are on the same day.
+func (s *StatusBar) span() string {
+	a, b := s.From.In(s.ctx.Loc), s.To.In(s.ctx.Loc)
+	if a.Format("2006-01-02") == b.Format("2006-01-02") {
+		return a.Format("2006-01-02 15:04:05") + "–" + b.Format("15:04:05")
+	}
+	return a.Format("2006-01-02 15:04") + "–" + b.Format("2006-01-02 15:04")
+}

@@ -1,0 +1,277 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/kubesleuth/kubesleuth/analyzer"
+	"github.com/kubesleuth/kubesleuth/index"
+	"github.com/kubesleuth/kubesleuth/tui/common"
+	"github.com/kubesleuth/kubesleuth/tui/components"
+)
+
+// The commands below are the only place the TUI calls the case. Each runs on a
+// goroutine of bubbletea's; none touches the model.
+
+// PageSize is how many timeline rows one query fetches: a few screens, so that the
+// first screen costs one small query and scrolling fetches ahead (Timeline.NearEnd).
+const PageSize = 200
+
+// identityLimit and secretLimit bound the whole-view queries; the view's title says when
+// the case holds more.
+const (
+	identityLimit = 5000
+	secretLimit   = 2000
+	// IdleGap splits an identity's activity into bursts.
+	IdleGap = 10 * time.Minute
+	// ContextEvents is how many events before and after the selected one the context
+	// view shows.
+	ContextEvents = 25
+)
+
+func loadInfo(r index.Reader) tea.Cmd {
+	return func() tea.Msg {
+		info, err := r.Info()
+		return infoMsg{info, err}
+	}
+}
+
+func loadFindings(r index.Reader) tea.Cmd {
+	return func() tea.Msg {
+		fs, err := r.Findings()
+		return findingsMsg{fs, err}
+	}
+}
+
+func loadAnnotations(r index.Reader) tea.Cmd {
+	return func() tea.Msg {
+		as, err := r.Annotations()
+		return annotationsMsg{as, err}
+	}
+}
+
+// searchPage fetches the newest page of text, or with after set the page older than the
+// rows already loaded. Paging is by time (keyset): To is the oldest loaded time + 1 ns
+// and Offset skips the rows already loaded at exactly that time, so a page costs the
+// same at the end of a million events as at the start.
+func searchPage(ctx context.Context, r index.Reader, gen int, text string, after []index.Row) tea.Cmd {
+	return func() tea.Msg {
+		q := index.Query{Text: text, Limit: PageSize, Newest: true}
+		if n := len(after); n > 0 {
+			last := after[n-1].Time
+			q.To = last.Add(time.Nanosecond)
+			for i := n - 1; i >= 0 && after[i].Time.Equal(last); i-- {
+				q.Offset++
+			}
+		}
+		res, err := r.Search(ctx, q)
+		if err != nil {
+			return pageMsg{gen: gen, more: len(after) > 0, err: fmt.Errorf("search %q: %w", text, err)}
+		}
+		if len(after) > 0 {
+			seen := make(map[index.EventID]bool)
+			for i := len(after) - 1; i >= 0 && i >= len(after)-q.Offset; i-- {
+				seen[after[i].ID] = true
+			}
+			kept := res.Events[:0]
+			for _, e := range res.Events {
+				if !seen[e.ID] {
+					kept = append(kept, e)
+				}
+			}
+			res.Events = kept
+		}
+		return pageMsg{gen: gen, res: res, more: len(after) > 0}
+	}
+}
+
+// histogram counts the matches of text per bucket over [from, to), with about cols
+// buckets (the histogram's width).
+func histogram(ctx context.Context, r index.Reader, gen int, key, text string, from, to time.Time, cols int) tea.Cmd {
+	return func() tea.Msg {
+		span := to.Sub(from)
+		iv := (span + time.Duration(cols) - 1) / time.Duration(max(cols, 1))
+		iv = max(iv.Round(time.Second), time.Second)
+		res, err := r.Search(ctx, index.Query{Text: text, From: from, To: to, Limit: 1, Histogram: iv})
+		if err != nil {
+			return histMsg{gen: gen, key: key, err: fmt.Errorf("histogram of %q: %w", text, err)}
+		}
+		m := histMsg{gen: gen, key: key, buckets: res.Histogram, interval: iv, from: from.Truncate(iv)}
+		if len(res.Histogram) > 0 {
+			m.from = res.Histogram[0].Start
+		}
+		return m
+	}
+}
+
+// identityView is everything one identity did, oldest first, split into bursts wherever
+// consecutive events are more than IdleGap apart.
+func identityView(ctx context.Context, r index.Reader, gen int, user string, c *common.Context) tea.Cmd {
+	return func() tea.Msg {
+		res, err := r.Search(ctx, index.Query{Text: clause("user", user), Limit: identityLimit})
+		if err != nil {
+			return viewMsg{gen: gen, err: fmt.Errorf("identity %s: %w", common.Clean(user), err)}
+		}
+		return viewMsg{gen: gen, items: bursts(res.Events, IdleGap, c), total: res.Total}
+	}
+}
+
+// bursts groups rows (oldest first) into bursts with a header line each: start,
+// duration, events, verbs by count.
+func bursts(rows []index.Row, gap time.Duration, c *common.Context) []components.Item {
+	var out []components.Item
+	for start, n := 0, 1; start < len(rows); n++ {
+		end := start + 1
+		for end < len(rows) && rows[end].Time.Sub(rows[end-1].Time) <= gap {
+			end++
+		}
+		b := rows[start:end]
+		verbs := map[string]int{}
+		for _, r := range b {
+			verbs[r.Verb]++
+		}
+		vs := make([]string, 0, len(verbs))
+		for v := range verbs {
+			vs = append(vs, v)
+		}
+		sort.Slice(vs, func(i, j int) bool {
+			if verbs[vs[i]] != verbs[vs[j]] {
+				return verbs[vs[i]] > verbs[vs[j]]
+			}
+			return vs[i] < vs[j]
+		})
+		for i, v := range vs {
+			vs[i] = fmt.Sprintf("%s %d", v, verbs[v])
+		}
+		dur := b[len(b)-1].Time.Sub(b[0].Time).Round(time.Second)
+		out = append(out, components.Item{Header: fmt.Sprintf("── burst %d: %s, %s, %d events: %s", n, c.Time(b[0].Time), dur, len(b), strings.Join(vs, ", "))})
+		for i := range b {
+			out = append(out, components.Item{Row: &b[i]})
+		}
+		start = end
+	}
+	return out
+}
+
+// secretView is who read, listed or changed one secret: the requests naming it, and the
+// lists and watches of secrets in its namespace or cluster-wide, in time order.
+func secretView(ctx context.Context, r index.Reader, gen int, ns, name string) tea.Cmd {
+	return func() tea.Msg {
+		named := "resource:secrets " + clause("name", name)
+		if ns != "" {
+			named += " " + clause("namespace", ns)
+		}
+		seen := map[index.EventID]bool{}
+		var rows []index.Row
+		for _, q := range []string{named, "resource:secrets verb:list", "resource:secrets verb:watch"} {
+			res, err := r.Search(ctx, index.Query{Text: q, Limit: secretLimit})
+			if err != nil {
+				return viewMsg{gen: gen, err: fmt.Errorf("secret %s/%s: %w", common.Clean(ns), common.Clean(name), err)}
+			}
+			for _, e := range res.Events {
+				if q != named && e.Namespace != "" && e.Namespace != ns {
+					continue // a list in another namespace does not reveal this secret
+				}
+				if !seen[e.ID] {
+					seen[e.ID] = true
+					rows = append(rows, e)
+				}
+			}
+		}
+		sort.SliceStable(rows, func(i, j int) bool { return rows[i].Time.Before(rows[j].Time) })
+		items := make([]components.Item, len(rows))
+		for i := range rows {
+			items[i] = components.Item{Row: &rows[i]}
+		}
+		return viewMsg{gen: gen, items: items, total: len(rows)}
+	}
+}
+
+// etcdView lists the secrets at rest grouped by state, the exposed states first.
+func etcdView(r index.Reader, gen int) tea.Cmd {
+	return func() tea.Msg {
+		ss, err := r.SecretsAtRest()
+		if err != nil {
+			return viewMsg{gen: gen, err: fmt.Errorf("secrets at rest: %w", err)}
+		}
+		order := map[string]int{"plaintext": 0, "deleted": 1, "undecodable": 2, "encrypted": 3}
+		sort.SliceStable(ss, func(i, j int) bool {
+			oi, oj := order[ss[i].State], order[ss[j].State]
+			if oi != oj {
+				return oi < oj
+			}
+			return ss[i].Key < ss[j].Key
+		})
+		var items []components.Item
+		for i := 0; i < len(ss); {
+			j := i
+			for j < len(ss) && ss[j].State == ss[i].State {
+				j++
+			}
+			items = append(items, components.Item{Header: fmt.Sprintf("── %s: %d secret(s)", ss[i].State, j-i)})
+			for k := i; k < j; k++ {
+				items = append(items, components.Item{Secret: &ss[k]})
+			}
+			i = j
+		}
+		return viewMsg{gen: gen, items: items, total: len(ss)}
+	}
+}
+
+// contextView is the events around id, with the cursor on id.
+func contextView(ctx context.Context, r index.Reader, gen int, id index.EventID) tea.Cmd {
+	return func() tea.Msg {
+		rows, err := r.Around(ctx, id, ContextEvents)
+		if err != nil {
+			return viewMsg{gen: gen, err: fmt.Errorf("events around %s: %w", common.Clean(string(id)), err)}
+		}
+		m := viewMsg{gen: gen, total: len(rows)}
+		for i := range rows {
+			if rows[i].ID == id {
+				m.cursor = i
+			}
+			m.items = append(m.items, components.Item{Row: &rows[i]})
+		}
+		return m
+	}
+}
+
+// evidenceView is the events a finding cites.
+func evidenceView(r index.Reader, gen int, f analyzer.Finding) tea.Cmd {
+	return func() tea.Msg {
+		rows, err := r.ResolveEvidence(f)
+		if err != nil {
+			return viewMsg{gen: gen, err: fmt.Errorf("evidence of %s: %w", common.Clean(f.RuleID), err)}
+		}
+		m := viewMsg{gen: gen, total: len(rows)}
+		for i := range rows {
+			m.items = append(m.items, components.Item{Row: &rows[i]})
+		}
+		return m
+	}
+}
+
+// eventDetail fetches one event's stored JSON.
+func eventDetail(r index.Reader, gen int, row index.Row) tea.Cmd {
+	return func() tea.Msg {
+		raw, err := r.Event(row.ID)
+		title := fmt.Sprintf("%s %s %s", row.Verb, row.Resource, row.ID)
+		if err != nil {
+			return detailMsg{gen: gen, title: title, err: fmt.Errorf("event %s: %w", row.ID, err)}
+		}
+		return detailMsg{gen: gen, title: title, raw: raw}
+	}
+}
+
+// findingDetail renders a finding's explanation, remediation and evidence.
+func findingDetail(r index.Reader, gen int, f analyzer.Finding, c *common.Context, note string) tea.Cmd {
+	return func() tea.Msg {
+		rows, err := r.ResolveEvidence(f)
+		return detailMsg{gen: gen, title: f.RuleID + " " + f.Title, lines: findingLines(f, rows, err, c, note)}
+	}
+}

@@ -1,0 +1,213 @@
+package tui
+
+import (
+	"context"
+	"time"
+
+	"charm.land/bubbles/v2/textinput"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/kubesleuth/kubesleuth/analyzer"
+	"github.com/kubesleuth/kubesleuth/index"
+	"github.com/kubesleuth/kubesleuth/tui/common"
+	"github.com/kubesleuth/kubesleuth/tui/components"
+)
+
+// Options configure a Model.
+type Options struct {
+	// CaseName is shown in the status bar (the case folder).
+	CaseName string
+	// Query is the initial filter of the timeline ("" is every event).
+	Query string
+	// ExportDir is where x/X write exports (created 0700 when missing).
+	ExportDir string
+	// Now is the clock for annotation times and export names (tests pin it).
+	Now func() time.Time
+	// Context overrides the styles, keys and time zone (tests pin them).
+	Context *common.Context
+}
+
+// Pane is what has the keyboard focus.
+type Pane int
+
+const (
+	PaneTimeline Pane = iota
+	PaneFindings
+	PaneDetail
+)
+
+// ViewKind is what the timeline shows.
+type ViewKind int
+
+const (
+	ViewSearch ViewKind = iota
+	ViewIdentity
+	ViewSecret
+	ViewEtcd
+	ViewContext
+	ViewEvidence
+)
+
+var viewNames = map[ViewKind]string{ViewSearch: "search", ViewIdentity: "identity", ViewSecret: "secret",
+	ViewEtcd: "etcd", ViewContext: "context", ViewEvidence: "evidence"}
+
+func (v ViewKind) String() string { return viewNames[v] }
+
+// Frame is one state of the timeline: a view with its query, loaded items and cursor. The
+// back stack holds frames, so going back restores rows and cursor without a query.
+type Frame struct {
+	Kind   ViewKind
+	Query  string // the search text (for the search view) or the query the view ran
+	Title  string
+	Items  []components.Item
+	Total  int
+	Scroll components.Scroll
+	Anchor index.EventID
+	// Subject is what the view is about: the identity, the secret's namespace and name, or
+	// the finding whose evidence it lists.
+	Subject         string
+	Namespace, Name string
+	Finding         *analyzer.Finding
+	// Done says every match is loaded (search view paging).
+	Done bool
+	// Hist is the histogram of this frame's query, kept so back restores it too.
+	Hist     []int
+	HistFrom time.Time
+	HistIv   time.Duration
+	histKey  string
+}
+
+// Model is the investigation TUI. Create it with New and run it with tea.NewProgram.
+type Model struct {
+	r    index.Reader
+	opts Options
+	ctx  *common.Context
+
+	root      context.Context
+	stop      context.CancelFunc
+	cancel    context.CancelFunc // the running view's queries
+	gen       int                // the current view generation
+	paging    bool               // a next-page query is running
+	busy      bool               // the view's query is running (status bar "searching…")
+	histBusy  bool
+	histCache map[string]histMsg
+
+	width, height int
+	focus         Pane
+	showHelp      bool
+
+	cur   Frame
+	stack []Frame
+
+	info        *index.Info
+	findings    *components.Findings
+	timeline    *components.Timeline
+	detail      *components.Detail
+	status      *components.StatusBar
+	hist        *components.Histogram
+	help        *components.Help
+	findingHist []analyzer.Finding
+
+	detailGen int
+	detailKey string // what the detail pane shows ("e:"+ID or "f:"+FindingID)
+
+	annotations map[index.Target]index.Annotation
+
+	prompt     textinput.Model
+	promptKind promptKind
+	noteTarget index.Target
+	history    []string
+	histPos    int
+
+	message, errText string
+	quitting         bool
+	// writes counts annotation writes in flight; quitting waits for them so that a
+	// bookmark made just before q is in the case.
+	writes      int
+	quitOnWrite bool
+}
+
+type promptKind int
+
+const (
+	promptNone promptKind = iota
+	promptSearch
+	promptNote
+)
+
+// New returns the model over r. r is used from command goroutines only; the caller
+// closes it after the program ends.
+func New(r index.Reader, o Options) *Model {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Context == nil {
+		o.Context = common.NewContext()
+	}
+	ctx := o.Context
+	root, stop := context.WithCancel(context.Background())
+	m := &Model{
+		r: r, opts: o, ctx: ctx, root: root, stop: stop,
+		findings:    components.NewFindings(ctx),
+		timeline:    components.NewTimeline(ctx),
+		detail:      components.NewDetail(ctx),
+		status:      components.NewStatusBar(ctx),
+		hist:        components.NewHistogram(ctx),
+		help:        components.NewHelp(ctx),
+		annotations: map[index.Target]index.Annotation{},
+		histCache:   map[string]histMsg{},
+		width:       80, height: 24,
+	}
+	m.findings.Mark = func(f analyzer.Finding) string { return m.mark(index.Target{Kind: "finding", ID: FindingID(f)}) }
+	m.timeline.Mark = func(id index.EventID) string { return m.mark(index.Target{Kind: "event", ID: string(id)}) }
+	m.prompt = textinput.New()
+	m.prompt.Prompt = "/"
+	st := m.prompt.Styles()
+	st.Cursor.Blink = false // a blinking cursor is a timer: it would keep tests and idle CPU busy
+	m.prompt.SetStyles(st)
+	m.cur = Frame{Kind: ViewSearch, Query: o.Query, Title: searchTitle(o.Query)}
+	return m
+}
+
+func searchTitle(q string) string {
+	if q == "" || q == "*" {
+		return "Timeline: all events, newest first"
+	}
+	return "Timeline: " + q + " (newest first)"
+}
+
+// Init loads the case: info, findings, annotations and the first page of the timeline,
+// all at once and off the update loop.
+func (m *Model) Init() tea.Cmd {
+	return tea.Batch(loadInfo(m.r), loadFindings(m.r), loadAnnotations(m.r), m.startView())
+}
+
+// Stack returns the back stack (oldest first) and the current frame, for tests.
+func (m *Model) Stack() ([]Frame, Frame) { return m.stack, m.cur }
+
+// Focus returns the focused pane.
+func (m *Model) Focus() Pane { return m.focus }
+
+// Busy reports whether a view query is running.
+func (m *Model) Busy() bool { return m.busy || m.paging }
+
+// Annotation returns the annotation of t known to the model.
+func (m *Model) Annotation(t index.Target) (index.Annotation, bool) {
+	a, ok := m.annotations[t]
+	return a, ok
+}
+
+func (m *Model) mark(t index.Target) string {
+	a, ok := m.annotations[t]
+	if !ok {
+		return ""
+	}
+	s := ""
+	if a.Bookmarked {
+		s += "★"
+	}
+	if a.Note != "" {
+		s += "✎"
+	}
+	return s
+}

@@ -1,0 +1,344 @@
+package tui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/kubesleuth/kubesleuth/index"
+	"github.com/kubesleuth/kubesleuth/tui/components"
+)
+
+// Update handles one message. It never waits on the case: data arrives as messages from
+// the commands in fetch.go.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = max(msg.Width, 20), max(msg.Height, 8)
+		return m, m.histCmd()
+	case tea.KeyPressMsg:
+		return m, m.key(msg)
+	case tea.MouseWheelMsg:
+		d := 3
+		if msg.Mouse().Button == tea.MouseWheelUp {
+			d = -3
+		}
+		m.scroll(d, true)
+		return m, m.afterMove()
+	case infoMsg:
+		if msg.err != nil {
+			m.errText = "case info: " + msg.err.Error()
+			return m, nil
+		}
+		m.info = msg.info
+		return m, m.histCmd()
+	case findingsMsg:
+		if msg.err != nil {
+			m.errText = "findings: " + msg.err.Error()
+		}
+		m.findings.SetItems(msg.items)
+		m.findingHist = msg.items
+		m.showHist()
+		return m, nil
+	case annotationsMsg:
+		if msg.err != nil {
+			m.errText = "annotations: " + msg.err.Error()
+		}
+		clear(m.annotations)
+		for _, a := range msg.items {
+			m.annotations[a.Target] = a
+		}
+		return m, nil
+	case pageMsg:
+		return m, m.page(msg)
+	case viewMsg:
+		if msg.gen != m.gen {
+			return m, nil
+		}
+		m.busy, m.timeline.Loading = false, false
+		if msg.err != nil {
+			m.fail(msg.err)
+			return m, nil
+		}
+		m.cur.Done = true
+		m.timeline.SetItems(msg.items)
+		m.timeline.Total = msg.total
+		m.timeline.Scroll.Cursor = msg.cursor
+		m.timeline.Scroll.Offset = max(msg.cursor-m.timeline.PageSize()/2, 0)
+		return m, m.followCursor()
+	case histMsg:
+		m.histBusy = false
+		if msg.err != nil {
+			m.fail(msg.err)
+			return m, nil
+		}
+		if len(m.histCache) > 32 {
+			clear(m.histCache)
+		}
+		m.histCache[msg.key] = msg
+		if msg.gen == m.gen {
+			m.applyHist(msg)
+		}
+		return m, nil
+	case detailMsg:
+		if msg.gen != m.detailGen {
+			return m, nil
+		}
+		switch {
+		case msg.err != nil:
+			m.detail.SetText(msg.title, []string{m.ctx.Styles.Error.Render(msg.err.Error())})
+		case msg.raw != nil:
+			m.detail.SetEvent(msg.title, msg.raw)
+		default:
+			m.detail.SetText(msg.title, msg.lines)
+		}
+		return m, nil
+	case annotatedMsg:
+		m.writes--
+		if m.quitOnWrite && m.writes == 0 {
+			return m, m.quit()
+		}
+		if msg.err != nil {
+			m.fail(msg.err)
+			return m, loadAnnotations(m.r) // undo the optimistic update
+		}
+		if !msg.a.Bookmarked && strings.TrimSpace(msg.a.Note) == "" {
+			delete(m.annotations, msg.a.Target)
+		} else {
+			m.annotations[msg.a.Target] = msg.a
+		}
+		return m, nil
+	case exportedMsg:
+		m.busy = false
+		if msg.err != nil {
+			m.fail(msg.err)
+			return m, nil
+		}
+		m.message = fmt.Sprintf("exported %d to %s", msg.n, msg.path)
+		return m, nil
+	}
+	if m.promptKind != promptNone {
+		var cmd tea.Cmd
+		m.prompt, cmd = m.prompt.Update(msg)
+		return m, cmd
+	}
+	return m, nil
+}
+
+// fail shows err in the status bar, except a cancellation: that is a query the user
+// replaced, not a failure.
+func (m *Model) fail(err error) {
+	if errors.Is(err, context.Canceled) || strings.Contains(err.Error(), context.Canceled.Error()) {
+		return
+	}
+	m.errText = err.Error()
+}
+
+// page adds a page of search results to the timeline.
+func (m *Model) page(msg pageMsg) tea.Cmd {
+	if msg.gen != m.gen {
+		return nil
+	}
+	if msg.more {
+		m.paging = false
+	} else {
+		m.busy, m.timeline.Loading = false, false
+	}
+	if msg.err != nil {
+		m.fail(msg.err)
+		return nil
+	}
+	items := m.timeline.Items
+	for i := range msg.res.Events {
+		items = append(items, components.Item{Row: &msg.res.Events[i]})
+	}
+	if !msg.more {
+		m.timeline.Total = msg.res.Total
+		m.status.Took = msg.res.Took
+	}
+	m.timeline.SetItems(items)
+	m.cur.Done = len(msg.res.Events) == 0 || len(items) >= m.timeline.Total
+	if msg.more {
+		return nil
+	}
+	return m.followCursor()
+}
+
+// nextPage fetches the next page of the search view when the cursor nears the end.
+func (m *Model) nextPage() tea.Cmd {
+	if m.cur.Kind != ViewSearch || m.cur.Done || m.paging || m.busy || !m.timeline.NearEnd() {
+		return nil
+	}
+	var rows []index.Row
+	for _, it := range m.timeline.Items {
+		if it.Row != nil {
+			rows = append(rows, *it.Row)
+		}
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	m.paging = true
+	return searchPage(m.root, m.r, m.gen, m.cur.Query, rows)
+}
+
+// afterMove follows the cursor in the detail pane and pages ahead.
+func (m *Model) afterMove() tea.Cmd {
+	return tea.Batch(m.followCursor(), m.nextPage())
+}
+
+// scroll moves the focused list (or the detail text) by d; wheel moves the window.
+func (m *Model) scroll(d int, wheel bool) {
+	switch m.focus {
+	case PaneFindings:
+		if wheel {
+			m.findings.Wheel(d)
+		} else {
+			m.findings.Move(d)
+		}
+	case PaneDetail:
+		m.detail.Move(d)
+	default:
+		if wheel {
+			m.timeline.Wheel(d)
+		} else {
+			m.timeline.Move(d)
+		}
+	}
+}
+
+func (m *Model) pageSize() int {
+	switch m.focus {
+	case PaneFindings:
+		return m.findings.PageSize()
+	case PaneDetail:
+		return m.detail.PageSize()
+	}
+	return m.timeline.PageSize()
+}
+
+// key handles a key press: the prompt and the help screen take keys first.
+func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.ctx.Keys
+	if m.promptKind != promptNone {
+		return m.promptKey(msg)
+	}
+	if m.showHelp {
+		switch {
+		case key.Matches(msg, k.Help, k.Back):
+			m.showHelp = false
+		case msg.String() == "ctrl+c":
+			return m.quit()
+		}
+		return nil
+	}
+	m.message = ""
+	switch {
+	case key.Matches(msg, k.Quit):
+		return m.quit()
+	case key.Matches(msg, k.Help):
+		m.showHelp = true
+	case key.Matches(msg, k.Up):
+		m.scroll(-1, false)
+		return m.afterMove()
+	case key.Matches(msg, k.Down):
+		m.scroll(1, false)
+		return m.afterMove()
+	case key.Matches(msg, k.PageUp):
+		m.scroll(-m.pageSize(), false)
+		return m.afterMove()
+	case key.Matches(msg, k.PageDown):
+		m.scroll(m.pageSize(), false)
+		return m.afterMove()
+	case key.Matches(msg, k.Top):
+		m.scroll(-1<<30, false)
+		return m.afterMove()
+	case key.Matches(msg, k.Bottom):
+		m.scroll(1<<30, false)
+		return m.afterMove()
+	case key.Matches(msg, k.Focus):
+		m.focus = (m.focus + 1) % 3
+		return m.followCursor()
+	case key.Matches(msg, k.FocusBack):
+		m.focus = (m.focus + 2) % 3
+		return m.followCursor()
+	case key.Matches(msg, k.Open):
+		return m.open()
+	case key.Matches(msg, k.Search):
+		return m.openPrompt(promptSearch, m.cur.Query)
+	case key.Matches(msg, k.Back):
+		if m.focus == PaneDetail {
+			m.focus = m.detailPane()
+			return nil
+		}
+		return m.back()
+	case key.Matches(msg, k.PivotUser):
+		return m.pivot("user")
+	case key.Matches(msg, k.PivotIP):
+		return m.pivot("sourceIP")
+	case key.Matches(msg, k.PivotNamespace):
+		return m.pivot("namespace")
+	case key.Matches(msg, k.PivotName):
+		return m.pivot("name")
+	case key.Matches(msg, k.PivotAgent):
+		return m.pivot("userAgent")
+	case key.Matches(msg, k.Identity):
+		return m.identity()
+	case key.Matches(msg, k.Secret):
+		return m.secret()
+	case key.Matches(msg, k.Etcd):
+		return m.etcd()
+	case key.Matches(msg, k.Context):
+		return m.around()
+	case key.Matches(msg, k.Bookmark):
+		return m.toggleBookmark()
+	case key.Matches(msg, k.Note):
+		return m.startNote()
+	case key.Matches(msg, k.ExportJSONL):
+		return m.export("jsonl")
+	case key.Matches(msg, k.ExportCSV):
+		return m.export("csv")
+	case key.Matches(msg, k.Fold):
+		m.detail.ToggleFold()
+	case key.Matches(msg, k.YAML):
+		m.detail.ToggleYAML()
+	}
+	return nil
+}
+
+// open is enter: on a finding it lists the finding's evidence in the timeline; on an
+// event or secret it focuses the detail pane.
+func (m *Model) open() tea.Cmd {
+	if m.focus == PaneFindings {
+		if f, ok := m.findings.Selected(); ok {
+			cmd := m.evidence(f)
+			return cmd
+		}
+		return nil
+	}
+	if m.focus == PaneTimeline {
+		cmd := m.followCursor()
+		m.focus = PaneDetail
+		return cmd
+	}
+	return nil
+}
+
+// quit ends the program once pending annotation writes are done.
+func (m *Model) quit() tea.Cmd {
+	if m.writes > 0 {
+		m.quitOnWrite = true
+		m.message = "saving…"
+		return nil
+	}
+	m.quitting = true
+	if m.cancel != nil {
+		m.cancel()
+	}
+	m.stop()
+	return tea.Quit
+}

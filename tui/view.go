@@ -1,0 +1,156 @@
+package tui
+
+import (
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/kubesleuth/kubesleuth/tui/common"
+	"github.com/kubesleuth/kubesleuth/tui/components"
+)
+
+// Layout is where each pane goes at one terminal size. Wide terminals (≥ 120 columns)
+// put findings and timeline side by side above the detail; narrow ones stack all three.
+// Short terminals drop the histogram's axis, then the histogram.
+type Layout struct {
+	Hist                 int // histogram lines (0 hides it)
+	Prompt               int // 1 while the prompt is open
+	Side                 bool
+	FindingsW            int
+	FindingsH, TimelineH int
+	DetailH, Body, Width int
+}
+
+// ComputeLayout lays out a w×h screen; prompt reserves the input line.
+func ComputeLayout(w, h int, prompt bool) Layout {
+	l := Layout{Width: w}
+	if prompt {
+		l.Prompt = 1
+	}
+	switch {
+	case h >= 40:
+		l.Hist = 3
+	case h >= 18:
+		l.Hist = 2
+	}
+	l.Body = max(h-1-l.Prompt-l.Hist, 3)
+	if w >= 120 {
+		l.Side = true
+		l.FindingsW = w * 2 / 5
+		l.FindingsH = max(l.Body*11/20, 3)
+		l.TimelineH = l.FindingsH
+		l.DetailH = l.Body - l.FindingsH
+		return l
+	}
+	l.FindingsW = w
+	l.FindingsH = max(l.Body/4, 3)
+	l.TimelineH = max(l.Body*2/5, 3)
+	l.DetailH = max(l.Body-l.FindingsH-l.TimelineH, 0)
+	return l
+}
+
+// View draws the screen: histogram, panes, prompt, status bar. It only reads state.
+func (m *Model) View() tea.View {
+	v := tea.NewView(m.Render())
+	v.AltScreen = true
+	v.MouseMode = tea.MouseModeCellMotion
+	v.WindowTitle = "kubesleuth investigate"
+	return v
+}
+
+// Render returns the screen as text (View's content; golden tests compare it).
+func (m *Model) Render() string {
+	if m.quitting {
+		return ""
+	}
+	w, h := m.width, m.height
+	l := ComputeLayout(w, h, m.promptKind != promptNone)
+	var parts []string
+	if l.Hist > 0 {
+		parts = append(parts, m.hist.View(w, l.Hist))
+	}
+	if m.showHelp {
+		parts = append(parts, m.help.View("Keys: "+m.cur.Kind.String()+" view", m.helpGroups(), w, l.Body))
+	} else if l.Side {
+		tw := w - l.FindingsW - 1
+		top := joinSide(m.findings.View(l.FindingsW, l.FindingsH, m.focus == PaneFindings),
+			m.timeline.View(tw, l.TimelineH, m.focus == PaneTimeline), l.FindingsH)
+		parts = append(parts, top)
+		if l.DetailH > 0 {
+			parts = append(parts, m.detail.View(w, l.DetailH, m.focus == PaneDetail))
+		}
+	} else {
+		parts = append(parts, m.findings.View(w, l.FindingsH, m.focus == PaneFindings),
+			m.timeline.View(w, l.TimelineH, m.focus == PaneTimeline))
+		if l.DetailH > 0 {
+			parts = append(parts, m.detail.View(w, l.DetailH, m.focus == PaneDetail))
+		}
+	}
+	if l.Prompt > 0 {
+		parts = append(parts, common.Fit(m.prompt.View(), w))
+	}
+	parts = append(parts, m.statusView(w))
+	return strings.Join(parts, "\n")
+}
+
+// joinSide puts two blocks of h lines side by side with a separator.
+func joinSide(a, b string, h int) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	out := make([]string, h)
+	for i := range out {
+		var x, y string
+		if i < len(al) {
+			x = al[i]
+		}
+		if i < len(bl) {
+			y = bl[i]
+		}
+		out[i] = x + "│" + y
+	}
+	return strings.Join(out, "\n")
+}
+
+func (m *Model) statusView(w int) string {
+	s := m.status
+	s.Mode = m.cur.Kind.String()
+	s.Query = m.cur.Query
+	s.Loaded, s.Total, s.Findings = 0, m.timeline.Total, len(m.findings.Items)
+	for _, it := range m.timeline.Items {
+		if it.Row != nil || it.Secret != nil {
+			s.Loaded++
+		}
+	}
+	s.Case = m.opts.CaseName
+	if m.info != nil && m.info.First != nil && m.info.Last != nil {
+		s.From, s.To = *m.info.First, *m.info.Last
+	}
+	s.Busy, s.Error, s.Message = "", m.errText, m.message
+	switch {
+	case m.busy:
+		s.Busy = "searching…"
+	case m.paging:
+		s.Busy = "loading more…"
+	}
+	return s.View(w)
+}
+
+// helpGroups are the keys of the current view for the help screen.
+func (m *Model) helpGroups() []components.HelpGroup {
+	k := m.ctx.Keys
+	groups := []components.HelpGroup{
+		{Title: "Move", Keys: k.Navigation()},
+		{Title: "Pivot (filter on the selection)", Keys: k.Pivots()},
+		{Title: "Views", Keys: k.Views()},
+		{Title: "Case", Keys: k.Case()},
+		{Title: "Detail pane", Keys: k.Detail()},
+		{Title: "Search prompt", Keys: k.Prompt()},
+	}
+	switch m.cur.Kind {
+	case ViewEtcd:
+		groups[1] = components.HelpGroup{Title: "Pivot (filter on the selection)", Keys: []key.Binding{k.PivotNamespace, k.PivotName, k.Secret, k.Back}}
+	case ViewIdentity:
+		groups[2].Title = "Views (identity: bursts split at idle gaps)"
+	}
+	return groups
+}

@@ -1,0 +1,326 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/kubesleuth/kubesleuth/analyzer"
+	"github.com/kubesleuth/kubesleuth/index"
+	"github.com/kubesleuth/kubesleuth/tui/common"
+	"github.com/kubesleuth/kubesleuth/tui/components"
+)
+
+// startView cancels whatever the previous view was still fetching and starts loading the
+// current frame under a new generation.
+func (m *Model) startView() tea.Cmd {
+	if m.cancel != nil {
+		m.cancel()
+	}
+	m.gen++
+	ctx, cancel := context.WithCancel(m.root)
+	m.cancel = cancel
+	m.paging = false
+	m.busy = true
+	m.errText = ""
+	f := &m.cur
+	m.timeline.Title, m.timeline.Items, m.timeline.Total, m.timeline.Anchor = f.Title, nil, 0, f.Anchor
+	m.timeline.Scroll = components.Scroll{}
+	m.timeline.Loading = true
+	m.timeline.Empty = "no events match"
+	var load tea.Cmd
+	switch f.Kind {
+	case ViewSearch:
+		load = searchPage(ctx, m.r, m.gen, f.Query, nil)
+	case ViewIdentity:
+		load = identityView(ctx, m.r, m.gen, f.Subject, m.ctx)
+	case ViewSecret:
+		load = secretView(ctx, m.r, m.gen, f.Namespace, f.Name)
+	case ViewEtcd:
+		m.timeline.Empty = "no secrets at rest in this case (ingest --etcd-snapshot adds them)"
+		load = etcdView(m.r, m.gen)
+	case ViewContext:
+		load = contextView(ctx, m.r, m.gen, f.Anchor)
+	case ViewEvidence:
+		load = evidenceView(m.r, m.gen, *f.Finding)
+	}
+	return tea.Batch(load, m.histCmd())
+}
+
+// histQuery is the query whose histogram the frame shows: its filter, or every event for
+// views that are not a filter (etcd, context).
+func (f *Frame) histQuery() string {
+	switch f.Kind {
+	case ViewSearch, ViewIdentity, ViewSecret:
+		return f.Query
+	}
+	return ""
+}
+
+// histCmd starts the histogram of the current frame unless it is known (same query,
+// width and case span). It needs the case's span (Info) and the screen width.
+func (m *Model) histCmd() tea.Cmd {
+	if m.info == nil || m.info.First == nil || m.info.Last == nil {
+		return nil
+	}
+	cols := components.Columns(m.width)
+	q := m.cur.histQuery()
+	key := fmt.Sprintf("%s\x00%d\x00%s", q, cols, m.info.Last)
+	if m.cur.histKey == key {
+		return nil
+	}
+	if h, ok := m.histCache[key]; ok {
+		m.applyHist(h)
+		return nil
+	}
+	m.histBusy = true
+	return histogram(m.root, m.r, m.gen, key, q, *m.info.First, m.info.Last.Add(1), cols)
+}
+
+func (m *Model) applyHist(h histMsg) {
+	counts := make([]int, len(h.buckets))
+	for i, b := range h.buckets {
+		counts[i] = b.Count
+	}
+	m.cur.Hist, m.cur.HistFrom, m.cur.HistIv, m.cur.histKey = counts, h.from, h.interval, h.key
+	m.showHist()
+}
+
+// showHist puts the current frame's histogram and the findings' first-seen counts over
+// the same buckets into the histogram component.
+func (m *Model) showHist() {
+	m.hist.Events, m.hist.From, m.hist.Interval = m.cur.Hist, m.cur.HistFrom, m.cur.HistIv
+	m.hist.Findings = nil
+	if m.cur.HistIv <= 0 {
+		return
+	}
+	fc := make([]int, len(m.cur.Hist))
+	for _, f := range m.findingHist {
+		if i := int(f.FirstSeen.Sub(m.cur.HistFrom) / m.cur.HistIv); i >= 0 && i < len(fc) {
+			fc[i]++
+		}
+	}
+	m.hist.Findings = fc
+}
+
+// push saves the current frame (rows, cursor) on the back stack and starts next.
+func (m *Model) push(next Frame) tea.Cmd {
+	m.saveFrame()
+	m.stack = append(m.stack, m.cur)
+	m.cur = next
+	m.focus = PaneTimeline
+	return m.startView()
+}
+
+func (m *Model) saveFrame() {
+	m.cur.Items, m.cur.Total, m.cur.Scroll = m.timeline.Items, m.timeline.Total, m.timeline.Scroll
+}
+
+// back restores the previous frame with its rows and cursor; nothing is queried again
+// except a histogram for a new width.
+func (m *Model) back() tea.Cmd {
+	if len(m.stack) == 0 {
+		m.message = "nothing to go back to"
+		return nil
+	}
+	if m.cancel != nil {
+		m.cancel()
+	}
+	m.gen++ // drop the abandoned view's late results
+	m.busy, m.paging = false, false
+	m.cur = m.stack[len(m.stack)-1]
+	m.stack = m.stack[:len(m.stack)-1]
+	m.timeline.Title, m.timeline.Items, m.timeline.Total = m.cur.Title, m.cur.Items, m.cur.Total
+	m.timeline.Scroll, m.timeline.Anchor, m.timeline.Loading = m.cur.Scroll, m.cur.Anchor, false
+	m.showHist()
+	m.message = "back: " + m.cur.Title
+	return tea.Batch(m.histCmd(), m.followCursor())
+}
+
+// search starts a search view for text (a new query from the prompt).
+func (m *Model) search(text string) tea.Cmd {
+	return m.push(Frame{Kind: ViewSearch, Query: text, Title: searchTitle(text)})
+}
+
+// target is what pivots and annotations act on: the selection of the focused pane (the
+// detail pane acts on what it shows).
+type target struct {
+	row     *index.Row
+	finding *analyzer.Finding
+	secret  *index.SecretAtRest
+}
+
+func (m *Model) selection() target {
+	pane := m.focus
+	if pane == PaneDetail {
+		pane = m.detailPane()
+	}
+	if pane == PaneFindings {
+		if f, ok := m.findings.Selected(); ok {
+			return target{finding: &f}
+		}
+		return target{}
+	}
+	it, _ := m.timeline.Selected()
+	return target{row: it.Row, secret: it.Secret}
+}
+
+// detailPane is the pane whose selection the detail shows.
+func (m *Model) detailPane() Pane {
+	if len(m.detailKey) > 2 && m.detailKey[:2] == "f:" {
+		return PaneFindings
+	}
+	return PaneTimeline
+}
+
+// pivot filters the timeline on one field of the selection.
+func (m *Model) pivot(field string) tea.Cmd {
+	t := m.selection()
+	var v string
+	switch {
+	case t.row != nil:
+		v = map[string]string{"user": t.row.User, "sourceIP": t.row.SourceIP, "namespace": t.row.Namespace,
+			"name": t.row.Name, "userAgent": t.row.UserAgent}[field]
+	case t.finding != nil:
+		s := t.finding.Subject
+		v = map[string]string{"user": s.User, "sourceIP": s.SourceIP, "namespace": s.Namespace,
+			"name": s.Name, "userAgent": s.UserAgent}[field]
+	case t.secret != nil:
+		v = map[string]string{"namespace": t.secret.Namespace, "name": t.secret.Name}[field]
+	default:
+		m.message = "nothing selected"
+		return nil
+	}
+	if v == "" {
+		m.message = "the selection has no " + field
+		return nil
+	}
+	return m.search(clause(field, v))
+}
+
+// identity opens the identity timeline of the selection's user.
+func (m *Model) identity() tea.Cmd {
+	t := m.selection()
+	var user string
+	switch {
+	case t.row != nil:
+		user = t.row.User
+	case t.finding != nil:
+		user = t.finding.Subject.User
+	}
+	if user == "" {
+		m.message = "the selection names no identity"
+		return nil
+	}
+	return m.push(Frame{Kind: ViewIdentity, Subject: user, Query: clause("user", user),
+		Title: fmt.Sprintf("Identity %s: everything it did, in bursts (idle gap %s)", user, IdleGap)})
+}
+
+// secret opens the secret view of the selected secret (an event on resource secrets, a
+// finding about one, or a secret at rest).
+func (m *Model) secret() tea.Cmd {
+	t := m.selection()
+	var ns, name string
+	switch {
+	case t.row != nil && t.row.Resource == "secrets":
+		ns, name = t.row.Namespace, t.row.Name
+	case t.finding != nil && (t.finding.Subject.Resource == "secrets" || t.finding.Subject.Key != ""):
+		ns, name = t.finding.Subject.Namespace, t.finding.Subject.Name
+	case t.secret != nil:
+		ns, name = t.secret.Namespace, t.secret.Name
+	}
+	if name == "" {
+		m.message = "the selection is not one secret (S works on events on resource secrets)"
+		return nil
+	}
+	q := "resource:secrets " + clause("name", name)
+	if ns != "" {
+		q += " " + clause("namespace", ns)
+	}
+	return m.push(Frame{Kind: ViewSecret, Namespace: ns, Name: name, Query: q,
+		Title: fmt.Sprintf("Secret %s/%s: who read, listed or changed it, from where", ns, name)})
+}
+
+func (m *Model) etcd() tea.Cmd {
+	return m.push(Frame{Kind: ViewEtcd, Title: "etcd: secrets at rest by state"})
+}
+
+func (m *Model) around() tea.Cmd {
+	t := m.selection()
+	if t.row == nil {
+		m.message = "select an event for its context"
+		return nil
+	}
+	return m.push(Frame{Kind: ViewContext, Anchor: t.row.ID,
+		Title: fmt.Sprintf("Context: %d events before and after %s", ContextEvents, m.ctx.Time(t.row.Time))})
+}
+
+func (m *Model) evidence(f analyzer.Finding) tea.Cmd {
+	return m.push(Frame{Kind: ViewEvidence, Finding: &f, Query: clause("user", f.Subject.User),
+		Title: fmt.Sprintf("Evidence of %s %s", f.RuleID, f.Subject.String())})
+}
+
+// followCursor shows the focused list's selection in the detail pane (fetching an event
+// off the loop); it does nothing when the detail already shows it.
+func (m *Model) followCursor() tea.Cmd {
+	pane := m.focus
+	if pane == PaneDetail {
+		return nil
+	}
+	if pane == PaneFindings {
+		f, ok := m.findings.Selected()
+		if !ok {
+			return nil
+		}
+		key := "f:" + FindingID(f)
+		if key == m.detailKey {
+			return nil
+		}
+		m.detailKey = key
+		m.detailGen++
+		note := m.annotations[index.Target{Kind: "finding", ID: FindingID(f)}].Note
+		return findingDetail(m.r, m.detailGen, f, m.ctx, note)
+	}
+	it, ok := m.timeline.Selected()
+	switch {
+	case !ok:
+		return nil
+	case it.Row != nil:
+		key := "e:" + string(it.Row.ID)
+		if key == m.detailKey {
+			return nil
+		}
+		m.detailKey = key
+		m.detailGen++
+		return eventDetail(m.r, m.detailGen, *it.Row)
+	case it.Secret != nil:
+		m.detailKey = "s:" + it.Secret.Key
+		m.detail.SetText("secret at rest "+common.Clean(it.Secret.Key), secretLines(it.Secret, m.ctx))
+	}
+	return nil
+}
+
+// secretLines renders a secret-at-rest record (no value: the record holds none).
+func secretLines(s *index.SecretAtRest, c *common.Context) []string {
+	k := func(n string) string { return c.Styles.Key.Render(fmt.Sprintf("%-24s", n)) }
+	lines := []string{
+		k("key") + common.Clean(s.Key),
+		k("type") + common.Clean(s.Type),
+		k("state") + common.Clean(s.State),
+		k("provider / key") + common.Clean(s.Provider+" "+s.KeyName),
+		k("revision") + fmt.Sprint(s.Revision),
+		k("old revisions") + fmt.Sprintf("%d (%d plaintext)", s.OldRevisions, s.OldPlaintextRevisions),
+	}
+	for _, kv := range [][2]string{{"kms key id", s.KMSKeyID}, {"key status", s.KeyStatus}, {"decryption", s.Decryption},
+		{"fingerprint", s.Fingerprint}, {"error", s.Error}} {
+		if kv[1] != "" {
+			lines = append(lines, k(kv[0])+common.Clean(kv[1]))
+		}
+	}
+	if s.CurrentValueExposed {
+		lines = append(lines, c.Styles.Error.Render("the current value is readable by anyone holding the etcd data"))
+	}
+	lines = append(lines, "", c.Styles.Dim.Render("S: who read, listed or changed this secret (audit log)"))
+	return lines
+}
