@@ -30,7 +30,7 @@ bench: build
 	BIN=$(BIN) BENCH_DIR=$(BENCH_DIR) bash scripts/bench.sh
 	BIN=$(BIN) BENCH_DIR=$(BENCH_DIR) bash scripts/bench-case.sh
 
-## demo: generate a sample cluster's audit log (with attacks) and investigate it
+## demo: generate a sample cluster's audit log (with attacks) and an etcd snapshot; in a terminal, ingest and open kubesleuth investigate
 demo: build
 	BIN=$(BIN) DEMO_DIR=$(DEMO_DIR) bash scripts/demo.sh
 
@@ -42,3 +42,9 @@ fuzz:
 
 clean:
 	rm -rf bin $(DEMO_DIR)
+
+## bench-tui: the TUI's first screen, pivot and memory on make bench's 1M-event case (KUBESLEUTH_BENCH_CASE)
+bench-tui:
+	@if [ -d "$(BENCH_DIR)/case-1000000" ]; then \
+		KUBESLEUTH_BENCH_CASE=$(BENCH_DIR)/case-1000000 $(GO) test -run '^$$' -bench . -benchtime 5x ./tui/; \
+	else echo "no $(BENCH_DIR)/case-1000000: run make bench first"; fi

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # make demo: a sample cluster's audit log with injected attacks and an etcd snapshot,
-# generated here (no cluster or server needed), then investigated.
+# generated here (no cluster or server needed), then investigated: in a terminal, ingested
+# into a case and opened in `kubesleuth investigate`; without one (CI, a pipe), the scan
+# and etcd summaries are printed instead.
 set -euo pipefail
 BIN=${BIN:-bin/kubesleuth}
 DEMO_DIR=${DEMO_DIR:-demo}
@@ -13,9 +15,25 @@ echo
 echo "==> generating an etcd snapshot with secrets in mixed states: $DEMO_DIR/etcd.db"
 "$BIN" generate etcd --secrets 2000 --seed 7 --out "$DEMO_DIR/etcd.db" --encryption-config "$DEMO_DIR/encryption-config.yaml"
 echo
+
 # the generated cluster's tuning: its CI deployer reads secrets in every namespace by design
-echo "==> kubesleuth scan --allowlist testdata/generated/allowlist.yaml $DEMO_DIR/audit.log"
-"$BIN" scan --allowlist testdata/generated/allowlist.yaml "$DEMO_DIR/audit.log"
+ALLOWLIST=testdata/generated/allowlist.yaml
+
+if [ -t 0 ] && [ -t 1 ]; then
+  # a fresh case each run: the demo's files are regenerated above
+  rm -rf "$DEMO_DIR/case"
+  echo "==> kubesleuth ingest --case $DEMO_DIR/case --allowlist $ALLOWLIST $DEMO_DIR/audit.log --etcd-snapshot $DEMO_DIR/etcd.db --encryption-config $DEMO_DIR/encryption-config.yaml"
+  "$BIN" ingest --case "$DEMO_DIR/case" --allowlist "$ALLOWLIST" "$DEMO_DIR/audit.log" \
+    --etcd-snapshot "$DEMO_DIR/etcd.db" --encryption-config "$DEMO_DIR/encryption-config.yaml"
+  echo
+  echo "==> kubesleuth investigate --case $DEMO_DIR/case   (? for keys, q to quit)"
+  exec "$BIN" investigate --case "$DEMO_DIR/case"
+fi
+
+echo "==> kubesleuth scan --allowlist $ALLOWLIST $DEMO_DIR/audit.log"
+"$BIN" scan --allowlist "$ALLOWLIST" "$DEMO_DIR/audit.log"
 echo
 echo "==> kubesleuth etcd --snapshot $DEMO_DIR/etcd.db --encryption-config $DEMO_DIR/encryption-config.yaml"
 "$BIN" etcd --snapshot "$DEMO_DIR/etcd.db" --encryption-config "$DEMO_DIR/encryption-config.yaml" --table-limit 5
+echo
+echo "(run make demo in a terminal to investigate the case in kubesleuth investigate)"
