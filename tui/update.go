@@ -173,11 +173,15 @@ func (m *Model) nextPage() tea.Cmd {
 	if m.cur.Kind != ViewSearch || m.cur.Done || m.paging || m.busy || !m.timeline.NearEnd() {
 		return nil
 	}
+	// the page query needs only the oldest loaded rows that share the oldest time
 	var rows []index.Row
-	for _, it := range m.timeline.Items {
-		if it.Row != nil {
-			rows = append(rows, *it.Row)
+	items := m.timeline.Items
+	for i := len(items) - 1; i >= 0; i-- {
+		r := items[i].Row
+		if r == nil || (len(rows) > 0 && !r.Time.Equal(rows[0].Time)) {
+			break
 		}
+		rows = append([]index.Row{*r}, rows...)
 	}
 	if len(rows) == 0 {
 		return nil

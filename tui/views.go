@@ -3,6 +3,7 @@ package tui
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -225,8 +226,13 @@ func (m *Model) secret() tea.Cmd {
 	switch {
 	case t.row != nil && t.row.Resource == "secrets":
 		ns, name = t.row.Namespace, t.row.Name
-	case t.finding != nil && (t.finding.Subject.Resource == "secrets" || t.finding.Subject.Key != ""):
+	case t.finding != nil && t.finding.Subject.Resource == "secrets":
 		ns, name = t.finding.Subject.Namespace, t.finding.Subject.Name
+	case t.finding != nil && strings.HasPrefix(t.finding.Subject.Key, "/registry/secrets/"):
+		// an etcd finding names the key: /registry/secrets/NS/NAME
+		if p := strings.Split(strings.TrimPrefix(t.finding.Subject.Key, "/registry/secrets/"), "/"); len(p) == 2 {
+			ns, name = p[0], p[1]
+		}
 	case t.secret != nil:
 		ns, name = t.secret.Namespace, t.secret.Name
 	}
