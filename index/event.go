@@ -1,11 +1,11 @@
 package index
 
 import (
-	"sync"
-	bolt "go.etcd.io/bbolt"
 	"encoding/binary"
 	"fmt"
+	bolt "go.etcd.io/bbolt"
 	"strconv"
+	"sync"
 	"time"
 
 	gojson "github.com/goccy/go-json"
@@ -21,7 +21,7 @@ type Prepared struct {
 	ID      EventID
 	Row     Row
 	timeKey []byte
-	sigNo   uint64 // the signature's number in the case (set by the writer)
+	sigNo   uint64  // the signature's number in the case (set by the writer)
 	blob    []byte  // the redacted event (JSON); compressed into the blob log by a flush
 	ref     blobRef // where the flush put it
 	// sig is the event's group signature (every indexed field but auditID, time, latency

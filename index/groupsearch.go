@@ -453,7 +453,7 @@ func (h *cursorHeap) Less(i, j int) bool {
 	return a < b
 }
 func (h *cursorHeap) Swap(i, j int) { h.cs[i], h.cs[j] = h.cs[j], h.cs[i] }
-func (h *cursorHeap) Push(x any)   { h.cs = append(h.cs, x.(*cursor)) }
+func (h *cursorHeap) Push(x any)    { h.cs = append(h.cs, x.(*cursor)) }
 func (h *cursorHeap) Pop() any {
 	c := h.cs[len(h.cs)-1]
 	h.cs = h.cs[:len(h.cs)-1]

@@ -25,6 +25,8 @@ type rowClause struct {
 	prefix bool           // value is a prefix (trailing *)
 	num    float64
 	tokens []string // text: the query's analyzed terms (none: matches nothing)
+	// seen memoizes text matches: most members repeat a URI another member had.
+	seen map[string]bool
 }
 
 var textAnalyzer = func() analysis.Analyzer {
@@ -125,6 +127,21 @@ func (c *rowClause) match(r *Row) bool {
 		if c.Field == "reason" {
 			text = r.Reason
 		}
+		if m, ok := c.seen[text]; ok {
+			return m
+		}
+		m := c.matchText(text)
+		if c.seen == nil || len(c.seen) > 100_000 {
+			c.seen = map[string]bool{}
+		}
+		c.seen[text] = m
+		return m
+	}
+	return c.matchKeyword(keywordValues(r, c.Field))
+}
+
+func (c *rowClause) matchText(text string) bool {
+	{
 		have := analyzeText(text)
 		for _, t := range c.tokens {
 			found := false
@@ -140,7 +157,6 @@ func (c *rowClause) match(r *Row) bool {
 		}
 		return true
 	}
-	return c.matchKeyword(keywordValues(r, c.Field))
 }
 
 func (c *rowClause) matchKeyword(vals []string) bool {

@@ -66,7 +66,7 @@ type Writer struct {
 	gen         uint64            // this ingest's generation: Info.Ingests + 1
 	sigs        map[string]uint64 // signature → its number
 	newSigs     [][]byte          // signatures numbered since the last flush (numbers follow)
-	stored      int // events stored or completed by this ingest (for Info.Events)
+	stored      int               // events stored or completed by this ingest (for Info.Events)
 
 	// ids collects (ID, time prefix) of this ingest's events for the ID index, in one
 	// arena: written sorted at Finish (or when it grows past idArena), so that each

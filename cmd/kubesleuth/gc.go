@@ -18,3 +18,16 @@ func tuneGC() {
 		debug.SetMemoryLimit(272 << 20)
 	}
 }
+
+// tuneIngestGC is tuneGC for an ingest, which keeps more alive (events waiting for their
+// flush, open groups, the ID index's arena): a 400 MiB soft limit keeps the 1M-event
+// ingest under 600 MB of RSS (measured with make bench) without the collector running
+// back to back, which a tighter limit caused (44 s became 70 s at 272 MiB).
+func tuneIngestGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(400 << 20)
+	}
+}

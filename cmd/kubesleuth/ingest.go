@@ -83,6 +83,7 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 	if o.encConfig != "" && o.etcdSnap == "" {
 		return usagef("--encryption-config goes with --etcd-snapshot")
 	}
+	tuneIngestGC()
 	eng, _, err := buildEngine(o.rules, o.noBuiltin, o.allowlist)
 	if err != nil {
 		return usageError{err}
