@@ -52,6 +52,7 @@ func newFakeReader() *fakeReader {
 			r.User = "mallory\x1b[2J"
 			r.Name = "db-password"
 			r.Resource = "secrets"
+			r.Namespace = "prod"
 		}
 		r.URI = "/api/v1/namespaces/" + r.Namespace + "/" + r.Resource + "/" + r.Name
 		f.rows = append(f.rows, r)

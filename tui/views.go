@@ -29,6 +29,7 @@ func (m *Model) startView() tea.Cmd {
 	m.timeline.Title, m.timeline.Items, m.timeline.Total, m.timeline.Anchor = f.Title, nil, 0, f.Anchor
 	m.timeline.Scroll = components.Scroll{}
 	m.timeline.Loading = true
+	m.timeline.IPColumn = f.Kind == ViewSecret
 	m.timeline.Empty = "no events match"
 	var load tea.Cmd
 	switch f.Kind {
@@ -134,6 +135,7 @@ func (m *Model) back() tea.Cmd {
 	m.stack = m.stack[:len(m.stack)-1]
 	m.timeline.Title, m.timeline.Items, m.timeline.Total = m.cur.Title, m.cur.Items, m.cur.Total
 	m.timeline.Scroll, m.timeline.Anchor, m.timeline.Loading = m.cur.Scroll, m.cur.Anchor, false
+	m.timeline.IPColumn = m.cur.Kind == ViewSecret
 	m.showHist()
 	m.message = "back: " + m.cur.Title
 	return tea.Batch(m.histCmd(), m.followCursor())

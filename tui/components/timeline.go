@@ -32,7 +32,9 @@ type Timeline struct {
 	Anchor index.EventID
 	// Mark returns the annotation marker of an event ("★", "✎", …).
 	Mark func(id index.EventID) string
-	h    int
+	// IPColumn shows the source IP instead of the resource (the secret view: from where).
+	IPColumn bool
+	h        int
 }
 
 // NewTimeline returns an empty timeline.
@@ -106,11 +108,11 @@ func (t *Timeline) View(w, h int, focused bool) string {
 type cols struct {
 	time, user, verb, res, obj, code int
 	long                             bool
-	secrets                          bool
+	secrets, ip                      bool
 }
 
 func (t *Timeline) layout(w int) cols {
-	c := cols{time: 8, verb: 7, code: 3}
+	c := cols{time: 8, verb: 7, code: 3, ip: t.IPColumn}
 	for _, it := range t.Items {
 		if it.Secret != nil {
 			c.secrets = true
@@ -132,8 +134,12 @@ func (c cols) header() string {
 	if c.secrets {
 		return columns("  ", "SECRET / STATE …")
 	}
+	res := "RESOURCE"
+	if c.ip {
+		res = "SOURCE IP"
+	}
 	return columns("  ", common.Fit("TIME", c.time), common.Fit("USER", c.user), common.Fit("VERB", c.verb),
-		common.Fit("RESOURCE", c.res), common.Fit("NAMESPACE/NAME", c.obj), "COD")
+		common.Fit(res, c.res), common.Fit("NAMESPACE/NAME", c.obj), "COD")
 }
 
 func (t *Timeline) rowLine(c cols, r *index.Row) string {
@@ -155,6 +161,13 @@ func (t *Timeline) rowLine(c cols, r *index.Row) string {
 	if r.Subresource != "" {
 		res += "/" + r.Subresource
 	}
+	if c.ip {
+		res = r.SourceIP
+	}
+	user := r.User
+	if user == "" {
+		user = "-"
+	}
 	obj := r.Name
 	if r.Namespace != "" {
 		obj = r.Namespace + "/" + r.Name
@@ -173,7 +186,7 @@ func (t *Timeline) rowLine(c cols, r *index.Row) string {
 	case r.Code >= 400:
 		codeSt = st.Code4xx
 	}
-	return columns(mark, common.Fit(tm, c.time), common.Fit(common.Clean(r.User), c.user), common.Fit(common.Clean(r.Verb), c.verb),
+	return columns(mark, common.Fit(tm, c.time), common.Fit(common.Clean(user), c.user), common.Fit(common.Clean(r.Verb), c.verb),
 		common.Fit(common.Clean(res), c.res), common.Fit(common.Clean(obj), c.obj), codeSt.Render(code))
 }
 
