@@ -95,7 +95,10 @@ func Create(dir, toolVersion string) (*Writer, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating case %s: %w", dir, err)
 	}
-	db, err := bolt.Open(filepath.Join(dir, storeFile), 0o600, &bolt.Options{Timeout: 2 * time.Second, NoFreelistSync: true})
+	// The freelist is synced (bbolt's default): without it, every later writable open
+	// (the TUI's annotations, the next ingest) rebuilds it by reading every page, which
+	// made a 1M-event case's whole store resident in the TUI.
+	db, err := bolt.Open(filepath.Join(dir, storeFile), 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("opening case %s event store (another ingest running?): %w", dir, err)
 	}

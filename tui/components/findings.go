@@ -59,9 +59,9 @@ func (f *Findings) View(w, h int, focused bool) string {
 	f.Scroll.Clamp(len(f.Items), f.h)
 	st := f.ctx.Styles
 	lines := []string{titleLine(f.ctx, fmt.Sprintf("Findings (%d)", len(f.Items)), focused, w)}
-	// severity 4, rule 11, count 5, time 8, marks 2; the subject takes the rest
-	subjW := max(w-4-11-5-8-2-5, 8)
-	lines = append(lines, st.Header.Render(common.Fit(columns("SEV ", common.Fit("RULE", 11), common.Fit("SUBJECT", subjW), "    N", "FIRST   ", "  "), w)))
+	// severity 4, rule 13 (KS-SECRET-011), count 5, time 8, marks 2; the subject takes the rest
+	subjW := max(w-4-13-5-8-2-5, 8)
+	lines = append(lines, st.Header.Render(common.Fit(columns("SEV ", common.Fit("RULE", 13), common.Fit("SUBJECT", subjW), "    N", "FIRST   ", "  "), w)))
 	if len(f.Items) == 0 {
 		msg := "no findings"
 		if f.Loading {
@@ -76,7 +76,7 @@ func (f *Findings) View(w, h int, focused bool) string {
 			mark = f.Mark(it)
 		}
 		sev := st.Severity[it.Severity].Render(common.SeverityLabel(it.Severity))
-		line := columns(sev, common.Fit(common.Clean(it.RuleID), 11), common.Fit(common.Clean(it.Subject.String()), subjW),
+		line := columns(sev, common.Fit(common.Clean(it.RuleID), 13), common.Fit(common.Clean(it.Subject.String()), subjW),
 			fmt.Sprintf("%5d", it.Count), common.Fit(f.ctx.ShortTime(it.FirstSeen), 8), st.Mark.Render(common.Fit(mark, 2)))
 		lines = append(lines, row(f.ctx, line, i == f.Scroll.Cursor, focused, w))
 	}
