@@ -107,7 +107,7 @@ type Bucket struct {
 }
 
 // Target is what a bookmark or note is attached to: an event (ID is an EventID) or a
-// finding (ID is Finding.ID, or rule id + subject when the finding has none).
+// finding (ID is FindingID of it).
 type Target struct {
 	Kind string `json:"kind"` // "event" or "finding"
 	ID   string `json:"id"`
@@ -210,3 +210,11 @@ var ErrNotFound = errors.New("not found")
 
 // ErrNoCase is wrapped by Open when the folder holds no case.
 var ErrNoCase = errors.New("no case here (run kubesleuth ingest --case DIR first)")
+
+// FindingID is a finding's identity in the case, for bookmarks, notes and reports: its
+// rule, subject and first evidence time. A later ingest that folds more events into the
+// same finding keeps it (the fold keeps its first time); two folds of one rule on one
+// subject at different times are two findings.
+func FindingID(f analyzer.Finding) string {
+	return f.RuleID + " " + f.Subject.String() + " @" + f.FirstSeen.UTC().Format(time.RFC3339Nano)
+}

@@ -37,9 +37,8 @@ func ruleInfo(id string) (ruleText, bool) {
 	return t, ok
 }
 
-// FindingID is the annotation target ID of a finding: rule ID and subject (findings carry
-// no ID of their own; index.Target documents this form).
-func FindingID(f analyzer.Finding) string { return f.RuleID + " " + f.Subject.String() }
+// FindingID is the case's identity of a finding (index.FindingID).
+func FindingID(f analyzer.Finding) string { return index.FindingID(f) }
 
 // findingLines renders a finding for the detail pane: every data string cleaned.
 func findingLines(f analyzer.Finding, evidence []index.Row, evErr error, c *common.Context, note string) []string {
