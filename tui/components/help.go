@@ -21,7 +21,7 @@ func NewHelp(ctx *common.Context) *Help { return &Help{ctx: ctx} }
 // View renders groups in w×h cells, flowing groups into as many columns as fit.
 func (hp *Help) View(title string, groups []HelpGroup, w, h int) string {
 	st := hp.ctx.Styles
-	const colW = 34
+	const colW = 36
 	var cells []string
 	for _, g := range groups {
 		if len(cells) > 0 {
@@ -41,7 +41,7 @@ func (hp *Help) View(title string, groups []HelpGroup, w, h int) string {
 		for c := 0; c < ncol; c++ {
 			i := c*rows + r
 			if i < len(cells) {
-				line += common.Fit(cells[i], colW)
+				line += common.Fit(cells[i], colW-1) + " " // a gap even when a cell fills its column
 			}
 		}
 		lines = append(lines, line)
