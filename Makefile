@@ -29,6 +29,7 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	BIN=$(BIN) BENCH_DIR=$(BENCH_DIR) bash scripts/bench.sh
 	BIN=$(BIN) BENCH_DIR=$(BENCH_DIR) bash scripts/bench-case.sh
+	BIN=$(BIN) BENCH_DIR=$(BENCH_DIR) GO=$(GO) bash scripts/bench-tui.sh
 
 ## demo: generate a sample cluster's audit log (with attacks) and an etcd snapshot; in a terminal, ingest and open kubesleuth investigate
 demo: build
@@ -44,7 +45,5 @@ clean:
 	rm -rf bin $(DEMO_DIR)
 
 ## bench-tui: the TUI's first screen, pivot and memory on make bench's 1M-event case (KUBESLEUTH_BENCH_CASE)
-bench-tui:
-	@if [ -d "$(BENCH_DIR)/case-1000000" ]; then \
-		KUBESLEUTH_BENCH_CASE=$(BENCH_DIR)/case-1000000 $(GO) test -run '^$$' -bench . -benchtime 5x ./tui/; \
-	else echo "no $(BENCH_DIR)/case-1000000: run make bench first"; fi
+bench-tui: build
+	BIN=$(BIN) BENCH_DIR=$(BENCH_DIR) GO=$(GO) bash scripts/bench-tui.sh
