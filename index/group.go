@@ -28,11 +28,11 @@ import (
 
 // sliceLen is a group's time slice. Longer means fewer documents and more members to
 // check at the edges of a time-range query.
-const sliceLen = time.Hour
+var sliceLen = time.Hour // a var for tests
 
 // maxMembers splits a busy signature's slice into several groups, bounding what one page
 // of results has to read.
-const maxMembers = 4096
+var maxMembers = 4096 // a var for tests
 
 // sigFieldOrder is the order of the signature's fields in its encoding.
 //

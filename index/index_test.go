@@ -32,8 +32,12 @@ var start = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 func buildCase(t testing.TB, events int) *fixture {
 	t.Helper()
 	dir := t.TempDir()
+	// two bursts 150 minutes apart: groups of several hours, closed during the ingest
 	var buf bytes.Buffer
-	if _, err := generate.Audit(&buf, generate.Options{Events: events, Seed: 3, Attacks: true, Start: start}); err != nil {
+	if _, err := generate.Audit(&buf, generate.Options{Events: events / 2, Seed: 3, Attacks: true, Start: start}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := generate.Audit(&buf, generate.Options{Events: events - events/2, Seed: 4, Attacks: true, Start: start.Add(150 * time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
 	log := filepath.Join(dir, "audit.log")
@@ -90,7 +94,18 @@ func ids(rs []Row) []EventID {
 // TestSearchEqualsBruteForce compares every query's total and full result list (in
 // time order) with a scan of the same events.
 func TestSearchEqualsBruteForce(t *testing.T) {
-	f := buildCase(t, 6000)
+	bruteForce(t, buildCase(t, 6000))
+}
+
+// TestSearchEqualsBruteForceSmallGroups repeats it on a case whose groups hold at most 7
+// events and span 10 minutes: many groups per signature, and merges across them.
+func TestSearchEqualsBruteForceSmallGroups(t *testing.T) {
+	defer func(m int, s time.Duration) { maxMembers, sliceLen = m, s }(maxMembers, sliceLen)
+	maxMembers, sliceLen = 7, 10*time.Minute
+	bruteForce(t, buildCase(t, 3000))
+}
+
+func bruteForce(t *testing.T, f *fixture) {
 	c, err := Open(f.dir, OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -217,52 +232,64 @@ func TestFacetsAndHistogram(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	for _, text := range []string{"", "resource:secrets", "-verb:watch"} {
-		res, err := c.Search(context.Background(), Query{Text: text, Facets: []string{"user", "verb"}, FacetSize: 5, Histogram: time.Minute})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cs, _ := ParseClauses(text)
-		count := map[string]map[string]int{"user": {}, "verb": {}}
-		n := 0
-		for i, ev := range f.events {
-			if !bruteMatch(cs, ev) {
-				continue
+	mid := f.rows[len(f.rows)/3].Time
+	type rng struct{ from, to time.Time }
+	for _, r := range []rng{{}, {mid, mid.Add(3 * time.Hour)}} {
+		for _, text := range []string{"", "resource:secrets", "-verb:watch"} {
+			res, err := c.Search(context.Background(), Query{Text: text, From: r.from, To: r.to, Facets: []string{"user", "verb"}, FacetSize: 5, Histogram: time.Minute})
+			if err != nil {
+				t.Fatal(err)
 			}
-			n++
-			// a facet counts values, and an event without one has none (no "" value)
-			if u := f.rows[i].User; u != "" {
-				count["user"][u]++
-			}
-			count["verb"][ev.Verb]++
-		}
-		if res.Total != n {
-			t.Errorf("%q: total %d, brute %d", text, res.Total, n)
-		}
-		for field, fc := range res.Facets {
-			if len(fc) == 0 {
-				t.Errorf("%q: facet %s empty", text, field)
-			}
-			for i, v := range fc {
-				if v.Count != count[field][v.Value] {
-					t.Errorf("%q facet %s %q: %d, brute %d", text, field, v.Value, v.Count, count[field][v.Value])
+			cs, _ := ParseClauses(text)
+			count := map[string]map[string]int{"user": {}, "verb": {}}
+			perMinute := map[time.Time]int{}
+			n := 0
+			for i, ev := range f.events {
+				if tm := f.rows[i].Time; !r.from.IsZero() && (tm.Before(r.from) || !tm.Before(r.to)) {
+					continue
 				}
-				// the top values: nothing left out counts more than the last shown
-				if i == len(fc)-1 {
-					for val, k := range count[field] {
-						if k > v.Count && !slices.ContainsFunc(fc, func(x FacetCount) bool { return x.Value == val }) {
-							t.Errorf("%q facet %s misses %q (%d)", text, field, val, k)
+				if !bruteMatch(cs, ev) {
+					continue
+				}
+				n++
+				// a facet counts values, and an event without one has none (no "" value)
+				if u := f.rows[i].User; u != "" {
+					count["user"][u]++
+				}
+				count["verb"][ev.Verb]++
+				perMinute[f.rows[i].Time.Truncate(time.Minute)]++
+			}
+			if res.Total != n {
+				t.Errorf("%q: total %d, brute %d", text, res.Total, n)
+			}
+			for field, fc := range res.Facets {
+				if len(fc) == 0 {
+					t.Errorf("%q: facet %s empty", text, field)
+				}
+				for i, v := range fc {
+					if v.Count != count[field][v.Value] {
+						t.Errorf("%q facet %s %q: %d, brute %d", text, field, v.Value, v.Count, count[field][v.Value])
+					}
+					// the top values: nothing left out counts more than the last shown
+					if i == len(fc)-1 {
+						for val, k := range count[field] {
+							if k > v.Count && !slices.ContainsFunc(fc, func(x FacetCount) bool { return x.Value == val }) {
+								t.Errorf("%q facet %s misses %q (%d)", text, field, val, k)
+							}
 						}
 					}
 				}
 			}
-		}
-		sum := 0
-		for _, b := range res.Histogram {
-			sum += b.Count
-		}
-		if sum != n || len(res.Histogram) == 0 {
-			t.Errorf("%q: histogram sums to %d over %d buckets, want %d", text, sum, len(res.Histogram), n)
+			sum := 0
+			for _, b := range res.Histogram {
+				sum += b.Count
+				if b.Count != perMinute[b.Start] {
+					t.Errorf("%q: histogram bucket %s: %d, brute %d", text, b.Start, b.Count, perMinute[b.Start])
+				}
+			}
+			if sum != n || len(res.Histogram) == 0 {
+				t.Errorf("%q: histogram sums to %d over %d buckets, want %d", text, sum, len(res.Histogram), n)
+			}
 		}
 	}
 }
@@ -351,5 +378,45 @@ func TestEventsFindingsAnnotations(t *testing.T) {
 	info, err := c.Info()
 	if err != nil || info.Events != len(f.rows) || !info.Complete || info.First == nil {
 		t.Errorf("info: %+v %v", info, err)
+	}
+}
+
+// TestWalkHistogram checks the unfiltered histogram (minute counts plus walked edges)
+// against the events, for intervals above, at and below a minute and ranges cutting minutes.
+func TestWalkHistogram(t *testing.T) {
+	f := buildCase(t, 3000)
+	c, err := Open(f.dir, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	from := f.rows[100].Time.Add(17 * time.Second)
+	to := from.Add(3*time.Hour + 41*time.Second)
+	for _, iv := range []time.Duration{30 * time.Second, time.Minute, 7 * time.Minute} {
+		for _, r := range [][2]time.Time{{}, {from, to}} {
+			res, err := c.Search(context.Background(), Query{From: r[0], To: r[1], Histogram: iv})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[time.Time]int{}
+			n := 0
+			for _, row := range f.rows {
+				if !r[0].IsZero() && (row.Time.Before(r[0]) || !row.Time.Before(r[1])) {
+					continue
+				}
+				want[row.Time.Truncate(iv)]++
+				n++
+			}
+			sum := 0
+			for _, b := range res.Histogram {
+				sum += b.Count
+				if b.Count != want[b.Start] {
+					t.Errorf("interval %s range %v: bucket %s: %d, want %d", iv, !r[0].IsZero(), b.Start, b.Count, want[b.Start])
+				}
+			}
+			if sum != n || res.Total != n {
+				t.Errorf("interval %s range %v: histogram sum %d, total %d, want %d", iv, !r[0].IsZero(), sum, res.Total, n)
+			}
+		}
 	}
 }
