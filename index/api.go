@@ -189,11 +189,12 @@ type Reader interface {
 	Annotate(a Annotation) error
 }
 
-// Fields are the searchable field names, as used in queries and --facet.
+// Fields are the searchable field names, as used in queries and --facet. Time is not a
+// field: Query.From and Query.To bound it (--from, --to).
 var Fields = []string{
 	"auditID", "stage", "level", "verb", "user", "group", "impersonatedUser", "namespace",
 	"resource", "subresource", "name", "apiGroup", "sourceIP", "userAgent", "decision",
-	"code", "latency", "requestURI", "reason", "time",
+	"code", "latency", "requestURI", "reason",
 }
 
 // OpenOptions controls Open.

@@ -50,6 +50,8 @@ An empty query or * matches every event. Values are exact (keywords) except requ
 reason (words); quote values with spaces: reason:"allowed by". Values may hold colons:
 user:system:node:worker-1.
 Without --from/--to the whole case is searched; times are RFC 3339.
+auditID, requestURI and latency are checked event by event among the candidates the
+other clauses leave: fast next to them, slower alone over a large case.
 
 -o json prints {"total": N, "events": [...], "facets": {...}, "histogram": [...]}, where
 total counts all matches, not just the page.`,
