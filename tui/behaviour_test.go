@@ -2,10 +2,12 @@ package tui
 
 import (
 	"bufio"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -82,10 +84,18 @@ func TestTUISearchHistory(t *testing.T) {
 
 // TestTUIStaleResultsDropped: results of a query replaced by a newer one never show.
 func TestTUIStaleResultsDropped(t *testing.T) {
-	m := testModel(t, newFakeReader(), 80, 24, "")
+	// the reader answers even cancelled queries, as a store that finished just before the
+	// cancellation would: only the view generation can keep the old rows off the screen
+	r := &deafReader{fakeReader: newFakeReader()}
+	m := New(r, Options{CaseName: "case", Now: func() time.Time { return fixedNow }, ExportDir: t.TempDir()})
+	drive(t, m, func() tea.Msg { return tea.WindowSizeMsg{Width: 80, Height: 24} })
+	drive(t, m, m.Init())
 	slow := m.search(`user:"bob@example.com"`) // started, its results not delivered yet
 	drive(t, m, m.search(`user:"alice@example.com"`))
 	drive(t, m, slow)
+	if len(m.timeline.Items) == 0 {
+		t.Fatal("the newer query's rows are not shown")
+	}
 	for _, it := range m.timeline.Items {
 		if it.Row.User != "alice@example.com" {
 			t.Fatalf("a row of %q from the replaced query is shown", it.Row.User)
@@ -94,6 +104,23 @@ func TestTUIStaleResultsDropped(t *testing.T) {
 	if m.busy {
 		t.Error("still searching")
 	}
+	if r.cancelled == 0 {
+		t.Error("the replaced query's context was not cancelled")
+	}
+}
+
+// deafReader answers searches whether or not their context was cancelled, and counts
+// the cancelled ones.
+type deafReader struct {
+	*fakeReader
+	cancelled int
+}
+
+func (d *deafReader) Search(ctx context.Context, q index.Query) (*index.Result, error) {
+	if ctx.Err() != nil {
+		d.cancelled++
+	}
+	return d.fakeReader.Search(context.Background(), q)
 }
 
 // TestTUIResize: every size from tiny to large fills the screen exactly.
@@ -124,6 +151,12 @@ func TestTUIMouseWheel(t *testing.T) {
 	if m.timeline.Scroll.Offset != 3 {
 		t.Errorf("wheel up: offset %d, want 3", m.timeline.Scroll.Offset)
 	}
+	before := m.timeline.Scroll
+	wheel(tea.MouseWheelLeft)
+	wheel(tea.MouseWheelRight)
+	if m.timeline.Scroll != before {
+		t.Errorf("a sideways wheel moved the list: %+v, want %+v", m.timeline.Scroll, before)
+	}
 }
 
 // TestTUIExport: x and X write every match of the view, 0600, and say where.
@@ -142,7 +175,7 @@ func TestTUIExport(t *testing.T) {
 		t.Errorf("JSONL export has %d lines, want all 300 matches", n)
 	}
 	press(t, m, "tab", "X")
-	if n := countLines(t, filepath.Join(m.opts.ExportDir, "kubesleuth-search-20260303T090000Z.csv")); n != 5 {
+	if n := countLines(t, filepath.Join(m.opts.ExportDir, "kubesleuth-findings-20260303T090000Z.csv")); n != 5 {
 		t.Errorf("CSV export of the findings has %d lines, want header + 4", n)
 	}
 }

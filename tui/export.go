@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -29,8 +31,19 @@ func (m *Model) export(format string) tea.Cmd {
 	if dir == "" {
 		dir = "."
 	}
-	name := fmt.Sprintf("kubesleuth-%s-%s.%s", m.cur.Kind, m.opts.Now().UTC().Format("20060102T150405Z"), format)
+	what := m.cur.Kind.String()
+	if m.focus == PaneFindings {
+		what = "findings"
+	}
+	if m.exporting {
+		m.message = "an export is running"
+		return nil
+	}
+	// the name is built from fixed words and the time only, never from the data, so the
+	// file lands in dir whatever the query or the selection hold
+	name := fmt.Sprintf("kubesleuth-%s-%s", what, m.opts.Now().UTC().Format("20060102T150405Z"))
 	path := filepath.Join(dir, name)
+	m.exporting = true
 	if m.focus == PaneFindings {
 		items := m.findings.Items
 		m.message = "exporting findings…"
@@ -46,7 +59,6 @@ func (m *Model) export(format string) tea.Cmd {
 			secrets = append(secrets, *it.Secret)
 		}
 	}
-	m.busy = true
 	m.message = "exporting…"
 	if m.cur.Kind == ViewSearch && !m.cur.Done {
 		r, q, ctx := m.r, m.cur.Query, m.root
@@ -81,11 +93,22 @@ func allRows(ctx context.Context, r index.Reader, q string, loaded []index.Row) 
 	return rows, nil
 }
 
-func writeExport(path, format string, rows []index.Row, findings []analyzer.Finding, secrets []index.SecretAtRest) tea.Msg {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+// writeExport writes base.format, or base-2.format, base-3.format, … when that exists (two
+// exports in one second), never over an existing file or through a symlink.
+func writeExport(base, format string, rows []index.Row, findings []analyzer.Finding, secrets []index.SecretAtRest) tea.Msg {
+	if err := os.MkdirAll(filepath.Dir(base), 0o700); err != nil {
 		return exportedMsg{err: fmt.Errorf("export: %w", err)}
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	var f *os.File
+	var err error
+	path := base + "." + format
+	for i := 2; ; i++ {
+		f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil || !errors.Is(err, fs.ErrExist) || i > 100 {
+			break
+		}
+		path = fmt.Sprintf("%s-%d.%s", base, i, format)
+	}
 	if err != nil {
 		return exportedMsg{err: fmt.Errorf("export: %w", err)}
 	}

@@ -58,7 +58,7 @@ func TestGoldenScreens(t *testing.T) {
 		{"pivot_user", []string{"j", "u"}},
 		{"context", []string{"j", "j", "c"}},
 		{"etcd", []string{"E"}},
-		{"secret", []string{"E", "j", "S"}},
+		{"secret", []string{"E", "S"}}, // the etcd view opens on its first secret
 		{"evidence", []string{"tab", "enter"}},
 		{"help", []string{"?"}},
 		{"search_prompt", []string{"/"}},

@@ -68,8 +68,11 @@ type Frame struct {
 	Subject         string
 	Namespace, Name string
 	Finding         *analyzer.Finding
-	// Done says every match is loaded (search view paging).
-	Done bool
+	// Done says every match is loaded (search view paging); Loaded says the view's first
+	// results arrived (a frame left before that is queried again on back).
+	Done, Loaded bool
+	// Focus is the pane that had the keyboard when the frame was left (back restores it).
+	Focus Pane
 	// Hist is the histogram of this frame's query, kept so back restores it too.
 	Hist     []int
 	HistFrom time.Time
@@ -89,8 +92,11 @@ type Model struct {
 	gen       int                // the current view generation
 	paging    bool               // a next-page query is running
 	busy      bool               // the view's query is running (status bar "searching…")
-	histBusy  bool
+	exporting bool               // an export is being written
 	histCache map[string]histMsg
+	// histWant is the key of the histogram the screen wants (query, width, case span):
+	// an answer for another key (an older width, a view left since) is cached, not shown.
+	histWant string
 
 	width, height int
 	focus         Pane
@@ -121,9 +127,13 @@ type Model struct {
 
 	message, errText string
 	quitting         bool
-	// writes counts annotation writes in flight; quitting waits for them so that a
-	// bookmark made just before q is in the case.
-	writes      int
+	// Annotation writes run one at a time, in the order they were made: two commands in
+	// flight could reach the case in either order (bubbletea runs each on its own
+	// goroutine), and b b would then leave the bookmark set while the screen shows it
+	// removed. writing is the one in flight, pending those waiting. Quitting waits for
+	// both so that a bookmark made just before q is in the case.
+	writing     *index.Annotation
+	pending     []index.Annotation
 	quitOnWrite bool
 }
 

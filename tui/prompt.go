@@ -7,6 +7,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/kubesleuth/kubesleuth/index"
+	"github.com/kubesleuth/kubesleuth/tui/common"
 )
 
 // openPrompt opens the one-line input for a search (prefilled with the current query) or
@@ -34,6 +35,17 @@ func (m *Model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Accept):
 		v := m.prompt.Value()
 		kind := m.promptKind
+		if kind == promptSearch {
+			// a typo is reported at once, with the prompt still open to fix it (parsing
+			// is pure: no case access on the update loop)
+			if q := strings.TrimSpace(v); q != "" && q != "*" {
+				if _, err := index.ParseQuery(q); err != nil {
+					m.errText = err.Error()
+					return nil
+				}
+			}
+		}
+		m.errText = ""
 		m.closePrompt()
 		if kind == promptNote {
 			return m.saveNote(v)
@@ -45,6 +57,7 @@ func (m *Model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.search(v)
 	case key.Matches(msg, k.Cancel):
 		m.closePrompt()
+		m.errText = ""
 		return nil
 	case m.promptKind == promptSearch && key.Matches(msg, k.HistoryPrev):
 		if m.histPos > 0 {
@@ -99,13 +112,13 @@ func (m *Model) toggleBookmark() tea.Cmd {
 	a := m.annotations[t]
 	a.Target, a.Bookmarked, a.Updated = t, !a.Bookmarked, m.opts.Now().UTC()
 	m.annotations[t] = a // shown at once; annotatedMsg confirms or reports the failure
+	m.refreshMarks()
 	if a.Bookmarked {
 		m.message = "bookmarked " + t.Kind
 	} else {
 		m.message = "bookmark removed"
 	}
-	m.writes++
-	return annotate(m.r, a)
+	return m.write(a)
 }
 
 func (m *Model) startNote() tea.Cmd {
@@ -123,11 +136,53 @@ func (m *Model) saveNote(note string) tea.Cmd {
 	a.Target, a.Note, a.Updated = t, strings.TrimSpace(note), m.opts.Now().UTC()
 	m.annotations[t] = a
 	m.message = "note saved"
-	if t.Kind == "finding" {
-		m.detailKey = "" // the finding's detail shows its note
+	if a.Note == "" {
+		m.message = "note removed"
 	}
-	m.writes++
-	return tea.Batch(annotate(m.r, a), m.followCursor())
+	m.refreshMarks()
+	return tea.Batch(m.write(a), m.refreshFinding(t))
+}
+
+// write saves a in the case after the writes before it (see Model.writing).
+func (m *Model) write(a index.Annotation) tea.Cmd {
+	if m.writing != nil {
+		m.pending = append(m.pending, a)
+		return nil
+	}
+	m.writing = &a
+	return annotate(m.r, a)
+}
+
+// writesInFlight is how many annotation writes are not in the case yet.
+func (m *Model) writesInFlight() int {
+	n := len(m.pending)
+	if m.writing != nil {
+		n++
+	}
+	return n
+}
+
+// written handles the end of one annotation write and starts the next. The model's map
+// already holds what the user asked for (shown at once); a failure reloads the case's
+// annotations so that the screen does not claim what was not saved.
+func (m *Model) written(msg annotatedMsg) tea.Cmd {
+	m.writing = nil
+	var next tea.Cmd
+	if len(m.pending) > 0 {
+		a := m.pending[0]
+		m.pending = m.pending[1:]
+		m.writing = &a
+		next = annotate(m.r, a)
+	}
+	if msg.err != nil {
+		m.quitOnWrite = false // stay: the responder must see that it was not saved
+		m.errText = "not saved (" + msg.a.Target.Kind + "): " + msg.err.Error()
+		return tea.Batch(next, loadAnnotations(m.r))
+	}
+	if next == nil && m.quitOnWrite {
+		return m.quit()
+	}
+	return next
 }
 
 func annotate(r index.Reader, a index.Annotation) tea.Cmd {
@@ -137,4 +192,41 @@ func annotate(r index.Reader, a index.Annotation) tea.Cmd {
 		}
 		return annotatedMsg{a: a}
 	}
+}
+
+// refreshMarks shows the bookmark and note of the event in the detail pane (a finding's
+// detail renders its note itself).
+func (m *Model) refreshMarks() {
+	if !strings.HasPrefix(m.detailKey, "e:") || !m.detail.IsEvent() {
+		return
+	}
+	m.detail.SetMarks(m.annotationLines(index.Target{Kind: "event", ID: strings.TrimPrefix(m.detailKey, "e:")}))
+}
+
+// annotationLines is the bookmark and note of t as detail lines (nil when it has none).
+func (m *Model) annotationLines(t index.Target) []string {
+	a, ok := m.annotations[t]
+	if !ok || (!a.Bookmarked && a.Note == "") {
+		return nil
+	}
+	st := m.ctx.Styles
+	var lines []string
+	if a.Bookmarked {
+		lines = append(lines, st.Mark.Render("★ bookmarked"))
+	}
+	if a.Note != "" {
+		lines = append(lines, st.Mark.Render("✎ note: ")+common.Clean(a.Note))
+	}
+	return append(lines, "")
+}
+
+// refreshFinding renders the finding's detail again when it shows t (its note changed),
+// whichever pane has the focus.
+func (m *Model) refreshFinding(t index.Target) tea.Cmd {
+	f, ok := m.findings.Selected()
+	if t.Kind != "finding" || !ok || FindingID(f) != t.ID || m.detailKey != "f:"+t.ID {
+		return nil
+	}
+	m.detailGen++
+	return findingDetail(m.r, m.detailGen, f, m.ctx, m.annotations[t].Note)
 }

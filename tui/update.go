@@ -10,6 +10,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/kubesleuth/kubesleuth/index"
+	"github.com/kubesleuth/kubesleuth/tui/common"
 	"github.com/kubesleuth/kubesleuth/tui/components"
 )
 
@@ -18,14 +19,25 @@ import (
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
-		m.width, m.height = max(msg.Width, 20), max(msg.Height, 8)
+		// the real size, however small: the screen is drawn to fit it exactly (a larger
+		// frame than the terminal would push the status bar off the screen)
+		m.width, m.height = max(msg.Width, 0), max(msg.Height, 0)
+		m.prompt.SetWidth(max(m.width-len(m.prompt.Prompt)-2, 1))
 		return m, m.histCmd()
 	case tea.KeyPressMsg:
 		return m, m.key(msg)
 	case tea.MouseWheelMsg:
-		d := 3
-		if msg.Mouse().Button == tea.MouseWheelUp {
+		var d int
+		switch msg.Mouse().Button {
+		case tea.MouseWheelUp:
 			d = -3
+		case tea.MouseWheelDown:
+			d = 3
+		default:
+			return m, nil // a sideways wheel (trackpads) must not scroll the list down
+		}
+		if m.showHelp || m.promptKind != promptNone {
+			return m, nil
 		}
 		m.scroll(d, true)
 		return m, m.afterMove()
@@ -35,7 +47,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			return m, nil
 		}
 		m.info = msg.info
-		return m, m.histCmd()
+		cmd := m.histCmd()
+		m.showHist()
+		return m, cmd
 	case findingsMsg:
 		if msg.err != nil {
 			m.errText = "findings: " + msg.err.Error()
@@ -52,6 +66,14 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		for _, a := range msg.items {
 			m.annotations[a.Target] = a
 		}
+		// writes not in the case yet (the list may have been read before them)
+		if m.writing != nil {
+			m.annotations[m.writing.Target] = *m.writing
+		}
+		for _, a := range m.pending {
+			m.annotations[a.Target] = a
+		}
+		m.refreshMarks()
 		return m, nil
 	case pageMsg:
 		return m, m.page(msg)
@@ -64,23 +86,28 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.fail(msg.err)
 			return m, nil
 		}
-		m.cur.Done = true
+		m.cur.Done, m.cur.Loaded = true, true
 		m.timeline.SetItems(msg.items)
 		m.timeline.Total = msg.total
-		m.timeline.Scroll.Cursor = msg.cursor
+		cur := msg.cursor
+		for cur < len(msg.items)-1 && msg.items[cur].Row == nil && msg.items[cur].Secret == nil {
+			cur++ // start on the first event or secret, not on a burst or state header
+		}
+		m.timeline.Scroll.Cursor = cur
 		m.timeline.Scroll.Offset = max(msg.cursor-m.timeline.PageSize()/2, 0)
 		return m, m.followCursor()
 	case histMsg:
-		m.histBusy = false
 		if msg.err != nil {
-			m.fail(msg.err)
+			if msg.key == m.histWant {
+				m.fail(msg.err)
+			}
 			return m, nil
 		}
 		if len(m.histCache) > 32 {
 			clear(m.histCache)
 		}
 		m.histCache[msg.key] = msg
-		if msg.gen == m.gen {
+		if msg.key == m.histWant {
 			m.applyHist(msg)
 		}
 		return m, nil
@@ -90,30 +117,18 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		switch {
 		case msg.err != nil:
-			m.detail.SetText(msg.title, []string{m.ctx.Styles.Error.Render(msg.err.Error())})
+			m.detail.SetText(msg.title, []string{m.ctx.Styles.Error.Render(common.Clean(msg.err.Error()))})
 		case msg.raw != nil:
 			m.detail.SetEvent(msg.title, msg.raw)
+			m.refreshMarks()
 		default:
 			m.detail.SetText(msg.title, msg.lines)
 		}
 		return m, nil
 	case annotatedMsg:
-		m.writes--
-		if m.quitOnWrite && m.writes == 0 {
-			return m, m.quit()
-		}
-		if msg.err != nil {
-			m.fail(msg.err)
-			return m, loadAnnotations(m.r) // undo the optimistic update
-		}
-		if !msg.a.Bookmarked && strings.TrimSpace(msg.a.Note) == "" {
-			delete(m.annotations, msg.a.Target)
-		} else {
-			m.annotations[msg.a.Target] = msg.a
-		}
-		return m, nil
+		return m, m.written(msg)
 	case exportedMsg:
-		m.busy = false
+		m.exporting = false
 		if msg.err != nil {
 			m.fail(msg.err)
 			return m, nil
@@ -159,6 +174,7 @@ func (m *Model) page(msg pageMsg) tea.Cmd {
 	if !msg.more {
 		m.timeline.Total = msg.res.Total
 		m.status.Took = msg.res.Took
+		m.cur.Loaded = true
 	}
 	m.timeline.SetItems(items)
 	m.cur.Done = len(msg.res.Events) == 0 || len(items) >= m.timeline.Total
@@ -240,7 +256,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		return nil
 	}
-	m.message = ""
+	m.message, m.errText = "", "" // shown until the next key: the responder has seen it
 	switch {
 	case key.Matches(msg, k.Quit):
 		return m.quit()
@@ -306,10 +322,20 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return m.export("jsonl")
 	case key.Matches(msg, k.ExportCSV):
 		return m.export("csv")
-	case key.Matches(msg, k.Fold):
-		m.detail.ToggleFold()
-	case key.Matches(msg, k.YAML):
-		m.detail.ToggleYAML()
+	case key.Matches(msg, k.Fold, k.YAML):
+		if !m.detail.IsEvent() {
+			m.message = "z and y fold and switch JSON/YAML of an event: select an event"
+			return nil
+		}
+		if key.Matches(msg, k.Fold) {
+			m.detail.ToggleFold()
+		} else {
+			m.detail.ToggleYAML()
+		}
+	default:
+		if t := msg.Text; t != "" {
+			m.message = "no key " + t + " here: ? lists the keys of this view"
+		}
 	}
 	return nil
 }
@@ -325,16 +351,22 @@ func (m *Model) open() tea.Cmd {
 		return nil
 	}
 	if m.focus == PaneTimeline {
+		it, ok := m.timeline.Selected()
+		if !ok || (it.Row == nil && it.Secret == nil) {
+			m.message = "nothing to open: move to an event"
+			return nil
+		}
 		cmd := m.followCursor()
 		m.focus = PaneDetail
 		return cmd
 	}
+	m.message = "the detail pane is open: ↑/↓ scroll, esc returns to the list"
 	return nil
 }
 
 // quit ends the program once pending annotation writes are done.
 func (m *Model) quit() tea.Cmd {
-	if m.writes > 0 {
+	if m.writesInFlight() > 0 {
 		m.quitOnWrite = true
 		m.message = "saving…"
 		return nil

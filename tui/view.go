@@ -12,11 +12,15 @@ import (
 
 // Layout is where each pane goes at one terminal size. Wide terminals (≥ 120 columns)
 // put findings and timeline side by side above the detail; narrow ones stack all three.
-// Short terminals drop the histogram's axis, then the histogram.
+// Short terminals drop the histogram's axis, then the histogram; terminals too short for
+// three useful panes show the focused one alone (Single). The parts always add up to the
+// terminal's height, so nothing scrolls off, whatever the size.
 type Layout struct {
 	Hist                 int // histogram lines (0 hides it)
 	Prompt               int // 1 while the prompt is open
+	Status               int // 1 for the status bar (0 only on a 0-line terminal)
 	Side                 bool
+	Single               bool // only the focused pane, Body lines high
 	FindingsW            int
 	FindingsH, TimelineH int
 	DetailH, Body, Width int
@@ -25,7 +29,10 @@ type Layout struct {
 // ComputeLayout lays out a w×h screen; prompt reserves the input line.
 func ComputeLayout(w, h int, prompt bool) Layout {
 	l := Layout{Width: w}
-	if prompt {
+	if h >= 1 {
+		l.Status = 1
+	}
+	if prompt && h >= 2 {
 		l.Prompt = 1
 	}
 	switch {
@@ -34,8 +41,8 @@ func ComputeLayout(w, h int, prompt bool) Layout {
 	case h >= 18:
 		l.Hist = 2
 	}
-	l.Body = max(h-1-l.Prompt-l.Hist, 3)
-	if w >= 120 {
+	l.Body = max(h-l.Status-l.Prompt-l.Hist, 0)
+	if w >= 120 && l.Body >= 8 {
 		l.Side = true
 		l.FindingsW = w * 2 / 5
 		l.FindingsH = max(l.Body*11/20, 3)
@@ -44,6 +51,10 @@ func ComputeLayout(w, h int, prompt bool) Layout {
 		return l
 	}
 	l.FindingsW = w
+	if l.Body < 12 {
+		l.Single = true
+		return l
+	}
 	l.FindingsH = max(l.Body/4, 3)
 	l.TimelineH = max(l.Body*2/5, 3)
 	l.DetailH = max(l.Body-l.FindingsH-l.TimelineH, 0)
@@ -59,20 +70,36 @@ func (m *Model) View() tea.View {
 	return v
 }
 
-// Render returns the screen as text (View's content; golden tests compare it).
+// Render returns the screen as text (View's content; golden tests compare it): exactly
+// height lines of exactly width cells.
 func (m *Model) Render() string {
 	if m.quitting {
 		return ""
 	}
 	w, h := m.width, m.height
+	if w <= 0 || h <= 0 {
+		return ""
+	}
 	l := ComputeLayout(w, h, m.promptKind != promptNone)
 	var parts []string
-	if l.Hist > 0 {
+	if l.Hist > 0 && !m.showHelp {
 		parts = append(parts, m.hist.View(w, l.Hist))
 	}
-	if m.showHelp {
-		parts = append(parts, m.help.View("Keys: "+m.cur.Kind.String()+" view", m.helpGroups(), w, l.Body))
-	} else if l.Side {
+	switch {
+	case m.showHelp && l.Body+l.Hist > 0:
+		// the help takes the histogram's lines too: at 80x24 every key fits
+		parts = append(parts, m.help.View("Keys: "+m.cur.Kind.String()+" view", m.helpGroups(), w, l.Body+l.Hist))
+	case l.Body == 0:
+	case l.Single:
+		switch m.focus {
+		case PaneFindings:
+			parts = append(parts, m.findings.View(w, l.Body, true))
+		case PaneDetail:
+			parts = append(parts, m.detail.View(w, l.Body, true))
+		default:
+			parts = append(parts, m.timeline.View(w, l.Body, true))
+		}
+	case l.Side:
 		tw := w - l.FindingsW - 1
 		top := joinSide(m.findings.View(l.FindingsW, l.FindingsH, m.focus == PaneFindings),
 			m.timeline.View(tw, l.TimelineH, m.focus == PaneTimeline), l.FindingsH)
@@ -80,7 +107,7 @@ func (m *Model) Render() string {
 		if l.DetailH > 0 {
 			parts = append(parts, m.detail.View(w, l.DetailH, m.focus == PaneDetail))
 		}
-	} else {
+	default:
 		parts = append(parts, m.findings.View(w, l.FindingsH, m.focus == PaneFindings),
 			m.timeline.View(w, l.TimelineH, m.focus == PaneTimeline))
 		if l.DetailH > 0 {
@@ -90,7 +117,9 @@ func (m *Model) Render() string {
 	if l.Prompt > 0 {
 		parts = append(parts, common.Fit(m.prompt.View(), w))
 	}
-	parts = append(parts, m.statusView(w))
+	if l.Status > 0 {
+		parts = append(parts, m.statusView(w))
+	}
 	return strings.Join(parts, "\n")
 }
 
@@ -131,6 +160,8 @@ func (m *Model) statusView(w int) string {
 		s.Busy = "searching…"
 	case m.paging:
 		s.Busy = "loading more…"
+	case m.exporting:
+		s.Busy = "exporting…"
 	}
 	return s.View(w)
 }
@@ -143,7 +174,7 @@ func (m *Model) helpGroups() []components.HelpGroup {
 		{Title: "Pivot (filter on the selection)", Keys: k.Pivots()},
 		{Title: "Views", Keys: k.Views()},
 		{Title: "Case", Keys: k.Case()},
-		{Title: "Detail pane", Keys: k.Detail()},
+		{Title: "Detail pane (↑/↓ scroll)", Keys: k.Detail()},
 		{Title: "Search prompt", Keys: k.Prompt()},
 	}
 	switch m.cur.Kind {

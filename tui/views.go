@@ -69,6 +69,7 @@ func (m *Model) histCmd() tea.Cmd {
 	cols := components.Columns(m.width)
 	q := m.cur.histQuery()
 	key := fmt.Sprintf("%s\x00%d\x00%s", q, cols, m.info.Last)
+	m.histWant = key
 	if m.cur.histKey == key {
 		return nil
 	}
@@ -76,7 +77,6 @@ func (m *Model) histCmd() tea.Cmd {
 		m.applyHist(h)
 		return nil
 	}
-	m.histBusy = true
 	return histogram(m.root, m.r, m.gen, key, q, *m.info.First, m.info.Last.Add(1), cols)
 }
 
@@ -93,6 +93,8 @@ func (m *Model) applyHist(h histMsg) {
 // the same buckets into the histogram component.
 func (m *Model) showHist() {
 	m.hist.Events, m.hist.From, m.hist.Interval = m.cur.Hist, m.cur.HistFrom, m.cur.HistIv
+	// counted (possibly nothing), or nothing to count: an empty case has no span
+	m.hist.Counted = m.cur.histKey != "" || (m.info != nil && (m.info.First == nil || m.info.Last == nil))
 	m.hist.Findings = nil
 	if m.cur.HistIv <= 0 {
 		return
@@ -117,6 +119,10 @@ func (m *Model) push(next Frame) tea.Cmd {
 
 func (m *Model) saveFrame() {
 	m.cur.Items, m.cur.Total, m.cur.Scroll = m.timeline.Items, m.timeline.Total, m.timeline.Scroll
+	m.cur.Focus = m.focus
+	if m.focus == PaneDetail {
+		m.cur.Focus = m.detailPane() // the list whose selection the detail showed
+	}
 }
 
 // back restores the previous frame with its rows and cursor; nothing is queried again
@@ -126,18 +132,25 @@ func (m *Model) back() tea.Cmd {
 		m.message = "nothing to go back to"
 		return nil
 	}
+	m.cur = m.stack[len(m.stack)-1]
+	m.stack = m.stack[:len(m.stack)-1]
+	m.focus = m.cur.Focus
+	m.errText = "" // an error belonged to the view just left
+	m.message = "back: " + m.cur.Title
+	if !m.cur.Loaded {
+		// left before its first results arrived: there are no rows to restore
+		m.cur.Items, m.cur.Total, m.cur.Scroll, m.cur.Done = nil, 0, components.Scroll{}, false
+		return m.startView()
+	}
 	if m.cancel != nil {
 		m.cancel()
 	}
 	m.gen++ // drop the abandoned view's late results
 	m.busy, m.paging = false, false
-	m.cur = m.stack[len(m.stack)-1]
-	m.stack = m.stack[:len(m.stack)-1]
 	m.timeline.Title, m.timeline.Items, m.timeline.Total = m.cur.Title, m.cur.Items, m.cur.Total
 	m.timeline.Scroll, m.timeline.Anchor, m.timeline.Loading = m.cur.Scroll, m.cur.Anchor, false
 	m.timeline.IPColumn = m.cur.Kind == ViewSecret
 	m.showHist()
-	m.message = "back: " + m.cur.Title
 	return tea.Batch(m.histCmd(), m.followCursor())
 }
 
@@ -279,6 +292,7 @@ func (m *Model) followCursor() tea.Cmd {
 	if pane == PaneFindings {
 		f, ok := m.findings.Selected()
 		if !ok {
+			m.showNothing("no finding selected")
 			return nil
 		}
 		key := "f:" + FindingID(f)
@@ -293,6 +307,12 @@ func (m *Model) followCursor() tea.Cmd {
 	it, ok := m.timeline.Selected()
 	switch {
 	case !ok:
+		if !m.timeline.Loading {
+			m.showNothing("no event selected")
+		}
+		return nil
+	case it.Row == nil && it.Secret == nil:
+		m.showNothing("a group header: move to an event or secret below it")
 		return nil
 	case it.Row != nil:
 		key := "e:" + string(it.Row.ID)
@@ -303,10 +323,25 @@ func (m *Model) followCursor() tea.Cmd {
 		m.detailGen++
 		return eventDetail(m.r, m.detailGen, *it.Row)
 	case it.Secret != nil:
+		if m.detailKey == "s:"+it.Secret.Key {
+			return nil
+		}
 		m.detailKey = "s:" + it.Secret.Key
+		m.detailGen++ // an event still being fetched must not replace the secret
 		m.detail.SetText("secret at rest "+common.Clean(it.Secret.Key), secretLines(it.Secret, m.ctx))
 	}
 	return nil
+}
+
+// showNothing empties the detail pane, so it never shows a selection that is gone (the
+// previous view's event under an empty result or a header); a late fetch is dropped.
+func (m *Model) showNothing(why string) {
+	if m.detailKey == "-:"+why {
+		return
+	}
+	m.detailKey = "-:" + why
+	m.detailGen++
+	m.detail.SetText("", []string{m.ctx.Styles.Dim.Render(why)})
 }
 
 // secretLines renders a secret-at-rest record (no value: the record holds none).

@@ -69,7 +69,7 @@ func DefaultKeyMap() *KeyMap {
 
 // Navigation is the movement keys, shown in every view's help.
 func (k *KeyMap) Navigation() []key.Binding {
-	return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Focus, k.Open}
+	return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Focus, k.FocusBack, k.Open}
 }
 
 // Pivots are the one-key filters.
@@ -87,9 +87,9 @@ func (k *KeyMap) Case() []key.Binding {
 	return []key.Binding{k.Bookmark, k.Note, k.ExportJSONL, k.ExportCSV, k.Help, k.Quit}
 }
 
-// Detail is the keys of the detail pane.
+// Detail is the keys of the detail pane besides the movement keys (which scroll it).
 func (k *KeyMap) Detail() []key.Binding {
-	return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Fold, k.YAML}
+	return []key.Binding{k.Fold, k.YAML}
 }
 
 // Prompt is the keys of the search and note prompt.

@@ -16,6 +16,7 @@ type Detail struct {
 	Title  string
 	tree   *node
 	text   []string // pre-rendered lines (findings, secrets, errors)
+	marks  []string // the event's bookmark and note, above its JSON
 	lines  []string // what View shows
 	Offset int
 	// YAML renders events as YAML instead of JSON; Unfold shows every level (by default
@@ -32,7 +33,7 @@ func NewDetail(ctx *common.Context) *Detail {
 
 // SetEvent shows raw event JSON; invalid JSON is shown as a cleaned error, never raw.
 func (d *Detail) SetEvent(title string, raw []byte) {
-	d.Title, d.Offset = title, 0
+	d.Title, d.Offset, d.marks = title, 0, nil
 	t, err := parseTree(raw)
 	if err != nil {
 		d.tree, d.text = nil, []string{d.ctx.Styles.Error.Render(common.Clean(err.Error()))}
@@ -44,9 +45,19 @@ func (d *Detail) SetEvent(title string, raw []byte) {
 
 // SetText shows pre-rendered lines (the caller cleans data in them with common.Clean).
 func (d *Detail) SetText(title string, lines []string) {
-	d.Title, d.Offset, d.tree, d.text = title, 0, nil, lines
+	d.Title, d.Offset, d.tree, d.text, d.marks = title, 0, nil, lines, nil
 	d.render()
 }
+
+// SetMarks shows lines (the bookmark and note of the event shown, cleaned by the caller)
+// above the event; nil removes them.
+func (d *Detail) SetMarks(lines []string) {
+	d.marks = lines
+	d.render()
+}
+
+// IsEvent reports whether the pane shows an event (fold and YAML apply to events only).
+func (d *Detail) IsEvent() bool { return d.tree != nil }
 
 // ToggleFold switches between folded and unfolded.
 func (d *Detail) ToggleFold() { d.Unfold = !d.Unfold; d.render() }
@@ -80,7 +91,7 @@ func (d *Detail) render() {
 	if d.Unfold {
 		depth = 1 << 30
 	}
-	r := &renderer{st: d.ctx.Styles, fold: depth}
+	r := &renderer{st: d.ctx.Styles, fold: depth, lines: append([]string(nil), d.marks...)}
 	if d.YAML {
 		r.yaml(d.tree, 0, "")
 	} else {

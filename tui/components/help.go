@@ -1,6 +1,8 @@
 package components
 
 import (
+	"fmt"
+
 	"charm.land/bubbles/v2/key"
 
 	"github.com/kubesleuth/kubesleuth/tui/common"
@@ -18,33 +20,103 @@ type Help struct{ ctx *common.Context }
 // NewHelp returns the help pane.
 func NewHelp(ctx *common.Context) *Help { return &Help{ctx: ctx} }
 
-// View renders groups in w×h cells, flowing groups into as many columns as fit.
+const helpColW = 36
+
+// View renders groups in w×h cells, flowing whole groups into as many columns as fit
+// (a blank line between groups when there is room for it). When even that does not fit,
+// groups are split across columns, and on a terminal too small for every key the last
+// line says so: a key the help does not show is a key the responder does not know.
 func (hp *Help) View(title string, groups []HelpGroup, w, h int) string {
-	st := hp.ctx.Styles
-	const colW = 36
-	var cells []string
+	rows := max(h-2, 1)
+	ncol := max(w/helpColW, 1)
+	// the shortest columns that hold every group whole, so the keys spread over the width
+	var cols [][]string
+	n := 0
 	for _, g := range groups {
-		if len(cells) > 0 {
-			cells = append(cells, "")
-		}
-		cells = append(cells, st.Title.Render(g.Title))
-		for _, k := range g.Keys {
-			hk := k.Help()
-			cells = append(cells, "  "+st.HelpKey.Render(common.Fit(hk.Key, 10))+" "+st.HelpDesc.Render(hk.Desc))
+		n += 1 + len(g.Keys)
+	}
+fit:
+	for _, gap := range []int{1, 0} {
+		for r := min(max((n+ncol-1)/ncol, 1), rows); r <= rows; r++ {
+			if cols = hp.flow(groups, r, gap); len(cols) <= ncol {
+				break fit
+			}
 		}
 	}
-	rows := max(h-2, 1)
-	ncol := max(w/colW, 1)
+	if len(cols) > ncol {
+		cols = hp.split(groups, rows, ncol)
+	}
 	lines := []string{titleLine(hp.ctx, title+" — press ? or esc to close", true, w), ""}
 	for r := 0; r < rows; r++ {
 		line := ""
-		for c := 0; c < ncol; c++ {
-			i := c*rows + r
-			if i < len(cells) {
-				line += common.Fit(cells[i], colW-1) + " " // a gap even when a cell fills its column
+		for c := 0; c < ncol && c < len(cols); c++ {
+			if r < len(cols[c]) {
+				line += common.Fit(cols[c][r], helpColW-1) + " " // a gap even when a cell fills its column
+			} else {
+				line += common.Fit("", helpColW)
 			}
 		}
 		lines = append(lines, line)
 	}
 	return common.Block(lines, w, h)
+}
+
+func (hp *Help) cells(g HelpGroup) []string {
+	st := hp.ctx.Styles
+	out := []string{st.Title.Render(g.Title)}
+	for _, k := range g.Keys {
+		hk := k.Help()
+		out = append(out, "  "+st.HelpKey.Render(common.Fit(hk.Key, 10))+" "+st.HelpDesc.Render(hk.Desc))
+	}
+	return out
+}
+
+// flow puts whole groups into columns of rows lines, gap blank lines between groups; a
+// group longer than a column is split.
+func (hp *Help) flow(groups []HelpGroup, rows, gap int) [][]string {
+	var cols [][]string
+	var col []string
+	for _, g := range groups {
+		cs := hp.cells(g)
+		need := len(cs)
+		if len(col) > 0 {
+			need += gap
+		}
+		if len(col) > 0 && len(col)+need > rows {
+			cols, col = append(cols, col), nil
+		} else if len(col) > 0 {
+			for i := 0; i < gap; i++ {
+				col = append(col, "")
+			}
+		}
+		for _, c := range cs {
+			if len(col) == rows {
+				cols, col = append(cols, col), nil
+			}
+			col = append(col, c)
+		}
+	}
+	if len(col) > 0 {
+		cols = append(cols, col)
+	}
+	return cols
+}
+
+// split fills ncol columns cell by cell; when the keys do not fit, the last visible
+// line says how many are not shown.
+func (hp *Help) split(groups []HelpGroup, rows, ncol int) [][]string {
+	var all []string
+	for _, g := range groups {
+		all = append(all, hp.cells(g)...)
+	}
+	capacity := rows * ncol
+	if len(all) > capacity {
+		hidden := len(all) - capacity + 1
+		all = append(all[:capacity-1], hp.ctx.Styles.Dim.Render(fmt.Sprintf("… %d more: enlarge the terminal", hidden)))
+	}
+	var cols [][]string
+	for i := 0; i < len(all); i += rows {
+		cols = append(cols, all[i:min(i+rows, len(all))])
+	}
+	return cols
 }

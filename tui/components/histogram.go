@@ -17,6 +17,9 @@ type Histogram struct {
 	Events, Findings []int
 	From             time.Time
 	Interval         time.Duration
+	// Counted says Events is the answer (it may be empty: nothing matched); until then
+	// the histogram says it is counting.
+	Counted bool
 }
 
 // NewHistogram returns an empty histogram.
@@ -39,14 +42,18 @@ func (hg *Histogram) View(w, h int) string {
 	if h >= 2 {
 		lines = append(lines, st.Dim.Render(common.Fit("findings", histLabel))+" "+st.FindingBar.Render(bars(fi)))
 	}
-	if h >= 3 && !hg.From.IsZero() && hg.Interval > 0 {
+	if h >= 3 && !hg.From.IsZero() && hg.Interval > 0 && len(hg.Events) > 0 {
 		to := hg.From.Add(time.Duration(len(hg.Events)) * hg.Interval)
 		a, b := hg.ctx.Time(hg.From), hg.ctx.Time(to)
 		gap := max(n-common.Width(a)-common.Width(b), 1)
 		lines = append(lines, st.Dim.Render(strings.Repeat(" ", histLabel+1)+a+strings.Repeat(" ", gap)+b))
 	}
 	if len(hg.Events) == 0 {
-		lines[0] = st.Dim.Render(common.Fit("events", histLabel) + " counting…")
+		msg := " counting…"
+		if hg.Counted {
+			msg = " none match"
+		}
+		lines[0] = st.Dim.Render(common.Fit("events", histLabel) + msg)
 	}
 	return common.Block(lines, w, h)
 }

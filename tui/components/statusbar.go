@@ -52,6 +52,9 @@ func (s *StatusBar) View(w int) string {
 	}
 	parts = append(parts, "case "+common.Clean(s.Case), "? help")
 	body := " " + strings.Join(parts, " │ ") + " "
+	if common.Width(left) > w {
+		left = common.Fit(left, w) // a long message on a narrow terminal must not wrap
+	}
 	lw := common.Width(left)
 	return left + st.Status.Render(common.Fit(body, max(w-lw, 0)))
 }
