@@ -94,9 +94,7 @@ func searchPage(ctx context.Context, r index.Reader, gen int, text string, after
 // buckets (the histogram's width).
 func histogram(ctx context.Context, r index.Reader, gen int, key, text string, from, to time.Time, cols int) tea.Cmd {
 	return func() tea.Msg {
-		span := to.Sub(from)
-		iv := (span + time.Duration(cols) - 1) / time.Duration(max(cols, 1))
-		iv = max(iv.Round(time.Second), time.Second)
+		iv := histInterval(from, to, cols)
 		res, err := r.Search(ctx, index.Query{Text: text, From: from, To: to, Limit: 1, Histogram: iv})
 		if err != nil {
 			return histMsg{gen: gen, key: key, err: fmt.Errorf("histogram of %q: %w", text, err)}
@@ -107,6 +105,37 @@ func histogram(ctx context.Context, r index.Reader, gen int, key, text string, f
 		}
 		return m
 	}
+}
+
+// histInterval is the bucket length that spreads [from, to) over about cols columns.
+func histInterval(from, to time.Time, cols int) time.Duration {
+	iv := (to.Sub(from) + time.Duration(cols) - 1) / time.Duration(max(cols, 1))
+	return max(iv.Round(time.Second), time.Second)
+}
+
+// rowsHistogram counts the events among items over [from, to) as histogram does (no
+// case access: the rows are loaded).
+func rowsHistogram(items []components.Item, key string, from, to time.Time, cols int) histMsg {
+	iv := histInterval(from, to, cols)
+	h := histMsg{key: key, interval: iv, from: from.Truncate(iv)}
+	counts := make([]int, int(to.Sub(h.from)/iv)+1)
+	n := 0
+	for _, it := range items {
+		if it.Row == nil {
+			continue
+		}
+		if i := int(it.Row.Time.Sub(h.from) / iv); i >= 0 && i < len(counts) {
+			counts[i]++
+			n++
+		}
+	}
+	if n == 0 {
+		return h // no buckets: "none match"
+	}
+	for i, c := range counts {
+		h.buckets = append(h.buckets, index.Bucket{Start: h.from.Add(time.Duration(i) * iv), Count: c})
+	}
+	return h
 }
 
 // identityView is everything one identity did, oldest first, split into bursts wherever

@@ -8,6 +8,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
 
+	"github.com/kubesleuth/kubesleuth/index"
 	"github.com/kubesleuth/kubesleuth/tui/common"
 )
 
@@ -16,7 +17,7 @@ var fixedNow = time.Date(2026, 3, 3, 9, 0, 0, 0, time.UTC)
 
 // testModel is a model over r at w×h with UTC times and a fixed clock, loaded: Init's
 // commands have run and their results are applied.
-func testModel(t testing.TB, r *fakeReader, w, h int, query string) *Model {
+func testModel(t testing.TB, r index.Reader, w, h int, query string) *Model {
 	t.Helper()
 	m := New(r, Options{CaseName: "case", Query: query, Now: func() time.Time { return fixedNow },
 		Context: common.NewContext(), ExportDir: t.TempDir()})

@@ -375,3 +375,25 @@ func TestTUIDetailErrorClean(t *testing.T) {
 		}
 	}
 }
+
+// TestTUIHistogramOfJoinedViews: the secret and evidence views' histograms count the
+// rows they show (the secret view joins the requests naming the secret with the lists
+// revealing it, which its query alone does not match).
+func TestTUIHistogramOfJoinedViews(t *testing.T) {
+	for _, keys := range [][]string{{"E", "S"}, {"tab", "enter"}} {
+		m := testModel(t, noBucketReader{newFakeReader()}, 80, 24, "")
+		press(t, m, keys...)
+		rows, counted := 0, 0
+		for _, it := range m.timeline.Items {
+			if it.Row != nil {
+				rows++
+			}
+		}
+		for _, c := range m.hist.Events {
+			counted += c
+		}
+		if rows == 0 || counted != rows {
+			t.Errorf("keys %q: the histogram counts %d events, the view shows %d", keys, counted, rows)
+		}
+	}
+}

@@ -95,7 +95,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		m.timeline.Scroll.Cursor = cur
 		m.timeline.Scroll.Offset = max(msg.cursor-m.timeline.PageSize()/2, 0)
-		return m, m.followCursor()
+		return m, tea.Batch(m.histCmd(), m.followCursor())
 	case histMsg:
 		if msg.err != nil {
 			if msg.key == m.histWant {

@@ -50,6 +50,11 @@ func (m *Model) startView() tea.Cmd {
 	return tea.Batch(load, m.histCmd())
 }
 
+// histOfRows says the frame's histogram counts its own rows: the secret view joins
+// several queries (the requests naming the secret and the lists that reveal it) and the
+// evidence view is a list of IDs, so no one query counts what they show.
+func (f *Frame) histOfRows() bool { return f.Kind == ViewSecret || f.Kind == ViewEvidence }
+
 // histQuery is the query whose histogram the frame shows: its filter, or every event for
 // views that are not a filter (etcd, context).
 func (f *Frame) histQuery() string {
@@ -67,6 +72,14 @@ func (m *Model) histCmd() tea.Cmd {
 		return nil
 	}
 	cols := components.Columns(m.width)
+	if m.cur.histOfRows() {
+		key := fmt.Sprintf("rows\x00%s\x00%d\x00%s", m.cur.Title, cols, m.info.Last)
+		m.histWant = key
+		if m.cur.Loaded && m.cur.histKey != key {
+			m.applyHist(rowsHistogram(m.timeline.Items, key, *m.info.First, m.info.Last.Add(1), cols))
+		}
+		return nil // counted when the rows arrive (viewMsg)
+	}
 	q := m.cur.histQuery()
 	key := fmt.Sprintf("%s\x00%d\x00%s", q, cols, m.info.Last)
 	m.histWant = key
