@@ -397,3 +397,17 @@ func TestTUIHistogramOfJoinedViews(t *testing.T) {
 		}
 	}
 }
+
+// TestTUIPivotOnImpersonatingFinding: the engine writes an impersonating subject as
+// "alice (as system:admin)"; u and I on such a finding follow alice, who is in the log.
+func TestTUIPivotOnImpersonatingFinding(t *testing.T) {
+	f := newFakeReader()
+	f.finds[0].Subject.User = "alice@example.com (as system:admin)"
+	for _, k := range []string{"u", "I"} {
+		m := testModel(t, f, 80, 24, "")
+		press(t, m, "tab", k)
+		if m.cur.Query != `user:"alice@example.com"` || m.timeline.Total == 0 {
+			t.Errorf("%s on the finding: query %q, %d events", k, m.cur.Query, m.timeline.Total)
+		}
+	}
+}

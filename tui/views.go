@@ -213,7 +213,7 @@ func (m *Model) pivot(field string) tea.Cmd {
 			"name": t.row.Name, "userAgent": t.row.UserAgent}[field]
 	case t.finding != nil:
 		s := t.finding.Subject
-		v = map[string]string{"user": s.User, "sourceIP": s.SourceIP, "namespace": s.Namespace,
+		v = map[string]string{"user": subjectUser(s), "sourceIP": s.SourceIP, "namespace": s.Namespace,
 			"name": s.Name, "userAgent": s.UserAgent}[field]
 	case t.secret != nil:
 		v = map[string]string{"namespace": t.secret.Namespace, "name": t.secret.Name}[field]
@@ -228,6 +228,17 @@ func (m *Model) pivot(field string) tea.Cmd {
 	return m.search(clause(field, v))
 }
 
+// subjectUser is the user who sent the requests of a finding: the engine writes an
+// impersonating request's subject as "alice (as system:admin)", which names no user of
+// the audit log, so a pivot on it found nothing.
+func subjectUser(s analyzer.Subject) string {
+	u := s.User
+	if i := strings.LastIndex(u, " (as "); i > 0 && strings.HasSuffix(u, ")") {
+		u = u[:i]
+	}
+	return u
+}
+
 // identity opens the identity timeline of the selection's user.
 func (m *Model) identity() tea.Cmd {
 	t := m.selection()
@@ -236,7 +247,7 @@ func (m *Model) identity() tea.Cmd {
 	case t.row != nil:
 		user = t.row.User
 	case t.finding != nil:
-		user = t.finding.Subject.User
+		user = subjectUser(t.finding.Subject)
 	}
 	if user == "" {
 		m.message = "the selection names no identity"
@@ -291,7 +302,11 @@ func (m *Model) around() tea.Cmd {
 }
 
 func (m *Model) evidence(f analyzer.Finding) tea.Cmd {
-	return m.push(Frame{Kind: ViewEvidence, Finding: &f, Query: clause("user", f.Subject.User),
+	q := ""
+	if u := subjectUser(f.Subject); u != "" {
+		q = clause("user", u)
+	}
+	return m.push(Frame{Kind: ViewEvidence, Finding: &f, Query: q,
 		Title: fmt.Sprintf("Evidence of %s %s", f.RuleID, f.Subject.String())})
 }
 
