@@ -146,7 +146,13 @@ func identityView(ctx context.Context, r index.Reader, gen int, user string, c *
 		if err != nil {
 			return viewMsg{gen: gen, err: fmt.Errorf("identity %s: %w", common.Clean(user), err)}
 		}
-		return viewMsg{gen: gen, items: bursts(res.Events, IdleGap, c), total: res.Total}
+		items := bursts(res.Events, IdleGap, c)
+		if res.Total > len(res.Events) {
+			// say so rather than let the view pass for everything the identity did
+			items = append([]components.Item{{Header: fmt.Sprintf("── only the first %d of %d events are shown: / %s pages through all of them",
+				len(res.Events), res.Total, clause("user", user))}}, items...)
+		}
+		return viewMsg{gen: gen, items: items, total: res.Total}
 	}
 }
 
@@ -197,10 +203,14 @@ func secretView(ctx context.Context, r index.Reader, gen int, ns, name string) t
 		}
 		seen := map[index.EventID]bool{}
 		var rows []index.Row
+		var cut []string
 		for _, q := range []string{named, "resource:secrets verb:list", "resource:secrets verb:watch"} {
 			res, err := r.Search(ctx, index.Query{Text: q, Limit: secretLimit})
 			if err != nil {
 				return viewMsg{gen: gen, err: fmt.Errorf("secret %s/%s: %w", common.Clean(ns), common.Clean(name), err)}
+			}
+			if res.Total > len(res.Events) {
+				cut = append(cut, fmt.Sprintf("%d of %d matches of %s", len(res.Events), res.Total, q))
 			}
 			for _, e := range res.Events {
 				if q != named && e.Namespace != "" && e.Namespace != ns {
@@ -213,9 +223,13 @@ func secretView(ctx context.Context, r index.Reader, gen int, ns, name string) t
 			}
 		}
 		sort.SliceStable(rows, func(i, j int) bool { return rows[i].Time.Before(rows[j].Time) })
-		items := make([]components.Item, len(rows))
+		var items []components.Item
+		if len(cut) > 0 {
+			// the oldest requests only: the view must not pass for every read
+			items = append(items, components.Item{Header: "── only the first " + strings.Join(cut, ", ") + " are shown"})
+		}
 		for i := range rows {
-			items[i] = components.Item{Row: &rows[i]}
+			items = append(items, components.Item{Row: &rows[i]})
 		}
 		return viewMsg{gen: gen, items: items, total: len(rows)}
 	}

@@ -411,3 +411,27 @@ func TestTUIPivotOnImpersonatingFinding(t *testing.T) {
 		}
 	}
 }
+
+// limitReader caps every search at limit results, as a large case caps the whole-view
+// queries of the identity and secret views.
+type limitReader struct {
+	*fakeReader
+	limit int
+}
+
+func (r limitReader) Search(ctx context.Context, q index.Query) (*index.Result, error) {
+	q.Limit = min(q.Limit, r.limit)
+	return r.fakeReader.Search(ctx, q)
+}
+
+// TestTUIWholeViewsSayWhenCut: when the identity or secret view holds more events than
+// its query loads, the view says so at the top.
+func TestTUIWholeViewsSayWhenCut(t *testing.T) {
+	for _, keys := range [][]string{{"I"}, {"E", "S"}} {
+		m := testModel(t, limitReader{newFakeReader(), 5}, 80, 24, "")
+		press(t, m, keys...)
+		if len(m.timeline.Items) == 0 || !strings.Contains(m.timeline.Items[0].Header, "only the first") {
+			t.Errorf("keys %q: the cut view does not say so: %+v", keys, m.timeline.Items[:min(len(m.timeline.Items), 1)])
+		}
+	}
+}
