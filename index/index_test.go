@@ -29,17 +29,27 @@ var start = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 
 // buildCase writes a generated log with attacks into a new case (no detection engine:
 // the index is what is under test) and keeps the events for brute-force comparison.
-func buildCase(t testing.TB, events int) *fixture {
+func buildCase(t testing.TB, events int) *fixture { return buildCaseOrder(t, events, false) }
+
+// buildCaseOrder writes two bursts 150 minutes apart (groups of several hours, closed
+// during the ingest); reversed puts the later burst first, so the earlier one arrives
+// after its hours' groups were closed.
+func buildCaseOrder(t testing.TB, events int, reversed bool) *fixture {
 	t.Helper()
 	dir := t.TempDir()
-	// two bursts 150 minutes apart: groups of several hours, closed during the ingest
+	var parts [2]bytes.Buffer
+	if _, err := generate.Audit(&parts[0], generate.Options{Events: events / 2, Seed: 3, Attacks: true, Start: start}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := generate.Audit(&parts[1], generate.Options{Events: events - events/2, Seed: 4, Attacks: true, Start: start.Add(150 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if reversed {
+		parts[0], parts[1] = parts[1], parts[0]
+	}
 	var buf bytes.Buffer
-	if _, err := generate.Audit(&buf, generate.Options{Events: events / 2, Seed: 3, Attacks: true, Start: start}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := generate.Audit(&buf, generate.Options{Events: events - events/2, Seed: 4, Attacks: true, Start: start.Add(150 * time.Minute)}); err != nil {
-		t.Fatal(err)
-	}
+	buf.Write(parts[0].Bytes())
+	buf.Write(parts[1].Bytes())
 	log := filepath.Join(dir, "audit.log")
 	if err := os.WriteFile(log, buf.Bytes(), 0o600); err != nil {
 		t.Fatal(err)
@@ -103,6 +113,12 @@ func TestSearchEqualsBruteForceSmallGroups(t *testing.T) {
 	defer func(m int, s time.Duration) { maxMembers, sliceLen = m, s }(maxMembers, sliceLen)
 	maxMembers, sliceLen = 7, 10*time.Minute
 	bruteForce(t, buildCase(t, 3000))
+}
+
+// TestSearchEqualsBruteForceOutOfOrder: events older than groups already closed (a log
+// whose parts come in the wrong order) open new groups; results stay exact.
+func TestSearchEqualsBruteForceOutOfOrder(t *testing.T) {
+	bruteForce(t, buildCaseOrder(t, 4000, true))
 }
 
 func bruteForce(t *testing.T, f *fixture) {
