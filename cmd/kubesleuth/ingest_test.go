@@ -156,10 +156,14 @@ func TestIngestKilled(t *testing.T) {
 		if _, err := c.Search(context.Background(), index.Query{Text: "verb:get"}); err != nil {
 			t.Errorf("kill at %.0f%%: search: %v", frac*100, err)
 		}
-		if in, err := c.Info(); err == nil && !in.Complete {
-			interrupted++
-		}
+		in, err := c.Info()
 		c.Close()
+		if err == nil && !in.Complete {
+			interrupted++
+			if _, stderr := ksRun(t, "search", "--case", cdir, "--limit", "1", "*"); !strings.Contains(stderr, "incomplete") {
+				t.Errorf("kill at %.0f%%: search on the incomplete case does not say so: %q", frac*100, stderr)
+			}
+		}
 		ksRun(t, "ingest", "-q", "--case", cdir, log)
 		got := caseCounts(t, cdir)
 		if got.Events != want.Events || got.Findings != want.Findings || !got.Complete {

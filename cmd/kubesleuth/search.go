@@ -115,6 +115,9 @@ func runSearch(cmd *cobra.Command, io stdio, o searchOptions, text string) error
 		return usageError{err}
 	}
 	defer c.Close()
+	if in, err := c.Info(); err == nil && !in.Complete {
+		fmt.Fprintf(io.err, "warning: case %s is incomplete (an ingest was interrupted or is still running): results may miss its newest events; run the same ingest again to complete it\n", o.caseDir)
+	}
 	q := index.Query{Text: text, From: from, To: to, Limit: o.limit, Offset: o.offset, Newest: o.newest,
 		Facets: o.facets, FacetSize: o.facetSize, Histogram: o.histogram}
 	if o.limit == 0 {
