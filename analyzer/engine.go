@@ -404,7 +404,7 @@ func subjectOf(r *Rule, ev *auditv1.Event) Subject {
 		case "user":
 			s.User = ev.User.Username
 			if ev.ImpersonatedUser != nil && ev.ImpersonatedUser.Username != "" {
-				s.User += " (as " + ev.ImpersonatedUser.Username + ")"
+				s.Impersonated = ev.ImpersonatedUser.Username
 			}
 		case "source_ip":
 			if len(ev.SourceIPs) > 0 {

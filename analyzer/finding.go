@@ -59,13 +59,15 @@ func (s *Severity) UnmarshalText(b []byte) error {
 // Subject is who or what a finding is about. Audit findings name an identity and/or an
 // object; etcd findings name the etcd key. Empty fields are omitted from JSON.
 type Subject struct {
-	User        string `json:"user,omitempty"`
-	SourceIP    string `json:"source_ip,omitempty"`
-	UserAgent   string `json:"user_agent,omitempty"`
-	Namespace   string `json:"namespace,omitempty"`
-	Resource    string `json:"resource,omitempty"`
-	Subresource string `json:"subresource,omitempty"`
-	Name        string `json:"name,omitempty"`
+	User string `json:"user,omitempty"`
+	// Impersonated is the user User acted as (Impersonate-User), when it did.
+	Impersonated string `json:"impersonated_user,omitempty"`
+	SourceIP     string `json:"source_ip,omitempty"`
+	UserAgent    string `json:"user_agent,omitempty"`
+	Namespace    string `json:"namespace,omitempty"`
+	Resource     string `json:"resource,omitempty"`
+	Subresource  string `json:"subresource,omitempty"`
+	Name         string `json:"name,omitempty"`
 	// Key is the etcd key (e.g. /registry/secrets/ns/name) for at-rest findings.
 	Key string `json:"key,omitempty"`
 }
@@ -85,11 +87,15 @@ func (s Subject) String() string {
 	if s.Key != "" {
 		o = s.Key
 	}
+	u := s.User
+	if u != "" && s.Impersonated != "" {
+		u += " (as " + s.Impersonated + ")"
+	}
 	switch {
-	case s.User != "" && o != "":
-		return s.User + " → " + o
-	case s.User != "":
-		return s.User
+	case u != "" && o != "":
+		return u + " → " + o
+	case u != "":
+		return u
 	case o != "":
 		return o
 	case s.SourceIP != "":

@@ -398,11 +398,11 @@ func TestTUIHistogramOfJoinedViews(t *testing.T) {
 	}
 }
 
-// TestTUIPivotOnImpersonatingFinding: the engine writes an impersonating subject as
-// "alice (as system:admin)"; u and I on such a finding follow alice, who is in the log.
+// TestTUIPivotOnImpersonatingFinding: a finding on an impersonating request shows
+// "alice (as system:admin)"; u and I on it follow alice, who is in the log.
 func TestTUIPivotOnImpersonatingFinding(t *testing.T) {
 	f := newFakeReader()
-	f.finds[0].Subject.User = "alice@example.com (as system:admin)"
+	f.finds[0].Subject.User, f.finds[0].Subject.Impersonated = "alice@example.com", "system:admin"
 	for _, k := range []string{"u", "I"} {
 		m := testModel(t, f, 80, 24, "")
 		press(t, m, "tab", k)

@@ -228,16 +228,9 @@ func (m *Model) pivot(field string) tea.Cmd {
 	return m.search(clause(field, v))
 }
 
-// subjectUser is the user who sent the requests of a finding: the engine writes an
-// impersonating request's subject as "alice (as system:admin)", which names no user of
-// the audit log, so a pivot on it found nothing.
-func subjectUser(s analyzer.Subject) string {
-	u := s.User
-	if i := strings.LastIndex(u, " (as "); i > 0 && strings.HasSuffix(u, ")") {
-		u = u[:i]
-	}
-	return u
-}
+// subjectUser is the user who sent the requests of a finding (not the one it
+// impersonated: Subject.Impersonated).
+func subjectUser(s analyzer.Subject) string { return s.User }
 
 // identity opens the identity timeline of the selection's user.
 func (m *Model) identity() tea.Cmd {
