@@ -5,18 +5,20 @@
 //
 //	case.json     chain of custody: every source ingested (path, size, SHA-256, events,
 //	              time range, ingest time, tool version)
-//	events.db     bbolt: the redacted events, snappy-compressed, keyed by ID (auditID/stage),
-//	              a time-ordered key (time, ID) → row so that the timeline of an unfiltered
-//	              time range is a cursor walk, findings, secrets-at-rest records, bookmarks
-//	              and notes, and the detection engine's saved state
-//	bleve/        the search index (scorch) with an explicit keyword mapping
+//	events.zst    the redacted events, zstd blocks of 64, append-only (blobs.go)
+//	events.db     bbolt: rows keyed by (time, ID) so that the timeline of an unfiltered
+//	              time range is a cursor walk, per-minute counts, signatures, index groups
+//	              and their members (group.go), the ID index, findings, secrets-at-rest
+//	              records and the detection engine's saved state
+//	bleve/        the search index (scorch): one document per group
+//	notes.json    bookmarks and notes (notes.go)
 //
 // Nothing stored holds a secret value: events are redacted (analyzer/redact) before they
 // are written. Files are 0600, folders 0700.
 //
 // Concurrency: one writer (an ingest) at a time; bbolt's file lock makes a second writer
-// wait or fail. Readers open the case read-only and may run queries concurrently from many
-// goroutines.
+// wait or fail. Readers open the case read-only (a shared lock: an ingest waits for them)
+// and may run queries concurrently from many goroutines.
 package index
 
 import (
@@ -199,8 +201,9 @@ var Fields = []string{
 
 // OpenOptions controls Open.
 type OpenOptions struct {
-	// Writable opens the case for annotations (bookmarks and notes); searching works either
-	// way.
+	// Writable allows annotations (bookmarks and notes, kept in notes.json); searching
+	// works either way. The event store is opened read-only in both cases, so an open
+	// TUI does not lock out searches, reports or other TUIs (an ingest waits for it).
 	Writable bool
 	// Timeout bounds the wait for another process's lock on the event store (default 1 s).
 	Timeout time.Duration

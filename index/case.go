@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/blevesearch/bleve/v2"
@@ -47,7 +45,6 @@ var (
 	bMinutes       = []byte("minutes")        // minute (8 bytes) → events in it (8 bytes): counts without walks
 	bSigs          = []byte("signatures")     // signature number (8 bytes) → encoded signature
 	bMeta          = []byte("meta")           // info, engine state, findings, secrets at rest
-	bNotes         = []byte("notes")          // Target → Annotation JSON
 	kInfo          = []byte("info")           // Info JSON
 	kNextGid       = []byte("next-group")     // the next group number
 	kState         = []byte("engine")         // analyzer.Engine.SaveState
@@ -56,7 +53,7 @@ var (
 	kEtcdFindings  = []byte("etcd-findings")  // []analyzer.Finding JSON of the last snapshot
 )
 
-var allBuckets = [][]byte{bEvents, bTime, bMinutes, bSigs, bMeta, bNotes, bGroups, bMembers, bPendingGroups}
+var allBuckets = [][]byte{bEvents, bTime, bMinutes, bSigs, bMeta, bGroups, bMembers, bPendingGroups}
 
 // Open opens the case in dir for reading (and annotating when o.Writable). It fails with
 // ErrNoCase when dir holds no case, and times out when an ingest holds the store.
@@ -67,7 +64,9 @@ func Open(dir string, o OpenOptions) (*Case, error) {
 	if o.Timeout == 0 {
 		o.Timeout = time.Second
 	}
-	db, err := bolt.Open(filepath.Join(dir, storeFile), 0o600, &bolt.Options{ReadOnly: !o.Writable, Timeout: o.Timeout})
+	// always read-only (a shared lock): annotations live in notes.json (notes.go), so an
+	// open TUI never locks out searches, reports or another TUI
+	db, err := bolt.Open(filepath.Join(dir, storeFile), 0o600, &bolt.Options{ReadOnly: true, Timeout: o.Timeout})
 	if err != nil {
 		return nil, fmt.Errorf("opening case %s event store (is an ingest running?): %w", dir, err)
 	}
@@ -283,52 +282,3 @@ func (c *Case) SecretsAtRest() ([]SecretAtRest, error) {
 	return s, err
 }
 
-func (t Target) key() []byte { return []byte(t.Kind + "\x00" + t.ID) }
-
-// Annotations returns every bookmark and note, oldest update first.
-func (c *Case) Annotations() ([]Annotation, error) {
-	var out []Annotation
-	err := c.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bNotes)
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(_, v []byte) error {
-			var a Annotation
-			if err := json.Unmarshal(v, &a); err != nil {
-				return fmt.Errorf("decoding annotation: %w", err)
-			}
-			out = append(out, a)
-			return nil
-		})
-	})
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Updated.Before(out[j].Updated) })
-	return out, err
-}
-
-// Annotate saves a; an annotation neither bookmarked nor noted is removed.
-func (c *Case) Annotate(a Annotation) error {
-	if !c.writable {
-		return errors.New("annotating: the case was opened read-only")
-	}
-	if a.Target.Kind != "event" && a.Target.Kind != "finding" {
-		return fmt.Errorf("annotating: target kind %q (want event or finding)", a.Target.Kind)
-	}
-	if a.Updated.IsZero() {
-		a.Updated = time.Now().UTC()
-	}
-	return c.db.Update(func(tx *bolt.Tx) error {
-		b, err := tx.CreateBucketIfNotExists(bNotes)
-		if err != nil {
-			return err
-		}
-		if !a.Bookmarked && strings.TrimSpace(a.Note) == "" {
-			return b.Delete(a.Target.key())
-		}
-		v, err := json.Marshal(a)
-		if err != nil {
-			return err
-		}
-		return b.Put(a.Target.key(), v)
-	})
-}

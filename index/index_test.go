@@ -436,3 +436,34 @@ func TestWalkHistogram(t *testing.T) {
 		}
 	}
 }
+
+// TestAnnotateWhileOthersRead: a case open for annotations (a TUI) does not lock out
+// another reader (a search), which sees the notes written meanwhile.
+func TestAnnotateWhileOthersRead(t *testing.T) {
+	f := buildCase(t, 2000)
+	tui, err := Open(f.dir, OpenOptions{Writable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tui.Close()
+	search, err := Open(f.dir, OpenOptions{Timeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("a second open while one is writable: %v", err)
+	}
+	defer search.Close()
+	a := Annotation{Target: Target{Kind: "finding", ID: "KS-X alice"}, Bookmarked: true}
+	if err := tui.Annotate(a); err != nil {
+		t.Fatal(err)
+	}
+	if err := search.Annotate(a); err == nil {
+		t.Error("a read-only open annotated")
+	}
+	as, err := search.Annotations()
+	if err != nil || len(as) != 1 || as[0].Target != a.Target {
+		t.Errorf("the other reader sees %+v, %v", as, err)
+	}
+	fi, err := os.Stat(filepath.Join(f.dir, notesFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("notes file: %v, mode %v", err, fi.Mode().Perm())
+	}
+}

@@ -100,7 +100,7 @@ func Create(dir, toolVersion string) (*Writer, error) {
 	// made a 1M-event case's whole store resident in the TUI.
 	db, err := bolt.Open(filepath.Join(dir, storeFile), 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
-		return nil, fmt.Errorf("opening case %s event store (another ingest running?): %w", dir, err)
+		return nil, fmt.Errorf("opening case %s event store (is another ingest, or an investigate or search, using it? close it first): %w", dir, err)
 	}
 	w := &Writer{dir: dir, db: db, open: map[string]*openGroup{}, sigs: map[string]uint64{}}
 	var stale []uint64

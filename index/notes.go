@@ -1,0 +1,106 @@
+package index
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Annotations (bookmarks and notes) live in notes.json beside the event store, not in it:
+// writing to events.db needs its exclusive lock, which a TUI left open would hold all
+// day against every search and report. notes.json is small, rewritten whole (temp file,
+// fsync, rename) under notes.lock, so two TUIs on one case do not lose each other's notes.
+const (
+	notesFile = "notes.json"
+	notesLock = "notes.lock"
+)
+
+// Annotations returns every bookmark and note, oldest update first.
+func (c *Case) Annotations() ([]Annotation, error) {
+	return readNotes(c.dir)
+}
+
+func readNotes(dir string) ([]Annotation, error) {
+	b, err := os.ReadFile(filepath.Join(dir, notesFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading notes: %w", err)
+	}
+	var out []Annotation
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, fmt.Errorf("reading notes: %s: %w", filepath.Join(dir, notesFile), err)
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Updated.Before(out[j].Updated) })
+	return out, nil
+}
+
+// Annotate saves a; an annotation neither bookmarked nor noted is removed. It needs the
+// case opened with OpenOptions.Writable, and waits up to a few seconds for another
+// writer of the notes.
+func (c *Case) Annotate(a Annotation) error {
+	if !c.writable {
+		return errors.New("annotating: the case was opened read-only")
+	}
+	if a.Target.Kind != "event" && a.Target.Kind != "finding" {
+		return fmt.Errorf("annotating: target kind %q (want event or finding)", a.Target.Kind)
+	}
+	if a.Updated.IsZero() {
+		a.Updated = time.Now().UTC()
+	}
+	unlock, err := lockFile(filepath.Join(c.dir, notesLock), 5*time.Second)
+	if err != nil {
+		return fmt.Errorf("annotating: %w", err)
+	}
+	defer unlock()
+	notes, err := readNotes(c.dir)
+	if err != nil {
+		return fmt.Errorf("annotating: %w", err)
+	}
+	out := notes[:0]
+	for _, n := range notes {
+		if n.Target != a.Target {
+			out = append(out, n)
+		}
+	}
+	if a.Bookmarked || strings.TrimSpace(a.Note) != "" {
+		out = append(out, a)
+	}
+	if out == nil {
+		out = []Annotation{}
+	}
+	b, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(c.dir, notesFile), append(b, '\n')); err != nil {
+		return fmt.Errorf("annotating: %w", err)
+	}
+	return nil
+}
+
+// writeFileAtomic replaces path with b (0600): a temp file, fsync, rename.
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", tmp, err)
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if e := f.Close(); err == nil {
+		err = e
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", tmp, err)
+	}
+	return os.Rename(tmp, path)
+}
