@@ -3,6 +3,8 @@ package tui
 import (
 	"strings"
 	"testing"
+
+	"github.com/kubesleuth/kubesleuth/tui/common"
 )
 
 // TestTUINoEscapesFromData: an event whose user agent and user name hold a color change,
@@ -34,6 +36,20 @@ func TestTUINoEscapesFromData(t *testing.T) {
 		}
 		if !strings.Contains(s, "mallory") && len(keys) < 4 {
 			t.Errorf("keys %q: the evil event is not on screen:\n%s", keys, s)
+		}
+	}
+}
+
+// TestCleanBidi: bidirectional overrides cannot make a user name read backwards.
+func TestCleanBidi(t *testing.T) {
+	for in, want := range map[string]string{
+		"admin\u202egnp.exe":   "admin?gnp.exe",
+		"a\u2066b\u2069c":       "a?b?c",
+		"system:serviceaccount": "system:serviceaccount",
+		"żółw ✓":                "żółw ✓",
+	} {
+		if got := common.Clean(in); got != want {
+			t.Errorf("Clean(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -41,10 +41,12 @@ func validAt(s string, i int) bool {
 	return !(r == utf8.RuneError && n <= 1)
 }
 
-// isControl reports C0, DEL and C1 controls, and the Unicode line/paragraph separators
-// that some terminals treat as newlines.
+// isControl reports C0, DEL and C1 controls, the Unicode line/paragraph separators that
+// some terminals treat as newlines, and the bidirectional overrides and isolates
+// (U+202A-202E, U+2066-2069) that make a name read backwards ("Trojan Source").
 func isControl(r rune) bool {
-	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x2028 || r == 0x2029
+	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x2028 || r == 0x2029 ||
+		(r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
 }
 
 // Fit truncates s (which may hold styling) to w display cells with an ellipsis and pads it
