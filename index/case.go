@@ -281,4 +281,3 @@ func (c *Case) SecretsAtRest() ([]SecretAtRest, error) {
 	err := c.db.View(func(tx *bolt.Tx) error { return getJSON(tx, kSecrets, &s) })
 	return s, err
 }
-

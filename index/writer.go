@@ -207,22 +207,7 @@ func writeInfoFile(dir string, info *Info) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, infoFile+".tmp")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", tmp, err)
-	}
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if e := f.Close(); err == nil {
-		err = e
-	}
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", tmp, err)
-	}
-	return os.Rename(tmp, filepath.Join(dir, infoFile))
+	return writeFileAtomic(filepath.Join(dir, infoFile), append(b, '\n'))
 }
 
 // Info is the case's record as this ingest found it (sources of earlier ingests).

@@ -43,7 +43,7 @@ func BenchmarkFirstScreen(b *testing.B) {
 		m := New(c, Options{CaseName: "bench"})
 		m.Update(tea.WindowSizeMsg{Width: 160, Height: 48})
 		var got time.Duration
-		settle(b, m, m.Init(), func() {
+		driveThen(b, m, m.Init(), func() {
 			if got == 0 && !m.timeline.Loading && !m.findings.Loading {
 				_ = m.Render()
 				got = time.Since(start)
@@ -62,44 +62,21 @@ func BenchmarkPivot(b *testing.B) {
 	c := benchCase(b)
 	m := New(c, Options{CaseName: "bench"})
 	m.Update(tea.WindowSizeMsg{Width: 160, Height: 48})
-	settle(b, m, m.Init(), nil)
+	driveThen(b, m, m.Init(), nil)
 	var took time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
-		settle(b, m, func() tea.Msg { return keyMsg("u") }, nil)
+		driveThen(b, m, func() tea.Msg { return keyMsg("u") }, nil)
 		_ = m.Render()
 		took += time.Since(start)
 		if m.timeline.Total == 0 || len(m.stack) != 1 {
 			b.Fatalf("the pivot found nothing (stack %d, total %d)", len(m.stack), m.timeline.Total)
 		}
-		settle(b, m, func() tea.Msg { return keyMsg("esc") }, nil)
+		driveThen(b, m, func() tea.Msg { return keyMsg("esc") }, nil)
 	}
 	b.ReportMetric(float64(took.Milliseconds())/float64(b.N), "pivot-ms")
 	reportMem(b)
-}
-
-// settle is drive with a hook after each message.
-func settle(b *testing.B, m *Model, cmd tea.Cmd, after func()) {
-	queue := []tea.Cmd{cmd}
-	for len(queue) > 0 {
-		c := queue[0]
-		queue = queue[1:]
-		if c == nil {
-			continue
-		}
-		switch msg := c().(type) {
-		case nil, tea.QuitMsg:
-		case tea.BatchMsg:
-			queue = append(queue, msg...)
-		default:
-			_, next := m.Update(msg)
-			queue = append(queue, next)
-			if after != nil {
-				after()
-			}
-		}
-	}
 }
 
 func reportMem(b *testing.B) {

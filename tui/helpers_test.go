@@ -28,7 +28,10 @@ func testModel(t testing.TB, r index.Reader, w, h int, query string) *Model {
 
 // drive runs cmd and every command its messages lead to, synchronously, applying each
 // message to m: the test stands in for bubbletea's loop, so results are deterministic.
-func drive(t testing.TB, m *Model, cmd tea.Cmd) {
+func drive(t testing.TB, m *Model, cmd tea.Cmd) { driveThen(t, m, cmd, nil) }
+
+// driveThen is drive with a hook after each message.
+func driveThen(t testing.TB, m *Model, cmd tea.Cmd, after func()) {
 	t.Helper()
 	queue := []tea.Cmd{cmd}
 	for n := 0; len(queue) > 0; n++ {
@@ -47,6 +50,9 @@ func drive(t testing.TB, m *Model, cmd tea.Cmd) {
 		default:
 			_, next := m.Update(msg)
 			queue = append(queue, next)
+			if after != nil {
+				after()
+			}
 		}
 	}
 }

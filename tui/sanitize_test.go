@@ -43,7 +43,7 @@ func TestTUINoEscapesFromData(t *testing.T) {
 // TestCleanBidi: bidirectional overrides cannot make a user name read backwards.
 func TestCleanBidi(t *testing.T) {
 	for in, want := range map[string]string{
-		"admin\u202egnp.exe":   "admin?gnp.exe",
+		"admin\u202egnp.exe":    "admin?gnp.exe",
 		"a\u2066b\u2069c":       "a?b?c",
 		"system:serviceaccount": "system:serviceaccount",
 		"żółw ✓":                "żółw ✓",
