@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -81,7 +82,11 @@ func findingLines(f analyzer.Finding, evidence []index.Row, evErr error, c *comm
 		if r.Namespace != "" {
 			obj = r.Namespace + "/" + r.Name
 		}
-		lines = append(lines, common.Clean(fmt.Sprintf("%s  %s  %s %s %s  %d  %s", c.Time(r.Time), r.User, r.Verb, r.Resource, obj, r.Code, r.SourceIP)))
+		code := "-" // no response: a RequestReceived event, as the timeline shows it
+		if r.Code != 0 {
+			code = strconv.Itoa(r.Code)
+		}
+		lines = append(lines, common.Clean(fmt.Sprintf("%s  %s  %s %s %s  %s  %s", c.Time(r.Time), r.User, r.Verb, r.Resource, obj, code, r.SourceIP)))
 	}
 	return lines
 }

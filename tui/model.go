@@ -131,7 +131,8 @@ type Model struct {
 	// flight could reach the case in either order (bubbletea runs each on its own
 	// goroutine), and b b would then leave the bookmark set while the screen shows it
 	// removed. writing is the one in flight, pending those waiting. Quitting waits for
-	// both so that a bookmark made just before q is in the case.
+	// both so that a bookmark made just before q is in the case, and for a running
+	// export so that its file is whole (quitOnWrite: q was pressed, "saving…").
 	writing     *index.Annotation
 	pending     []index.Annotation
 	quitOnWrite bool

@@ -130,10 +130,14 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case exportedMsg:
 		m.exporting = false
 		if msg.err != nil {
+			m.quitOnWrite = false // stay: the responder must see that the export failed
 			m.fail(msg.err)
 			return m, nil
 		}
 		m.message = fmt.Sprintf("exported %d to %s", msg.n, msg.path)
+		if m.quitOnWrite {
+			return m, m.quit() // still waits while annotation writes are in flight
+		}
 		return m, nil
 	}
 	if m.promptKind != promptNone {
@@ -364,9 +368,10 @@ func (m *Model) open() tea.Cmd {
 	return nil
 }
 
-// quit ends the program once pending annotation writes are done.
+// quit ends the program once pending annotation writes and a running export are done
+// (quitting at once would leave the export file cut short).
 func (m *Model) quit() tea.Cmd {
-	if m.writesInFlight() > 0 {
+	if m.writesInFlight() > 0 || m.exporting {
 		m.quitOnWrite = true
 		m.message = "saving…"
 		return nil

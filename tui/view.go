@@ -145,6 +145,10 @@ func (m *Model) statusView(w int) string {
 	s.Mode = m.cur.Kind.String()
 	s.Query = m.cur.Query
 	s.Loaded, s.Total, s.Findings = 0, m.timeline.Total, len(m.findings.Items)
+	s.Unit = "events"
+	if m.cur.Kind == ViewEtcd {
+		s.Unit = "secrets" // the secrets at rest: the etcd view lists no events
+	}
 	for _, it := range m.timeline.Items {
 		if it.Row != nil || it.Secret != nil {
 			s.Loaded++
@@ -156,6 +160,8 @@ func (m *Model) statusView(w int) string {
 	}
 	s.Busy, s.Error, s.Message = "", m.errText, m.message
 	switch {
+	case m.quitOnWrite:
+		s.Busy = "saving…" // q waits for writes and exports: say why it has not quit yet
 	case m.busy:
 		s.Busy = "searching…"
 	case m.paging:

@@ -17,6 +17,9 @@ type KeyMap struct {
 
 	Fold, YAML key.Binding
 
+	// Wheel is the mouse wheel: no key, listed so that the help mentions the mouse.
+	Wheel key.Binding
+
 	// Prompt keys (search and note input).
 	Accept, Cancel, HistoryPrev, HistoryNext key.Binding
 }
@@ -36,6 +39,7 @@ func DefaultKeyMap() *KeyMap {
 		Focus:     b([]string{"tab"}, "tab", "next pane"),
 		FocusBack: b([]string{"shift+tab"}, "shift+tab", "previous pane"),
 		Open:      b([]string{"enter"}, "enter", "open in detail"),
+		Wheel:     key.NewBinding(key.WithHelp("wheel", "scroll focused pane")),
 		Search:    b([]string{"/"}, "/", "search"),
 		Back:      b([]string{"esc", "backspace"}, "esc", "back"),
 		Quit:      b([]string{"q", "ctrl+c"}, "q", "quit"),
@@ -69,7 +73,7 @@ func DefaultKeyMap() *KeyMap {
 
 // Navigation is the movement keys, shown in every view's help.
 func (k *KeyMap) Navigation() []key.Binding {
-	return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Focus, k.FocusBack, k.Open}
+	return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Focus, k.FocusBack, k.Open, k.Wheel}
 }
 
 // Pivots are the one-key filters.

@@ -14,9 +14,12 @@ type StatusBar struct {
 	ctx                     *common.Context
 	Case, Query, Mode       string
 	Loaded, Total, Findings int
-	From, To                time.Time
-	Busy, Message, Error    string
-	Took                    time.Duration
+	// Unit is what Loaded and Total count ("events" when empty; the etcd view counts
+	// secrets).
+	Unit                 string
+	From, To             time.Time
+	Busy, Message, Error string
+	Took                 time.Duration
 }
 
 // NewStatusBar returns an empty status bar.
@@ -38,10 +41,14 @@ func (s *StatusBar) View(w int) string {
 	if strings.TrimSpace(q) == "" {
 		q = "*"
 	}
+	unit := s.Unit
+	if unit == "" {
+		unit = "events"
+	}
 	parts := []string{
 		common.Clean(s.Mode),
 		"query " + common.Clean(q),
-		fmt.Sprintf("%d/%d events", s.Loaded, s.Total),
+		fmt.Sprintf("%d/%d %s", s.Loaded, s.Total, unit),
 		fmt.Sprintf("%d findings", s.Findings),
 	}
 	if !s.From.IsZero() {

@@ -63,6 +63,25 @@ func (t *Timeline) SetItems(items []Item) {
 	t.Scroll.Clamp(len(items), t.h)
 }
 
+// position is the cursor's place among the events and secrets ("n of N"), and how many
+// are loaded: the headers (bursts, states, "only the first …") are not counted. On a
+// header it is the place of the first event after it, which the header introduces.
+func (t *Timeline) position() (n, total int) {
+	for i, it := range t.Items {
+		if it.Row == nil && it.Secret == nil {
+			continue
+		}
+		total++
+		if i <= t.Scroll.Cursor {
+			n++
+		}
+	}
+	if c, ok := t.Selected(); ok && c.Row == nil && c.Secret == nil && n < total {
+		n++
+	}
+	return n, total
+}
+
 // NearEnd reports whether the cursor is within two screens of the last loaded item, when
 // the app should fetch the next page.
 func (t *Timeline) NearEnd() bool { return t.Scroll.Cursor >= len(t.Items)-2*max(t.h, 10) }
@@ -77,7 +96,8 @@ func (t *Timeline) View(w, h int, focused bool) string {
 	st := t.ctx.Styles
 	title := t.Title
 	if t.Total > 0 || len(t.Items) > 0 {
-		title += fmt.Sprintf(" — %d of %d", min(t.Scroll.Cursor+1, len(t.Items)), max(t.Total, len(t.Items)))
+		n, total := t.position()
+		title += fmt.Sprintf(" — %d of %d", n, max(t.Total, total))
 	}
 	if t.Loading {
 		title += " — searching…"
