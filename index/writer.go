@@ -13,6 +13,7 @@ import (
 
 	"github.com/blevesearch/bleve/v2"
 	bolt "go.etcd.io/bbolt"
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 
 	"github.com/kubesleuth/kubesleuth/analyzer"
 )
@@ -251,6 +252,30 @@ func (w *Writer) Classify(ps []*Prepared) ([]Status, error) {
 		return nil
 	})
 	return out, err
+}
+
+// StatusOf is Classify for one decoded event, safe from many goroutines (the decoding
+// workers use it to skip what the case holds before doing any work on it).
+func (w *Writer) StatusOf(ev *auditv1.Event) (Status, error) {
+	k := timeKey(eventTime(ev), eventID(ev))
+	st := New
+	err := w.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bTime).Get(k)
+		if v == nil {
+			return nil
+		}
+		g, err := rowGen(v)
+		if err != nil {
+			return err
+		}
+		if g > uint64(w.info.Ingests) {
+			st = Pending
+		} else {
+			st = Done
+		}
+		return nil
+	})
+	return st, err
 }
 
 // Add queues a new event; it is written by the next Flush (automatically every BatchSize).

@@ -71,9 +71,10 @@ Exit codes: 0 done; 2 usage error or unreadable input; 130 interrupted.`,
 
 // prepared is what the decoding workers compute per event: rule matches and the stored form.
 type prepared struct {
-	m   *analyzer.Matched
-	p   *index.Prepared
-	err error
+	m    *analyzer.Matched
+	p    *index.Prepared
+	err  error
+	done bool // already in the case: nothing was computed
 }
 
 func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) error {
@@ -89,9 +90,17 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 		return usageError{err}
 	}
 	ropts := o.read.options(io.err, nil)
+	// the case's writer, once open: the workers skip events it already holds (a re-ingest
+	// of overlapping files costs a lookup per event, not a redaction and a rule pass)
+	var wp atomic.Pointer[index.Writer]
 	ropts.Prepare = func() func(*auditv1.Event) any {
 		m := eng.NewMatcher()
 		return func(ev *auditv1.Event) any {
+			if w := wp.Load(); w != nil {
+				if st, err := w.StatusOf(ev); err == nil && st == index.Done {
+					return &prepared{done: true}
+				}
+			}
 			p, err := index.Prepare(ev)
 			return &prepared{m: m.Match(ev), p: p, err: err}
 		}
@@ -123,6 +132,7 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 		return err
 	}
 	defer w.Close()
+	wp.Store(w)
 	if st, err := w.EngineState(); err != nil {
 		return err
 	} else if st != nil {
@@ -136,21 +146,29 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 	added := map[string]int{}
 	var buf []audit.Record
 	process := func() error {
-		ps := make([]*index.Prepared, len(buf))
-		for i, rec := range buf {
+		var ps []*index.Prepared
+		for _, rec := range buf {
 			pr := rec.Prepared.(*prepared)
 			if pr.err != nil {
 				return pr.err
 			}
-			ps[i] = pr.p
+			if !pr.done {
+				ps = append(ps, pr.p)
+			}
 		}
 		st, err := w.Classify(ps)
 		if err != nil {
 			return err
 		}
-		for i, rec := range buf {
+		i := 0
+		for _, rec := range buf {
 			pr := rec.Prepared.(*prepared)
-			switch st[i] {
+			if pr.done {
+				continue
+			}
+			s := st[i]
+			i++
+			switch s {
 			case index.Done:
 				continue
 			case index.Pending:
