@@ -83,9 +83,18 @@ func decodeDepth(raw []byte, out []decoded, depth int) []decoded {
 				return append(out, d)
 			}
 		}
-		return append(out, decoded{ev: ev})
+		return append(out, accept(ev))
 	}
 	return decodeEnvelope(raw, ev, out, depth)
+}
+
+// accept returns ev as decoded, unless it has no time at all: an event that cannot be
+// placed on a timeline is reported (no_timestamp), not stored at a made-up time.
+func accept(ev *auditv1.Event) decoded {
+	if ev.RequestReceivedTimestamp.IsZero() && ev.StageTimestamp.IsZero() {
+		return decoded{reason: NoTimestamp, msg: fmt.Sprintf("audit event %s without requestReceivedTimestamp or stageTimestamp", ev.AuditID)}
+	}
+	return decoded{ev: ev}
 }
 
 // envelope holds every field by which a non-event object can be recognised.

@@ -12,6 +12,7 @@ type Reason string
 const (
 	Malformed    Reason = "malformed"      // not valid JSON
 	NoAuditID    Reason = "no_audit_id"    // an audit event without auditID
+	NoTimestamp  Reason = "no_timestamp"   // an audit event without any timestamp
 	NotAnEvent   Reason = "not_an_event"   // valid JSON that is no audit event or known wrapper
 	TooLong      Reason = "too_long"       // a line over Options.MaxLineBytes
 	Truncated    Reason = "truncated_gzip" // a gzip stream that ends early or is corrupt

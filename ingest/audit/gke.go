@@ -112,7 +112,7 @@ func fromGKE(p *gkePayload, e *gkeEntry) decoded {
 		ev.ResponseObject = &runtime.Unknown{Raw: append([]byte(nil), p.Response...), ContentType: runtime.ContentTypeJSON}
 		ev.Level = auditv1.LevelRequestResponse
 	}
-	return decoded{ev: ev}
+	return accept(ev)
 }
 
 // gkeObjectRef reads the object from resourceName ("core/v1/namespaces/default/pods/web/exec")
