@@ -230,7 +230,8 @@ func (c *Case) Around(ctx context.Context, id EventID, n int) ([]Row, error) {
 	return out, err
 }
 
-// Findings returns every finding in the case, most severe first, then by first seen.
+// Findings returns every finding in the case, most severe first, then by first seen
+// (findings without a time, the etcd ones, last within their severity).
 func (c *Case) Findings() ([]analyzer.Finding, error) {
 	var fs []analyzer.Finding
 	err := c.db.View(func(tx *bolt.Tx) error {
@@ -247,6 +248,11 @@ func (c *Case) Findings() ([]analyzer.Finding, error) {
 	sort.SliceStable(fs, func(i, j int) bool {
 		if fs[i].Severity != fs[j].Severity {
 			return fs[i].Severity > fs[j].Severity
+		}
+		// findings without a time (secrets at rest: one per secret, hundreds in a
+		// snapshot) after those of the same severity that happened at a time
+		if zi, zj := fs[i].FirstSeen.IsZero(), fs[j].FirstSeen.IsZero(); zi != zj {
+			return zj
 		}
 		return fs[i].FirstSeen.Before(fs[j].FirstSeen)
 	})

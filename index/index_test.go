@@ -467,3 +467,41 @@ func TestAnnotateWhileOthersRead(t *testing.T) {
 		t.Errorf("notes file: %v, mode %v", err, fi.Mode().Perm())
 	}
 }
+
+// TestFindingsOrder: most severe first; within a severity by time, findings without a
+// time (secrets at rest, one per secret) after the others.
+func TestFindingsOrder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "case")
+	w, err := Create(dir, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(m int) time.Time { return start.Add(time.Duration(m) * time.Minute) }
+	audit := []analyzer.Finding{
+		{RuleID: "late-high", Severity: analyzer.High, FirstSeen: at(9)},
+		{RuleID: "crit", Severity: analyzer.Critical, FirstSeen: at(5)},
+		{RuleID: "early-high", Severity: analyzer.High, FirstSeen: at(1)},
+	}
+	etcd := &EtcdResult{Findings: []analyzer.Finding{{RuleID: "etcd-high", Severity: analyzer.High}, {RuleID: "etcd-crit", Severity: analyzer.Critical}}}
+	if err := w.Finish(audit, nil, etcd, nil); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	c, err := Open(dir, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fs, err := c.Findings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range fs {
+		got = append(got, f.RuleID)
+	}
+	want := []string{"crit", "etcd-crit", "early-high", "late-high", "etcd-high"}
+	if !slices.Equal(got, want) {
+		t.Errorf("order %v, want %v", got, want)
+	}
+}
