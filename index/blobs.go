@@ -25,6 +25,9 @@ const (
 	blobFile    = "events.zst"
 	blockEvents = 64
 	refLen      = 14 // blobRef encoding
+	// maxBlock bounds what a (corrupt) row may make a reader allocate: 64 events of at
+	// most the reader's 4 MiB line limit, compressed, stay far below it.
+	maxBlock = 256 << 20
 )
 
 // blobRef locates one event in the blob log.
@@ -114,6 +117,9 @@ func (w *blobWriter) close() error { return w.f.Close() }
 
 // readBlob returns the event ref points at in the blob log f.
 func readBlob(f io.ReaderAt, ref blobRef) ([]byte, error) {
+	if ref.n > maxBlock {
+		return nil, fmt.Errorf("event store block at %d: %d bytes: corrupt row", ref.off, ref.n)
+	}
 	blk := make([]byte, ref.n)
 	if _, err := f.ReadAt(blk, int64(ref.off)); err != nil {
 		return nil, fmt.Errorf("reading the event store at %d: %w", ref.off, err)
