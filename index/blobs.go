@@ -24,6 +24,7 @@ import (
 const (
 	blobFile    = "events.zst"
 	blockEvents = 64
+	blockBytes  = 1 << 20
 	refLen      = 14 // blobRef encoding
 	// maxBlock bounds what a (corrupt) row may make a reader allocate: 64 events of at
 	// most the reader's 4 MiB line limit, compressed, stay far below it.
@@ -52,7 +53,7 @@ func getRef(b []byte) (blobRef, error) {
 
 var (
 	zenc, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
-	zdec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(256<<20))
+	zdec, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(1<<30))
 )
 
 // blobWriter appends blocks to the blob log.
@@ -80,7 +81,19 @@ func (w *blobWriter) write(ps []*Prepared) error {
 	if len(ps) == 0 {
 		return nil
 	}
-	nb := (len(ps) + blockEvents - 1) / blockEvents
+	// block boundaries: up to blockEvents events and blockBytes of JSON (big request
+	// bodies make small blocks, so a reader never inflates much to read one event)
+	var cut []int
+	size := 0
+	for i, p := range ps {
+		if len(cut) == 0 || i-cut[len(cut)-1] == blockEvents || size+len(p.blob) > blockBytes {
+			cut = append(cut, i)
+			size = 0
+		}
+		size += len(p.blob)
+	}
+	cut = append(cut, len(ps))
+	nb := len(cut) - 1
 	blocks := make([][]byte, nb)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
@@ -90,7 +103,7 @@ func (w *blobWriter) write(ps []*Prepared) error {
 		go func(b int) {
 			defer func() { <-sem; wg.Done() }()
 			var raw []byte
-			for _, p := range ps[b*blockEvents : min(len(ps), (b+1)*blockEvents)] {
+			for _, p := range ps[cut[b]:cut[b+1]] {
 				raw = appendStr(raw, string(p.blob))
 			}
 			blocks[b] = zenc.EncodeAll(raw, nil)
@@ -99,7 +112,7 @@ func (w *blobWriter) write(ps []*Prepared) error {
 	wg.Wait()
 	var buf []byte
 	for b, blk := range blocks {
-		for i, p := range ps[b*blockEvents : min(len(ps), (b+1)*blockEvents)] {
+		for i, p := range ps[cut[b]:cut[b+1]] {
 			p.ref = blobRef{off: w.off + uint64(len(buf)), n: uint32(len(blk)), index: uint16(i)}
 		}
 		buf = append(buf, blk...)
