@@ -144,7 +144,8 @@ type Info struct {
 
 // SourceInfo describes one ingested file. Events counts the events this file added to the
 // case (duplicates of events already in the case are not counted again); Read counts every
-// event decoded from it.
+// event decoded from it. SameAs is set when the file was not read because a finished ingest
+// already read a file of the same size and SHA-256 (that source's path).
 type SourceInfo struct {
 	Path        string     `json:"path"`
 	Kind        string     `json:"kind"` // "audit" or "etcd-snapshot"
@@ -156,6 +157,7 @@ type SourceInfo struct {
 	Last        *time.Time `json:"last,omitempty"`
 	IngestedAt  time.Time  `json:"ingested_at"`
 	ToolVersion string     `json:"tool_version"`
+	SameAs      string     `json:"same_as,omitempty"`
 }
 
 // SecretAtRest is one secret as stored in etcd, from the secrets-at-rest analysis (no value,

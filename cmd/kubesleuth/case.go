@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -50,7 +51,11 @@ ingest is running or was killed; running it again completes the case.`,
 			tw := tabwriter.NewWriter(io.out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "SOURCE\tKIND\tSIZE\tSHA-256\tREAD\tADDED\tFIRST\tLAST\tINGESTED\tVERSION")
 			for _, s := range in.Sources {
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%d\t%d\t%s\t%s\t%s\t%s\n", safeText(s.Path), s.Kind, s.Size, s.SHA256, s.Read, s.Events,
+				read := strconv.Itoa(s.Read)
+				if s.SameAs != "" {
+					read = "same as " + safeText(s.SameAs)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", safeText(s.Path), s.Kind, s.Size, s.SHA256, read, s.Events,
 					fmtTime(s.First), fmtTime(s.Last), s.IngestedAt.Format("2006-01-02T15:04:05Z"), s.ToolVersion)
 			}
 			return tw.Flush()

@@ -46,7 +46,9 @@ engine, redacts secret values into fingerprints, and adds the events and finding
 case folder (--case, default ./kubesleuth-case) for kubesleuth search.
 
 An event's identity is auditID + stage: ingesting the same or overlapping files again
-adds nothing. New files extend the case, and the stateful detectors continue from the state
+adds nothing. A file with the size and SHA-256 of a source already in the case is not
+read again (recorded with same_as); an overlapping or grown file is read, and each event
+already in the case is skipped. New files extend the case, and the stateful detectors continue from the state
 the last ingest saved. An ingest killed at any moment leaves a case that opens; running the
 same command again completes it. case.json records every source (path, size, SHA-256,
 events, time range, ingest time, tool version): see kubesleuth case info.
@@ -84,6 +86,7 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 	if o.encConfig != "" && o.etcdSnap == "" {
 		return usagef("--encryption-config goes with --etcd-snapshot")
 	}
+	start := time.Now()
 	tuneIngestGC()
 	eng, _, err := buildEngine(o.rules, o.noBuiltin, o.allowlist)
 	if err != nil {
@@ -105,13 +108,16 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 			return &prepared{m: m.Match(ev), p: p, err: err}
 		}
 	}
-	var r *audit.Reader
+	var inputs []audit.Input
 	if len(args) > 0 {
-		if r, err = audit.Open(args, ropts); err != nil {
+		if inputs, err = audit.Expand(args); err != nil {
 			return usageError{err}
 		}
-	} else {
-		r = audit.NewReader(nil, ropts)
+	}
+	for _, in := range inputs {
+		if in.Path == audit.StdinName {
+			return usagef("ingest reads files, not standard input (case.json records each file's SHA-256)")
+		}
 	}
 	var etcdRes *index.EtcdResult
 	var etcdSrc *index.SourceInfo
@@ -120,12 +126,6 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 			return err
 		}
 	}
-	for _, in := range r.Inputs() {
-		if in.Path == audit.StdinName {
-			return usagef("ingest reads files, not standard input (case.json records each file's SHA-256)")
-		}
-	}
-	hashes := hashInputs(r.Inputs())
 
 	w, err := index.Create(o.caseDir, version)
 	if err != nil {
@@ -133,6 +133,15 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 	}
 	defer w.Close()
 	wp.Store(w)
+	inputs, known, sums, err := skipIngested(inputs, w.Info().Sources)
+	if err != nil {
+		return usageError{err}
+	}
+	for _, k := range known {
+		fmt.Fprintf(io.err, "%s: already in the case (same size and SHA-256 as %s), not read again\n", safeText(k.Path), safeText(k.SameAs))
+	}
+	r := audit.NewReader(inputs, ropts)
+	hashes := hashInputs(inputs, sums)
 	if st, err := w.EngineState(); err != nil {
 		return err
 	} else if st != nil {
@@ -141,7 +150,6 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 		}
 	}
 
-	start := time.Now()
 	var events atomic.Int64
 	added := map[string]int{}
 	var buf []audit.Record
@@ -224,6 +232,10 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 		}
 		sources = append(sources, si)
 	}
+	for _, k := range known {
+		k.IngestedAt, k.ToolVersion = now, version
+		sources = append(sources, k)
+	}
 	if etcdSrc != nil {
 		etcdSrc.IngestedAt = now
 		sources = append(sources, *etcdSrc)
@@ -232,8 +244,12 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 		return err
 	}
 	info := w.Info()
-	fmt.Fprintf(io.err, "Ingested %d events (%d new) from %d input(s) into %s in %s: %d events, %d findings in the case.\n",
-		sum.Events, w.Added(), len(sources), o.caseDir, time.Since(start).Round(time.Millisecond), info.Events, info.Findings)
+	skipped := ""
+	if len(known) > 0 {
+		skipped = fmt.Sprintf(" (%d already in the case, not read again)", len(known))
+	}
+	fmt.Fprintf(io.err, "Ingested %d events (%d new) from %d input(s)%s into %s in %s: %d events, %d findings in the case.\n",
+		sum.Events, w.Added(), len(sources), skipped, o.caseDir, time.Since(start).Round(time.Millisecond), info.Events, info.Findings)
 	return nil
 }
 
@@ -242,9 +258,53 @@ type hashResult struct {
 	err error
 }
 
+// skipIngested sets aside the inputs a finished ingest already read: same size and SHA-256
+// as a recorded audit source. Only files whose size matches a recorded source are hashed
+// here (before reading); their sums are returned by path for hashInputs. Re-running an
+// ingest over the same files therefore costs one hash per file, not a store lookup per
+// event. Overlapping or grown files are read, and their events deduplicated one by one.
+func skipIngested(ins []audit.Input, recorded []index.SourceInfo) (read []audit.Input, known []index.SourceInfo, sums map[string]string, err error) {
+	bySize := map[int64][]index.SourceInfo{}
+	for _, s := range recorded {
+		if s.Kind == "audit" && s.SHA256 != "" {
+			bySize[s.Size] = append(bySize[s.Size], s)
+		}
+	}
+	sums = map[string]string{}
+	for _, in := range ins {
+		cands := bySize[in.Size]
+		if len(cands) == 0 {
+			read = append(read, in)
+			continue
+		}
+		h := hashFile(in.Path)
+		if h.err != nil {
+			return nil, nil, nil, h.err
+		}
+		sums[in.Path] = h.sum
+		same := ""
+		for _, c := range cands {
+			if c.SHA256 == h.sum {
+				same = c.Path
+				if c.SameAs != "" {
+					same = c.SameAs
+				}
+				break
+			}
+		}
+		if same == "" {
+			read = append(read, in)
+			continue
+		}
+		known = append(known, index.SourceInfo{Path: in.Path, Kind: "audit", Size: in.Size, SHA256: h.sum, SameAs: same})
+	}
+	return read, known, sums, nil
+}
+
 // hashInputs computes each file's SHA-256 in the background, one file at a time (the
 // decoder already uses the cores; hashing reads the file again from the page cache).
-func hashInputs(ins []audit.Input) []chan hashResult {
+// Sums already computed (by path) are not computed again.
+func hashInputs(ins []audit.Input, sums map[string]string) []chan hashResult {
 	out := make([]chan hashResult, len(ins))
 	for i := range out {
 		out[i] = make(chan hashResult, 1)
@@ -254,6 +314,10 @@ func hashInputs(ins []audit.Input) []chan hashResult {
 		mu.Lock()
 		defer mu.Unlock()
 		for i, in := range ins {
+			if s, ok := sums[in.Path]; ok {
+				out[i] <- hashResult{sum: s}
+				continue
+			}
 			out[i] <- hashFile(in.Path)
 		}
 	}()

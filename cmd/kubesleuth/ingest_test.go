@@ -79,14 +79,28 @@ func TestIngestIdempotent(t *testing.T) {
 	if want.Events != len(lines) || want.Findings == 0 || !want.Complete {
 		t.Fatalf("first ingest: %d events (want %d), %d findings, complete %v", want.Events, len(lines), want.Findings, want.Complete)
 	}
-	for _, f := range []string{full, overlap} {
+	// the same file again is recognised by its SHA-256 and not read; a copy with one more
+	// (blank) line and the overlapping part are read, and every event in them is a duplicate
+	grown := writeLines(t, filepath.Join(dir, "grown.log"), append(append([]string{}, lines...), "\n"))
+	for _, f := range []string{full, grown, overlap} {
 		ksRun(t, "ingest", "-q", "--case", one, f)
 		got := caseCounts(t, one)
 		if got.Events != want.Events || got.Findings != want.Findings {
 			t.Errorf("after re-ingesting %s: %d events, %d findings; want %d, %d", filepath.Base(f), got.Events, got.Findings, want.Events, want.Findings)
 		}
-		if last := got.Sources[len(got.Sources)-1]; last.Events != 0 || last.SHA256 == "" {
+		last := got.Sources[len(got.Sources)-1]
+		if last.Path != f || last.Events != 0 || last.SHA256 == "" {
 			t.Errorf("source %s: added %d (want 0), sha256 %q", last.Path, last.Events, last.SHA256)
+		}
+		switch f {
+		case full:
+			if last.SameAs != full || last.Read != 0 || last.SHA256 != want.Sources[0].SHA256 {
+				t.Errorf("the same file again: same_as %q, read %d, sha256 %s; want same_as %s, nothing read, sha256 %s", last.SameAs, last.Read, last.SHA256, full, want.Sources[0].SHA256)
+			}
+		default:
+			if last.SameAs != "" || last.Read == 0 {
+				t.Errorf("%s: same_as %q, read %d; want it read event by event", filepath.Base(f), last.SameAs, last.Read)
+			}
 		}
 	}
 
