@@ -37,7 +37,7 @@ const (
 )
 
 var (
-	bEvents        = []byte("events")         // ID → 8-byte time prefix (the rest of its time key is the ID); written in sorted chunks
+	bEvents        = []byte("events")         // ID → 8-byte time prefix (the rest of its time key is the ID) + uvarint generation; written in sorted chunks
 	bGroups        = []byte("groups")         // group number (8 bytes) → groupHeader (group.go)
 	bMembers       = []byte("members")        // group number → its members' time keys
 	bPendingGroups = []byte("pending-groups") // groups written by an ingest that has not finished

@@ -255,18 +255,35 @@ func (w *Writer) Classify(ps []*Prepared) ([]Status, error) {
 }
 
 // StatusOf is Classify for one decoded event, safe from many goroutines (the decoding
-// workers use it to skip what the case holds before doing any work on it).
+// workers use it to skip what the case holds before doing any work on it). It reads the
+// ID index, whose entries carry the generation that wrote them: a third of the pages of
+// the time-ordered rows, which matters to a re-ingest's resident memory. An event not in
+// the ID index may still have a row (an ingest killed before it wrote its IDs): it is
+// reported New, and Classify, which reads the rows, has the last word.
 func (w *Writer) StatusOf(ev *auditv1.Event) (Status, error) {
-	k := timeKey(eventTime(ev), eventID(ev))
 	st := New
 	err := w.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bTime).Get(k)
-		if v == nil {
+		id := eventID(ev)
+		v := tx.Bucket(bEvents).Get([]byte(id))
+		if len(v) < 8 {
 			return nil
 		}
-		g, err := rowGen(v)
-		if err != nil {
-			return err
+		var g uint64
+		if len(v) > 8 {
+			d := &sigReader{b: v[8:]}
+			if g = d.uvarint(); d.err != nil {
+				return fmt.Errorf("event %s: corrupt ID index entry: %w", id, d.err)
+			}
+		} else {
+			// a case written before the ID index held generations: read the row
+			raw := tx.Bucket(bTime).Get(append(append(make([]byte, 0, 8+len(id)), v[:8]...), id...))
+			if raw == nil {
+				return nil
+			}
+			var err error
+			if g, err = rowGen(raw); err != nil {
+				return err
+			}
 		}
 		if g > uint64(w.info.Ingests) {
 			st = Pending
@@ -456,9 +473,15 @@ func (w *Writer) writeIDs() error {
 		err := w.db.Update(func(tx *bolt.Tx) error {
 			eb := tx.Bucket(bEvents)
 			eb.FillPercent = 0.95
-			for _, i := range order[lo:min(n, lo+idTx)] {
+			chunk := order[lo:min(n, lo+idTx)]
+			// values stay valid for the transaction (bbolt keeps references until commit)
+			arena := make([]byte, 0, len(chunk)*(8+binary.MaxVarintLen64))
+			for _, i := range chunk {
 				off := w.idOffs[2*i]
-				if err := eb.Put(id(i), w.ids[off:off+8]); err != nil {
+				// the time prefix, then the generation (see StatusOf)
+				start := len(arena)
+				arena = binary.AppendUvarint(append(arena, w.ids[off:off+8]...), w.gen)
+				if err := eb.Put(id(i), arena[start:len(arena):len(arena)]); err != nil {
 					return err
 				}
 			}
