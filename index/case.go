@@ -128,7 +128,7 @@ func getJSON(tx *bolt.Tx, key []byte, v any) error {
 func (c *Case) Event(id EventID) (json.RawMessage, error) {
 	var ref blobRef
 	err := c.db.View(func(tx *bolt.Tx) error {
-		v, err := rowValueOf(tx, id)
+		_, v, err := rowValueOf(tx, id)
 		if err != nil {
 			return err
 		}
@@ -148,18 +148,26 @@ func (c *Case) Event(id EventID) (json.RawMessage, error) {
 	return out, nil
 }
 
-// rowValueOf returns the time bucket value of id (valid during tx).
-func rowValueOf(tx *bolt.Tx, id EventID) ([]byte, error) {
-	v := tx.Bucket(bEvents).Get([]byte(id))
-	if len(v) < 8 {
-		return nil, fmt.Errorf("event %s: %w", id, ErrNotFound)
+// timeKeyOf builds an event's time-bucket key from its ID index entry (the 8-byte time
+// prefix, then the ID); false when the entry is missing or too short.
+func timeKeyOf(entry []byte, id []byte) ([]byte, bool) {
+	if len(entry) < 8 {
+		return nil, false
 	}
-	k := append(append(make([]byte, 0, 8+len(id)), v[:8]...), id...)
-	raw := tx.Bucket(bTime).Get(k)
+	return append(append(make([]byte, 0, 8+len(id)), entry[:8]...), id...), true
+}
+
+// rowValueOf returns the time bucket key and value of id (the value is valid during tx).
+func rowValueOf(tx *bolt.Tx, id EventID) (key, raw []byte, err error) {
+	k, ok := timeKeyOf(tx.Bucket(bEvents).Get([]byte(id)), []byte(id))
+	if !ok {
+		return nil, nil, fmt.Errorf("event %s: %w", id, ErrNotFound)
+	}
+	raw = tx.Bucket(bTime).Get(k)
 	if raw == nil {
-		return nil, fmt.Errorf("event %s time row: %w", id, ErrNotFound)
+		return nil, nil, fmt.Errorf("event %s time row: %w", id, ErrNotFound)
 	}
-	return raw, nil
+	return k, raw, nil
 }
 
 // Row returns the summary of one event.
@@ -175,12 +183,10 @@ func (c *Case) Row(id EventID) (Row, error) {
 
 func (c *Case) rowOf(tx *bolt.Tx, id EventID) (Row, error) {
 	var r Row
-	raw, err := rowValueOf(tx, id)
+	k, raw, err := rowValueOf(tx, id)
 	if err != nil {
 		return r, err
 	}
-	v := tx.Bucket(bEvents).Get([]byte(id))
-	k := append(append(make([]byte, 0, 8+len(id)), v[:8]...), id...)
 	if err := c.sigs.decodeRow(tx, k, raw, &r); err != nil {
 		return r, fmt.Errorf("event %s: %w", id, err)
 	}
@@ -191,11 +197,10 @@ func (c *Case) rowOf(tx *bolt.Tx, id EventID) (Row, error) {
 func (c *Case) Around(ctx context.Context, id EventID, n int) ([]Row, error) {
 	var out []Row
 	err := c.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bEvents).Get([]byte(id))
-		if len(v) < 8 {
+		k, ok := timeKeyOf(tx.Bucket(bEvents).Get([]byte(id)), []byte(id))
+		if !ok {
 			return fmt.Errorf("event %s: %w", id, ErrNotFound)
 		}
-		k := append(append([]byte{}, v[:8]...), id...)
 		cur := tx.Bucket(bTime).Cursor()
 		var before []Row
 		ck, cv := cur.Seek(k)

@@ -314,10 +314,10 @@ func (c *Case) byAuditID(tx *bolt.Tx, p *plan) ([]*matchedGroup, error) {
 	for _, a := range p.byAuditID {
 		pre := []byte(a + "/")
 		for k, v := cur.Seek(pre); k != nil && strings.HasPrefix(string(k), string(pre)); k, v = cur.Next() {
-			if len(v) < 8 {
+			tk, ok := timeKeyOf(v, k)
+			if !ok {
 				continue
 			}
-			tk := append(append(make([]byte, 0, 8+len(k)), v[:8]...), k...)
 			tp := prefixOf(tk)
 			if tp < p.from || tp >= p.to {
 				continue

@@ -243,15 +243,20 @@ func (w *Writer) Classify(ps []*Prepared) ([]Status, error) {
 			if err != nil {
 				return fmt.Errorf("event %s: %w", p.ID, err)
 			}
-			if g > uint64(w.info.Ingests) {
-				out[i] = Pending
-			} else {
-				out[i] = Done
-			}
+			out[i] = w.statusOfGen(g)
 		}
 		return nil
 	})
 	return out, err
+}
+
+// statusOfGen is the status of a stored event written by generation g: Pending when the
+// ingest that wrote it did not finish, Done otherwise.
+func (w *Writer) statusOfGen(g uint64) Status {
+	if g > uint64(w.info.Ingests) {
+		return Pending
+	}
+	return Done
 }
 
 // StatusOf is Classify for one decoded event, safe from many goroutines (the decoding
@@ -263,8 +268,8 @@ func (w *Writer) Classify(ps []*Prepared) ([]Status, error) {
 func (w *Writer) StatusOf(ev *auditv1.Event) (Status, error) {
 	st := New
 	err := w.db.View(func(tx *bolt.Tx) error {
-		id := eventID(ev)
-		v := tx.Bucket(bEvents).Get([]byte(id))
+		id := []byte(eventID(ev))
+		v := tx.Bucket(bEvents).Get(id)
 		if len(v) < 8 {
 			return nil
 		}
@@ -276,7 +281,8 @@ func (w *Writer) StatusOf(ev *auditv1.Event) (Status, error) {
 			}
 		} else {
 			// a case written before the ID index held generations: read the row
-			raw := tx.Bucket(bTime).Get(append(append(make([]byte, 0, 8+len(id)), v[:8]...), id...))
+			k, _ := timeKeyOf(v, id)
+			raw := tx.Bucket(bTime).Get(k)
 			if raw == nil {
 				return nil
 			}
@@ -285,11 +291,7 @@ func (w *Writer) StatusOf(ev *auditv1.Event) (Status, error) {
 				return err
 			}
 		}
-		if g > uint64(w.info.Ingests) {
-			st = Pending
-		} else {
-			st = Done
-		}
+		st = w.statusOfGen(g)
 		return nil
 	})
 	return st, err
