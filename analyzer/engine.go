@@ -11,6 +11,8 @@ import (
 	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/types"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+
+	"github.com/kubesleuth/kubesleuth/analyzer/redact"
 )
 
 // Config tunes an Engine.
@@ -449,8 +451,10 @@ func (e *Engine) fireFrom(c *compiled, ev *auditv1.Event, start, t time.Time, ke
 	if msg == "" {
 		msg = c.Title
 	}
-	f := &Finding{RuleID: c.ID, Title: c.Title, Severity: c.Severity, MITRE: c.MITRE, Subject: subj,
-		FirstSeen: start, LastSeen: t, Count: n, Message: msg}
+	// a finding is born redacted: its message quotes the event (an exec command line, a
+	// user agent) and its subject names identities that may be tokens
+	f := &Finding{RuleID: c.ID, Title: c.Title, Severity: c.Severity, MITRE: c.MITRE, Subject: subj.Redacted(),
+		FirstSeen: start, LastSeen: t, Count: n, Message: redact.String(msg)}
 	e.addEvidence(f, evidence)
 	e.open[fk] = f
 	e.findings = append(e.findings, f)
@@ -464,6 +468,7 @@ func (e *Engine) addEvidence(f *Finding, ids []string) {
 		if len(f.AuditIDs) >= e.cfg.MaxEvidence {
 			return
 		}
+		id = redact.String(id) // as the case stores it
 		dup := false
 		for _, have := range f.AuditIDs {
 			if have == id {

@@ -216,7 +216,7 @@ func TestHelpers(t *testing.T) {
 	var obj any
 	json.Unmarshal([]byte(`{"kind":"SecretList","items":[{"metadata":{"name":"a"},"type":"Opaque","data":{"password":"cGFzcw=="}}],"note":"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW0iLCJpYXQiOjF9.c2lnbmF0dXJlc2lnbmF0dXJl"}`), &obj)
 	places := SecretMaterial(obj)
-	if len(places) != 2 || places[0] != (SecretPlace{"items[0].data.password", "secret-data"}) || places[1] != (SecretPlace{"note", "jwt"}) {
+	if len(places) != 2 || places[0] != (SecretPlace{Path: "items[0].data.password", Kind: "secret-data"}) || places[1] != (SecretPlace{Path: "note", Kind: "jwt"}) {
 		t.Errorf("SecretMaterial = %+v", places)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/kubesleuth/kubesleuth/analyzer/redact"
 )
 
 // Severity orders how urgently a finding needs a human. The zero value is Info.
@@ -70,6 +72,31 @@ type Subject struct {
 	Name         string `json:"name,omitempty"`
 	// Key is the etcd key (e.g. /registry/secrets/ns/name) for at-rest findings.
 	Key string `json:"key,omitempty"`
+}
+
+// Redacted returns the subject with every field passed through the redactor (a username
+// or user agent that holds a token, an object named like a credential).
+func (s Subject) Redacted() Subject {
+	r := redact.String
+	return Subject{User: r(s.User), Impersonated: r(s.Impersonated), SourceIP: r(s.SourceIP), UserAgent: r(s.UserAgent),
+		Namespace: r(s.Namespace), Resource: r(s.Resource), Subresource: r(s.Subresource), Name: r(s.Name), Key: r(s.Key)}
+}
+
+// Redacted returns a copy of f whose every string passed through the redactor. The
+// engine makes findings this way; stores and writers call it again on findings from
+// elsewhere (a saved state, a JSON report read back).
+func (f Finding) Redacted() Finding {
+	f.Subject = f.Subject.Redacted()
+	f.Message = redact.String(f.Message)
+	f.Title = redact.String(f.Title)
+	if len(f.AuditIDs) > 0 {
+		ids := make([]string, len(f.AuditIDs))
+		for i, id := range f.AuditIDs {
+			ids[i] = redact.String(id)
+		}
+		f.AuditIDs = ids
+	}
+	return f
 }
 
 // String renders the subject compactly for tables: "user → ns/resource/name".

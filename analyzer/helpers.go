@@ -6,11 +6,9 @@ import (
 	"encoding/pem"
 	"net"
 	"net/url"
-	"path"
-	"regexp"
-	"sort"
-	"strconv"
 	"strings"
+
+	"github.com/kubesleuth/kubesleuth/analyzer/redact"
 )
 
 // ExecCommand decodes the command of an exec or attach request from its requestURI
@@ -105,101 +103,14 @@ var cgnat = &net.IPNet{IP: net.IPv4(100, 64, 0, 0), Mask: net.CIDRMask(10, 32)}
 
 // SecretPlace is where secret material sits in an object: a JSON path and what kind of
 // material it is. It never holds the value.
-type SecretPlace struct {
-	Path string `json:"path"`
-	Kind string `json:"kind"` // secret-data, jwt, private-key, password-like
-}
+type SecretPlace = redact.Place
 
-var (
-	jwtRe      = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`)
-	pemKeyRe   = regexp.MustCompile(`-----BEGIN ((RSA|EC|DSA|OPENSSH|ENCRYPTED) )?PRIVATE KEY-----`)
-	passwordRe = regexp.MustCompile(`(?i)(^|[_.-])(password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)($|[_.-])`)
-)
-
-// SecretMaterial lists the places in a decoded JSON value that hold secret material:
-// the data and stringData of Secrets (also inside lists: items[i].data), JWTs and PEM
-// private keys in any string, and non-empty values under password-like keys of
-// ConfigMap data. Paths look like "items[3].data.password".
-func SecretMaterial(v any) []SecretPlace {
-	var out []SecretPlace
-	walkSecrets(v, "", &out)
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
-	return out
-}
-
-func walkSecrets(v any, p string, out *[]SecretPlace) {
-	switch x := v.(type) {
-	case map[string]any:
-		kind, _ := x["kind"].(string)
-		for k, val := range x {
-			child := join(p, k)
-			if (k == "data" || k == "stringData") && kind == "Secret" {
-				if m, ok := val.(map[string]any); ok {
-					for dk, dv := range m {
-						if s, ok := dv.(string); ok && s != "" {
-							*out = append(*out, SecretPlace{Path: join(child, dk), Kind: "secret-data"})
-						}
-					}
-					continue
-				}
-			}
-			if (k == "data" || k == "binaryData") && kind == "ConfigMap" {
-				if m, ok := val.(map[string]any); ok {
-					for dk, dv := range m {
-						s, _ := dv.(string)
-						if s != "" && passwordRe.MatchString(dk) && !looksLikeReference(s) {
-							*out = append(*out, SecretPlace{Path: join(child, dk), Kind: "password-like"})
-						}
-						walkSecrets(dv, join(child, dk), out)
-					}
-					continue
-				}
-			}
-			walkSecrets(val, child, out)
-		}
-	case []any:
-		// a list of Secrets (items) inherits kind from each item; a SecretList's items
-		// carry no kind, so mark them from the parent's path
-		for i, e := range x {
-			child := p + "[" + strconv.Itoa(i) + "]"
-			if m, ok := e.(map[string]any); ok && strings.HasSuffix(p, "items") && m["kind"] == nil {
-				if _, hasData := m["data"]; hasData && m["type"] != nil {
-					m2 := make(map[string]any, len(m)+1)
-					for k, v := range m {
-						m2[k] = v
-					}
-					m2["kind"] = "Secret"
-					walkSecrets(m2, child, out)
-					continue
-				}
-			}
-			walkSecrets(e, child, out)
-		}
-	case string:
-		if len(x) < 20 {
-			return
-		}
-		if jwtRe.MatchString(x) {
-			*out = append(*out, SecretPlace{Path: p, Kind: "jwt"})
-		}
-		if pemKeyRe.MatchString(x) {
-			*out = append(*out, SecretPlace{Path: p, Kind: "private-key"})
-		}
-	}
-}
-
-// looksLikeReference tells a pointer to a secret (a file path, an env reference) from
-// the secret itself.
-func looksLikeReference(s string) bool {
-	return strings.HasPrefix(s, "/") || strings.HasPrefix(s, "${") || strings.HasPrefix(s, "$(") || path.IsAbs(s)
-}
-
-func join(p, k string) string {
-	if p == "" {
-		return k
-	}
-	return p + "." + k
-}
+// SecretMaterial lists the places in a decoded JSON value that hold secret material, as
+// the redactor finds them (analyzer/redact.Find): Secret data and copies of it, values
+// of credential-like keys (ConfigMap data, env entries, token fields), JWTs, private
+// keys and other credentials inside strings. A rule and the redactor agree by
+// construction: whatever a rule calls a credential is fingerprinted in every output.
+func SecretMaterial(v any) []SecretPlace { return redact.Find(v, "") }
 
 // ParseCSR reads the subject of a CertificateSigningRequest's spec.request (base64 of a
 // PEM "CERTIFICATE REQUEST", as the API carries it): {"commonName": ..., "organizations":

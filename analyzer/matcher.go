@@ -7,6 +7,8 @@ import (
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+
+	"github.com/kubesleuth/kubesleuth/analyzer/redact"
 )
 
 // hit is one rule (or one step of a sequence) that matched an event, with what the
@@ -209,8 +211,24 @@ func (m *Matcher) boolOf(id string, p cel.Program) bool {
 	return isBool && bool(b)
 }
 
-// keysOf evaluates a key expression: a string, or a list of strings (each a key).
+// keysOf evaluates a key expression: a string, or a list of strings (each a key). Keys
+// pass the redactor: they are remembered, saved into the case with the engine's state,
+// and named in findings (a username that is a token is keyed by its fingerprint).
 func (m *Matcher) keysOf(id string, p cel.Program) []string {
+	keys := m.rawKeysOf(id, p)
+	copied := false // literal keys are shared: never written in place
+	for i, k := range keys {
+		if r := redact.String(k); r != k {
+			if !copied {
+				keys, copied = append([]string(nil), keys...), true
+			}
+			keys[i] = r
+		}
+	}
+	return keys
+}
+
+func (m *Matcher) rawKeysOf(id string, p cel.Program) []string {
 	if p == nil {
 		return nil
 	}

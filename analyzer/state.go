@@ -7,6 +7,8 @@ import (
 	"time"
 
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+
+	"github.com/kubesleuth/kubesleuth/analyzer/redact"
 )
 
 // ruleState is the memory of one stateful rule: per key, what the rule has seen. It is
@@ -34,6 +36,25 @@ type keyState struct {
 	// when the key's finding last grew (threshold, distinct): repeats within the rule's
 	// fold extend it instead of waiting for a new burst
 	FiredLast time.Time `json:"fired_last,omitempty"`
+}
+
+// redacted is a copy of ks for saving: the auditIDs it holds pass the redactor (keys and
+// values did when they were computed).
+func (ks *keyState) redacted() *keyState {
+	cp := *ks
+	if len(ks.IDs) > 0 {
+		cp.IDs = make([]string, len(ks.IDs))
+		for i, id := range ks.IDs {
+			cp.IDs[i] = redact.String(id)
+		}
+	}
+	if len(ks.ValueIDs) > 0 {
+		cp.ValueIDs = make(map[string]string, len(ks.ValueIDs))
+		for v, id := range ks.ValueIDs {
+			cp.ValueIDs[v] = redact.String(id)
+		}
+	}
+	return &cp
 }
 
 func newRuleState(r *Rule) *ruleState {
@@ -261,7 +282,7 @@ func (e *Engine) SaveState() ([]byte, error) {
 	for id, st := range e.state {
 		var keys []*keyState
 		for el := st.lru.Back(); el != nil; el = el.Prev() { // oldest first
-			keys = append(keys, el.Value.(*keyState))
+			keys = append(keys, el.Value.(*keyState).redacted())
 		}
 		if len(keys) > 0 {
 			s.Rules[id] = keys

@@ -63,7 +63,7 @@ type blobWriter struct {
 }
 
 func openBlobWriter(path string) (*blobWriter, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600) // redact: the blob log holds events redacted by Prepare
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", path, err)
 	}

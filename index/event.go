@@ -32,8 +32,10 @@ type Prepared struct {
 }
 
 // eventID is auditID/stage.
+// The auditID passes the redactor like every stored string (an auditID is a UUID; one
+// that holds a token is fingerprinted the same way wherever it appears).
 func eventID(ev *auditv1.Event) EventID {
-	return EventID(string(ev.AuditID) + "/" + string(ev.Stage))
+	return EventID(redact.String(string(ev.AuditID)) + "/" + string(ev.Stage))
 }
 
 // IDOf returns the case identity of ev (auditID/stage).
@@ -65,36 +67,53 @@ func Prepare(ev *auditv1.Event) (*Prepared, error) {
 		return nil, fmt.Errorf("encoding event %s: %w", ev.AuditID, err)
 	}
 	raw, _ = redact.JSON(raw)
+	// every field of the row is indexed or stored: each passes the redactor (the same
+	// replacement the stored event got, so a row and its event agree)
+	rs := redact.String
 	id := eventID(ev)
 	t := eventTime(ev)
 	r := Row{
-		ID: id, AuditID: string(ev.AuditID), Stage: string(ev.Stage), Time: t,
-		User: redact.String(ev.User.Username), Verb: ev.Verb, UserAgent: redact.String(ev.UserAgent),
-		URI: redact.String(ev.RequestURI),
+		ID: id, AuditID: rs(string(ev.AuditID)), Stage: string(ev.Stage), Time: t,
+		User: rs(ev.User.Username), Verb: rs(ev.Verb), UserAgent: rs(ev.UserAgent),
+		URI: rs(ev.RequestURI),
 	}
 	if ev.ImpersonatedUser != nil {
-		r.Impersonate = ev.ImpersonatedUser.Username
+		r.Impersonate = rs(ev.ImpersonatedUser.Username)
 	}
 	if len(ev.SourceIPs) > 0 {
-		r.SourceIP = ev.SourceIPs[0]
+		r.SourceIP = rs(ev.SourceIPs[0])
 	}
 	if o := ev.ObjectRef; o != nil {
-		r.APIGroup, r.Resource, r.Subresource, r.Namespace, r.Name = o.APIGroup, o.Resource, o.Subresource, o.Namespace, o.Name
+		r.APIGroup, r.Resource, r.Subresource, r.Namespace, r.Name = rs(o.APIGroup), rs(o.Resource), rs(o.Subresource), rs(o.Namespace), rs(o.Name)
 	}
 	if ev.ResponseStatus != nil {
 		r.Code = int(ev.ResponseStatus.Code)
 	}
-	r.Decision = ev.Annotations["authorization.k8s.io/decision"]
+	r.Decision = rs(ev.Annotations["authorization.k8s.io/decision"])
 	r.Level = string(ev.Level)
-	r.Groups = ev.User.Groups
-	r.SourceIPs = ev.SourceIPs
-	r.Reason = redact.String(ev.Annotations["authorization.k8s.io/reason"])
+	r.Groups = redactAll(ev.User.Groups)
+	r.SourceIPs = redactAll(ev.SourceIPs)
+	r.Reason = rs(ev.Annotations["authorization.k8s.io/reason"])
 	r.Latency = -1
 	if !ev.StageTimestamp.IsZero() && !ev.RequestReceivedTimestamp.IsZero() {
 		r.Latency = ev.StageTimestamp.Sub(ev.RequestReceivedTimestamp.Time).Milliseconds()
 	}
 	tk := timeKey(t, id)
 	return &Prepared{ID: id, Row: r, timeKey: tk, blob: raw, sig: signatureOf(&r)}, nil
+}
+
+// redactAll redacts each string of l, copying l only when one changes.
+func redactAll(l []string) []string {
+	for i, s := range l {
+		if r := redact.String(s); r != s {
+			out := append([]string(nil), l...)
+			for j := i; j < len(out); j++ {
+				out[j] = redact.String(out[j])
+			}
+			return out
+		}
+	}
+	return l
 }
 
 // rowValue is a time bucket value: the event's blob reference, the ingest that stored it,

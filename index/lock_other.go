@@ -12,7 +12,7 @@ import (
 func lockFile(path string, timeout time.Duration) (func(), error) {
 	deadline := time.Now().Add(timeout)
 	for {
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600) // redact: an empty lock file
 		if err == nil {
 			f.Close()
 			return func() { os.Remove(path) }, nil

@@ -11,7 +11,7 @@ import (
 
 // lockFile takes an exclusive flock on path (created 0600), waiting up to timeout.
 func lockFile(path string, timeout time.Duration) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600) // redact: an empty lock file
 	if err != nil {
 		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}

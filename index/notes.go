@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/kubesleuth/kubesleuth/analyzer/redact"
 )
 
 // Annotations (bookmarks and notes) live in notes.json beside the event store, not in it:
@@ -54,6 +56,7 @@ func (c *Case) Annotate(a Annotation) error {
 	if a.Updated.IsZero() {
 		a.Updated = time.Now().UTC()
 	}
+	a.Note = redact.String(a.Note) // a token pasted into a note is not kept either
 	unlock, err := lockFile(filepath.Join(c.dir, notesLock), 5*time.Second)
 	if err != nil {
 		return fmt.Errorf("annotating: %w", err)
@@ -88,7 +91,7 @@ func (c *Case) Annotate(a Annotation) error {
 // writeFileAtomic replaces path with b (0600): a temp file, fsync, rename.
 func writeFileAtomic(path string, b []byte) error {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600) // redact: case.json and notes.json, whose texts are redacted by their writers
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", tmp, err)
 	}

@@ -512,6 +512,7 @@ func (w *Writer) Finish(findings []analyzer.Finding, engineState []byte, etcd *E
 		if findings == nil {
 			findings = []analyzer.Finding{}
 		}
+		findings = redactFindings(findings)
 		if err := putJSON(tx, kFindings, findings); err != nil {
 			return err
 		}
@@ -530,7 +531,7 @@ func (w *Writer) Finish(findings []analyzer.Finding, engineState []byte, etcd *E
 			if err := putJSON(tx, kSecrets, etcd.Secrets); err != nil {
 				return err
 			}
-			if err := putJSON(tx, kEtcdFindings, etcd.Findings); err != nil {
+			if err := putJSON(tx, kEtcdFindings, redactFindings(etcd.Findings)); err != nil {
 				return err
 			}
 		}
@@ -608,4 +609,14 @@ func addMinutes(b *bolt.Bucket, ps []*Prepared) error {
 type EtcdResult struct {
 	Secrets  []SecretAtRest
 	Findings []analyzer.Finding
+}
+
+// redactFindings passes every finding stored in the case through the redactor again:
+// the engine makes them redacted, but the store does not rely on its callers.
+func redactFindings(fs []analyzer.Finding) []analyzer.Finding {
+	out := make([]analyzer.Finding, len(fs))
+	for i, f := range fs {
+		out[i] = f.Redacted()
+	}
+	return out
 }

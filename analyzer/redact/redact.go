@@ -1,22 +1,46 @@
-// Package redact turns secret values into fingerprints before anything is stored or shown.
+// Package redact is kubesleuth's one redaction choke point: secret values become
+// fingerprints before anything is stored or shown.
 //
-// What is replaced, by "sha256:" + the first 12 hex digits of the SHA-256 of the value:
-//   - data and stringData values of a Secret (kind Secret) anywhere in a JSON document, and
-//     of every item of a SecretList (list items carry no kind);
-//   - JSON Web Tokens (three base64url parts, the first starting "eyJ") inside any string;
-//   - PEM private keys (-----BEGIN ... PRIVATE KEY----- blocks) inside any string.
+// A fingerprint is "sha256:" + the first 12 hex digits of the SHA-256 of the value: it
+// lets a responder match the same value across events without holding it.
 //
-// A fingerprint lets a responder match the same value across events without holding it.
-// Failure mode: a document that is not valid JSON is redacted as a string (JWT and PEM
-// patterns only), never passed through untouched.
+// What is a secret (the same code answers for the rules, through Find, and for the
+// redactor, so whatever a rule calls a credential is fingerprinted wherever it appears):
+//   - the data and stringData values of a Secret at any depth: kind Secret, the items of a
+//     SecretList or of any list or Table in an audit event about secrets (their items carry
+//     no kind), patch bodies of secrets (merge, strategic, JSON patch operations), a body
+//     the apiserver kept as text; and a Secret's annotations that copy it
+//     (kubectl's last-applied-configuration, kapp's original, any JSON-valued annotation);
+//   - values under credential-like keys anywhere (CredentialKey: password, token,
+//     clientSecret, ...; ConfigMap data, TokenReview spec.token, CRD fields), and env
+//     entries whose name is credential-like;
+//   - inside any string (String): JWTs, PEM and PGP private keys, Authorization and bearer
+//     values, key=value credentials, command-line passwords, user:password@ in URLs,
+//     well-known token formats; URL-encoded strings are checked decoded;
+//   - JSON held inside a string (an annotation, a mutating webhook's patch annotation) is
+//     decoded and redacted by the same rules;
+//   - any copy, in the same document, of a Secret value found above (raw or base64).
+//
+// Every output of kubesleuth passes through this package: events into the case (JSON),
+// finding messages and subjects (String, in the engine), and every byte written to
+// stdout, stderr, exports, reports and alerts (Writer). cmd/kubesleuth's run wraps the
+// process's streams; the repository test TestOutputPathsAreRedacted fails when code
+// writes to the process streams or creates a file without saying why it is safe.
+//
+// Failure modes: a document that is not valid JSON is redacted as a string (every text
+// detector), never passed through untouched. A JSON document nested deeper than
+// maxDepth, or a string holding JSON larger than maxNested, is fingerprinted whole.
 package redact
 
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"regexp"
+	"sort"
+	"strconv"
+	"strings"
 )
 
 // Fingerprint is the stored stand-in of a value: "sha256:" + first 12 hex of SHA-256.
@@ -25,44 +49,77 @@ func Fingerprint(v []byte) string {
 	return "sha256:" + hex.EncodeToString(s[:])[:12]
 }
 
-var (
-	jwtRe = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*`)
-	pemRe = regexp.MustCompile(`-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?(-----END ([A-Z0-9 ]*)PRIVATE KEY-----|$)`)
+// IsFingerprint reports whether s is a fingerprint as Fingerprint makes them.
+func IsFingerprint(s string) bool {
+	if len(s) != 19 || s[:7] != "sha256:" {
+		return false
+	}
+	for i := 7; i < 19; i++ {
+		if !isHex(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// Place is where secret material sits in a document: a path and what kind of material it
+// is. It never holds the value.
+type Place struct {
+	Path string `json:"path"`
+	// Kind: secret-data, secret-copy, password-like, jwt, private-key, credential
+	Kind string `json:"kind"`
+}
+
+const (
+	maxDepth  = 200     // deeper documents are fingerprinted whole
+	maxNested = 4 << 20 // JSON inside a string larger than this is fingerprinted whole
+	// plaintexts of secret values remembered per document for the copy check
+	maxPlain = 512
+	minPlain = 6
 )
 
-// String replaces JWTs and PEM private keys inside s.
-func String(s string) string {
-	if !mayHoldToken(s) {
-		return s
+// Find lists the places in a decoded JSON value (maps, slices, strings, as
+// encoding/json decodes them) that hold secret material. kind is the object's kind when
+// the body carries none (a patch body), or "". Paths look like "items[3].data.password".
+// Find stores the values it walks back into their maps unchanged: v must not be read by
+// another goroutine meanwhile.
+func Find(v any, kind string) []Place {
+	w := &walker{find: true}
+	w.value(v, "", kind, 0)
+	sort.Slice(w.places, func(i, j int) bool { return w.places[i].Path < w.places[j].Path })
+	return w.places
+}
+
+// Value redacts a decoded JSON value in place (see the package comment) and returns it;
+// changed says whether anything was replaced.
+func Value(v any, kind string) (any, bool) {
+	w := &walker{}
+	v = w.value(v, "", kind, 0)
+	if len(w.plain) > 0 {
+		v = w.copies(v, 0)
 	}
-	s = jwtRe.ReplaceAllStringFunc(s, func(m string) string { return Fingerprint([]byte(m)) })
-	return pemRe.ReplaceAllStringFunc(s, func(m string) string { return Fingerprint([]byte(m)) })
+	return v, w.changed
 }
 
-func mayHoldToken(s string) bool {
-	return containsStr(s, "eyJ") || containsStr(s, "PRIVATE KEY")
-}
-
-func containsStr(s, sub string) bool { return bytes.Contains([]byte(s), []byte(sub)) }
-
-// JSON returns doc with every secret value replaced (see the package comment). changed
-// says whether anything was replaced. The fast path (no "Secret", no "eyJ", no "PRIVATE
-// KEY" in the bytes) returns doc itself.
+// JSON returns doc with every secret value replaced. changed says whether anything was
+// replaced. The fast path (no needle of any detector, in any case, and no JSON escape that
+// could hide one) returns doc itself.
 func JSON(doc []byte) (out []byte, changed bool) {
-	if !bytes.Contains(doc, []byte("Secret")) && !bytes.Contains(doc, []byte(`"secrets"`)) &&
-		!bytes.Contains(doc, []byte("eyJ")) && !bytes.Contains(doc, []byte("PRIVATE KEY")) {
+	if !mayHoldJSON(doc) {
 		return doc, false
 	}
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	if err := dec.Decode(&v); err != nil {
-		s := String(string(doc))
-		return []byte(s), s != string(doc)
+		s, ch := stringKinds(string(doc), nil)
+		if !ch && mayHoldStructure(doc) {
+			// not JSON, but it names a secret: nothing tells what to keep
+			return []byte(strconv.Quote(Fingerprint(doc))), true
+		}
+		return []byte(s), ch
 	}
-	c := false
-	auditBodies(v, &c)
-	v = walk(v, &c)
+	v, c := Value(v, "")
 	if !c {
 		return doc, false
 	}
@@ -73,109 +130,545 @@ func JSON(doc []byte) (out []byte, changed bool) {
 	return b, true
 }
 
-func walk(v any, changed *bool) any {
-	switch t := v.(type) {
-	case map[string]any:
-		kind, _ := t["kind"].(string)
-		switch kind {
-		case "Secret":
-			secretFields(t, changed)
-		case "SecretList":
-			if items, ok := t["items"].([]any); ok {
-				for _, it := range items {
-					if m, ok := it.(map[string]any); ok {
-						secretFields(m, changed)
-					}
-				}
-			}
+// docNeedles: a document without any of these (lowercased) has no structure that holds
+// a secret (Secret, credential-like keys, TokenReview) and no text a detector matches.
+var docNeedles = append([]string{"secret", "auth", "review"}, allNeedles...)
+
+func mayHoldJSON(doc []byte) bool {
+	if hiddenEscape(doc) {
+		return true
+	}
+	lower := bytes.ToLower(doc)
+	for _, n := range docNeedles {
+		if bytes.Contains(lower, []byte(n)) {
+			return true
 		}
-		for k, e := range t {
-			t[k] = walk(e, changed)
+	}
+	return false
+}
+
+// mayHoldStructure: text that names a Secret or a credential key.
+func mayHoldStructure(doc []byte) bool {
+	lower := bytes.ToLower(doc)
+	for _, n := range []string{"secret", "password", "token", "\"data\""} {
+		if bytes.Contains(lower, []byte(n)) {
+			return true
 		}
-		return t
-	case []any:
-		for i, e := range t {
-			t[i] = walk(e, changed)
+	}
+	return false
+}
+
+// hiddenEscape reports a \u escape other than the ones Go's encoders write for &, <, >
+// and the line separators: such an escape can spell a needle ("\u0065yJ" is "eyJ").
+func hiddenEscape(doc []byte) bool {
+	for i := 0; ; {
+		j := bytes.Index(doc[i:], []byte(`\u`))
+		if j < 0 {
+			return false
 		}
-		return t
+		i += j + 2
+		if i+4 > len(doc) {
+			return true
+		}
+		switch string(doc[i : i+4]) {
+		case "0026", "003c", "003e", "003C", "003E", "2028", "2029":
+			continue
+		}
+		return true
+	}
+}
+
+// walker walks a decoded JSON value. In find mode it records places; otherwise it
+// replaces values by fingerprints.
+type walker struct {
+	find    bool
+	places  []Place
+	changed bool
+	// plain holds the plaintexts of the Secret values replaced, for the copy check
+	plain map[string]struct{}
+}
+
+func (w *walker) hit(path, kind string, val any) any {
+	if w.find {
+		w.places = append(w.places, Place{Path: path, Kind: kind})
+		return val
+	}
+	w.changed = true
+	var raw []byte
+	switch x := val.(type) {
 	case string:
-		if r := String(t); r != t {
-			*changed = true
-			return r
+		if IsFingerprint(x) {
+			return x
 		}
+		raw = []byte(x)
+	default:
+		raw, _ = json.Marshal(x)
+	}
+	return Fingerprint(raw)
+}
+
+// remember keeps a Secret value (and its base64 decoding) for the copy check.
+func (w *walker) remember(val any, b64 bool) {
+	s, ok := val.(string)
+	if w.find || !ok || IsFingerprint(s) {
+		return
+	}
+	if w.plain == nil {
+		w.plain = map[string]struct{}{}
+	}
+	add := func(p string) {
+		if len(p) >= minPlain && len(w.plain) < maxPlain {
+			w.plain[p] = struct{}{}
+		}
+	}
+	add(s)
+	if b64 {
+		if d, err := base64.StdEncoding.DecodeString(s); err == nil {
+			add(string(d))
+		}
+	} else {
+		add(base64.StdEncoding.EncodeToString([]byte(s)))
+	}
+}
+
+func join(p, k string) string {
+	if p == "" {
+		return k
+	}
+	return p + "." + k
+}
+
+// value walks v; kind is the kind to assume for a map without one.
+func (w *walker) value(v any, path, kind string, depth int) any {
+	if depth > maxDepth {
+		return w.hit(path, "secret-data", v)
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		return w.object(x, path, kind, depth)
+	case []any:
+		if isJSONPatch(x) {
+			return w.patch(x, path, kind, depth)
+		}
+		for i, e := range x {
+			x[i] = w.value(e, path+"["+strconv.Itoa(i)+"]", kind, depth+1)
+		}
+		return x
+	case string:
+		return w.str(x, path, kind, depth)
 	}
 	return v
 }
 
-// auditBodies handles an audit event about secrets: its request and response objects are
-// Secrets even without a kind (a patch body is a partial Secret, a JSON patch a list of
-// operations whose values may be secret data).
-func auditBodies(v any, changed *bool) {
-	ev, ok := v.(map[string]any)
+func (w *walker) str(s, path, kind string, depth int) any {
+	if t := strings.TrimSpace(s); len(t) >= 2 && (t[0] == '{' && t[len(t)-1] == '}' || t[0] == '[' && t[len(t)-1] == ']') {
+		// JSON held in a string: an annotation with a copy of an object, a webhook's patch
+		if len(t) > maxNested {
+			return w.hit(path, "secret-copy", s)
+		}
+		var inner any
+		dec := json.NewDecoder(strings.NewReader(t))
+		dec.UseNumber()
+		if dec.Decode(&inner) == nil {
+			sub := &walker{find: w.find}
+			inner = sub.value(inner, path, kind, depth+1)
+			w.places = append(w.places, sub.places...)
+			for p := range sub.plain {
+				if w.plain == nil {
+					w.plain = map[string]struct{}{}
+				}
+				if len(w.plain) < maxPlain {
+					w.plain[p] = struct{}{}
+				}
+			}
+			if sub.changed {
+				w.changed = true
+				b, err := json.Marshal(inner)
+				if err != nil {
+					return Fingerprint([]byte(s))
+				}
+				return string(b)
+			}
+			return s
+		}
+	}
+	var kinds []string
+	r, changed := stringKinds(s, &kinds)
+	if !changed {
+		return s
+	}
+	if w.find {
+		seen := map[string]bool{}
+		for _, k := range kinds {
+			if !seen[k] {
+				seen[k] = true
+				w.places = append(w.places, Place{Path: path, Kind: k})
+			}
+		}
+		return s
+	}
+	w.changed = true
+	return r
+}
+
+// isEvent tells an audit event (any version, with or without apiVersion and kind) from
+// the objects it carries.
+func isEvent(m map[string]any) bool {
+	if _, ok := m["auditID"]; !ok {
+		return false
+	}
+	for _, k := range []string{"stage", "objectRef", "verb", "requestObject", "responseObject"} {
+		if _, ok := m[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// itemKind is the kind of a list's items: "SecretList" holds Secrets, a kind-less list
+// (or a Table) in a body of a known kind holds that kind.
+func itemKind(listKind, kind string) string {
+	if strings.HasSuffix(listKind, "List") && len(listKind) > 4 {
+		return strings.TrimSuffix(listKind, "List")
+	}
+	return kind
+}
+
+func (w *walker) object(m map[string]any, path, kind string, depth int) any {
+	if isEvent(m) {
+		return w.event(m, path, depth)
+	}
+	own, _ := m["kind"].(string)
+	if own == "" {
+		own = kind
+	}
+	switch {
+	case own == "Secret":
+		w.secret(m, path, depth)
+	case own == "ConfigMap":
+		w.configMap(m, path, depth)
+	}
+	// lists and tables: their items are objects of the list's kind
+	ik := itemKind(own, kind)
+	for k, val := range m {
+		p := join(path, k)
+		switch {
+		case own == "Secret" && (k == "data" || k == "stringData" || k == "metadata"):
+			continue // done by secret
+		case own == "ConfigMap" && (k == "data" || k == "binaryData"):
+			continue // done by configMap
+		case k == "items" || k == "rows":
+			m[k] = w.items(val, p, ik, depth+1)
+		case k == "object" && kind != "" && own == "Table":
+			m[k] = w.value(val, p, kind, depth+1)
+		case CredentialKey(k):
+			if s, ok := val.(string); ok && plausible(s) && s != "" {
+				m[k] = w.hit(p, "password-like", s)
+				continue
+			}
+			m[k] = w.value(val, p, "", depth+1)
+		case k == "env" || k == "envFrom":
+			m[k] = w.env(val, p, depth+1)
+		default:
+			m[k] = w.value(val, p, "", depth+1)
+		}
+	}
+	return m
+}
+
+// items walks a list's items (or a Table's rows, whose objects are the items).
+func (w *walker) items(v any, path, kind string, depth int) any {
+	l, ok := v.([]any)
 	if !ok {
-		return
+		return w.value(v, path, "", depth)
 	}
-	ref, _ := ev["objectRef"].(map[string]any)
-	if ref == nil || ref["resource"] != "secrets" {
-		return
+	for i, e := range l {
+		p := path + "[" + strconv.Itoa(i) + "]"
+		if row, ok := e.(map[string]any); ok && row["object"] != nil && row["cells"] != nil {
+			for k, val := range row {
+				if k == "object" {
+					row[k] = w.value(val, join(p, k), kind, depth+1)
+				} else {
+					row[k] = w.value(val, join(p, k), "", depth+1)
+				}
+			}
+			continue
+		}
+		l[i] = w.value(e, p, kind, depth+1)
 	}
-	for _, f := range []string{"requestObject", "responseObject"} {
-		switch b := ev[f].(type) {
+	return l
+}
+
+// env redacts the value of env entries whose name is credential-like.
+func (w *walker) env(v any, path string, depth int) any {
+	l, ok := v.([]any)
+	if !ok {
+		return w.value(v, path, "", depth)
+	}
+	for i, e := range l {
+		p := path + "[" + strconv.Itoa(i) + "]"
+		if m, ok := e.(map[string]any); ok {
+			name, _ := m["name"].(string)
+			if val, ok := m["value"].(string); ok && CredentialKey(name) && val != "" && plausible(val) {
+				m["value"] = w.hit(join(p, "value"), "password-like", val)
+				for k, x := range m {
+					if k != "value" {
+						m[k] = w.value(x, join(p, k), "", depth+1)
+					}
+				}
+				continue
+			}
+		}
+		l[i] = w.value(e, p, "", depth+1)
+	}
+	return l
+}
+
+func (w *walker) secret(m map[string]any, path string, depth int) {
+	for _, f := range []string{"data", "stringData"} {
+		p := join(path, f)
+		switch d := m[f].(type) {
 		case map[string]any:
-			if items, ok := b["items"].([]any); ok {
-				for _, it := range items {
-					if m, ok := it.(map[string]any); ok {
-						secretFields(m, changed)
-					}
+			for k, val := range d {
+				if val == nil {
+					continue
+				}
+				if s, ok := val.(string); ok && s == "" {
+					continue
+				}
+				w.remember(val, f == "data")
+				d[k] = w.hit(join(p, k), "secret-data", val)
+			}
+		case nil:
+		default: // a malformed data field still holds the values
+			w.remember(d, false)
+			m[f] = w.hit(p, "secret-data", d)
+		}
+	}
+	md, ok := m["metadata"].(map[string]any)
+	if !ok {
+		if m["metadata"] != nil {
+			m["metadata"] = w.value(m["metadata"], join(path, "metadata"), "", depth+1)
+		}
+		return
+	}
+	mp := join(path, "metadata")
+	for k, val := range md {
+		if k != "annotations" {
+			md[k] = w.value(val, join(mp, k), "", depth+1)
+			continue
+		}
+		an, ok := val.(map[string]any)
+		if !ok {
+			md[k] = w.value(val, join(mp, k), "", depth+1)
+			continue
+		}
+		// an annotation of a Secret that holds JSON is a copy of it (kubectl's
+		// last-applied-configuration, kapp's original, other deploy tools'): the whole
+		// value goes
+		for ak, av := range an {
+			ap := join(join(mp, "annotations"), ak)
+			if s, ok := av.(string); ok {
+				if t := strings.TrimSpace(s); strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") ||
+					ak == "kubectl.kubernetes.io/last-applied-configuration" {
+					an[ak] = w.hit(ap, "secret-copy", s)
+					continue
 				}
 			}
-			secretFields(b, changed)
-		case []any: // JSON patch: [{"op":"replace","path":"/data/k","value":"..."}]
-			for _, op := range b {
-				if m, ok := op.(map[string]any); ok {
-					if val, ok := m["value"]; ok {
-						raw, _ := json.Marshal(val)
-						m["value"] = Fingerprint(raw)
-						*changed = true
-					}
-				}
-			}
-		case string: // a body the apiserver could not decode, kept as text
-			ev[f] = Fingerprint([]byte(b))
-			*changed = true
+			an[ak] = w.value(av, ap, "", depth+1)
 		}
 	}
 }
 
-func secretFields(m map[string]any, changed *bool) {
-	for _, f := range []string{"data", "stringData"} {
+func (w *walker) configMap(m map[string]any, path string, depth int) {
+	for _, f := range []string{"data", "binaryData"} {
+		p := join(path, f)
 		d, ok := m[f].(map[string]any)
 		if !ok {
+			if m[f] != nil {
+				m[f] = w.value(m[f], p, "", depth+1)
+			}
 			continue
 		}
 		for k, val := range d {
-			s, isStr := val.(string)
-			if isStr && len(s) > 7 && s[:7] == "sha256:" && len(s) == 19 {
-				continue // already a fingerprint
+			if s, ok := val.(string); ok && s != "" && CredentialKey(k) && plausible(s) {
+				d[k] = w.hit(join(p, k), "password-like", s)
+				continue
 			}
-			var raw []byte
-			if isStr {
-				raw = []byte(s)
+			d[k] = w.value(val, join(p, k), "", depth+1)
+		}
+	}
+}
+
+// isJSONPatch tells a JSON patch (a list of operations) from other lists.
+func isJSONPatch(l []any) bool {
+	if len(l) == 0 {
+		return false
+	}
+	for _, e := range l {
+		m, ok := e.(map[string]any)
+		if !ok {
+			return false
+		}
+		if _, ok := m["op"].(string); !ok {
+			return false
+		}
+		if _, ok := m["path"].(string); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// patch walks a JSON patch. On a Secret every value is secret data; elsewhere a value
+// is a credential when its path ends in a credential-like key or in a Secret's data, and
+// otherwise is walked as the object or string it is.
+func (w *walker) patch(l []any, path, kind string, depth int) any {
+	for i, e := range l {
+		op := e.(map[string]any)
+		p := path + "[" + strconv.Itoa(i) + "]"
+		val, has := op["value"]
+		if !has {
+			continue
+		}
+		vp := join(p, "value")
+		target, _ := op["path"].(string)
+		segs := strings.Split(strings.Trim(target, "/"), "/")
+		last := segs[len(segs)-1]
+		switch {
+		case kind == "Secret" && (target == "" || target == "/" || strings.HasPrefix(target, "/data") ||
+			strings.HasPrefix(target, "/stringData") || strings.HasPrefix(target, "/metadata/annotations")):
+			w.remember(val, strings.HasPrefix(target, "/data"))
+			op["value"] = w.hit(vp, "secret-data", val)
+		case kind == "Secret" && target != "" && !strings.HasPrefix(target, "/metadata"):
+			op["value"] = w.hit(vp, "secret-data", val)
+		case CredentialKey(unescapePointer(last)):
+			if s, ok := val.(string); ok && plausible(s) {
+				op["value"] = w.hit(vp, "password-like", s)
 			} else {
-				raw, _ = json.Marshal(val)
+				op["value"] = w.value(val, vp, "", depth+1)
 			}
-			d[k] = Fingerprint(raw)
-			*changed = true
+		case target == "" || target == "/":
+			op["value"] = w.value(val, vp, kind, depth+1)
+		case len(segs) >= 2 && segs[len(segs)-2] == "env":
+			// a whole env entry added: {"name": ..., "value": ...}
+			op["value"] = w.env([]any{val}, vp, depth+1).([]any)[0]
+		default:
+			op["value"] = w.value(val, vp, "", depth+1)
 		}
 	}
-	// the last-applied annotation holds the whole Secret as kubectl sent it
-	if md, ok := m["metadata"].(map[string]any); ok {
-		if an, ok := md["annotations"].(map[string]any); ok {
-			const la = "kubectl.kubernetes.io/last-applied-configuration"
-			if s, ok := an[la].(string); ok {
-				an[la] = Fingerprint([]byte(s))
-				*changed = true
+	return l
+}
+
+func unescapePointer(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
+}
+
+// resourceKind maps an audit event's objectRef.resource to the kind of its bodies.
+func resourceKind(res string) string {
+	switch res {
+	case "secrets":
+		return "Secret"
+	case "configmaps":
+		return "ConfigMap"
+	}
+	return ""
+}
+
+// event walks an audit event: its bodies are objects of its resource's kind even when
+// they carry no kind (patches, partial objects), a body kept as text on secrets is
+// fingerprinted whole, and JSON-valued annotations (a mutating webhook's patch) are
+// patches of the same object.
+func (w *walker) event(m map[string]any, path string, depth int) any {
+	kind := ""
+	if ref, ok := m["objectRef"].(map[string]any); ok {
+		r, _ := ref["resource"].(string)
+		kind = resourceKind(r)
+	}
+	for k, val := range m {
+		p := join(path, k)
+		switch k {
+		case "requestObject", "responseObject":
+			if s, ok := val.(string); ok && kind == "Secret" {
+				m[k] = w.hit(p, "secret-data", s)
+				continue
 			}
+			m[k] = w.value(val, p, kind, depth+1)
+		case "annotations":
+			an, ok := val.(map[string]any)
+			if !ok {
+				m[k] = w.value(val, p, "", depth+1)
+				continue
+			}
+			for ak, av := range an {
+				if s, ok := av.(string); ok && strings.HasPrefix(ak, "patch.webhook.admission.k8s.io/") {
+					an[ak] = w.webhookPatch(s, join(p, ak), kind, depth+1)
+					continue
+				}
+				an[ak] = w.value(av, join(p, ak), "", depth+1)
+			}
+		default:
+			m[k] = w.value(val, p, "", depth+1)
 		}
 	}
+	return m
+}
+
+// webhookPatch redacts a mutating webhook's patch annotation: {"configuration": ...,
+// "webhook": ..., "patch": [operations], "patchType": "JSONPatch"}; the patch applies to
+// the event's object.
+func (w *walker) webhookPatch(s, path, kind string, depth int) any {
+	var v map[string]any
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	if len(s) > maxNested || dec.Decode(&v) != nil {
+		return w.str(s, path, kind, depth)
+	}
+	sub := &walker{find: w.find}
+	for k, val := range v {
+		if k == "patch" {
+			v[k] = sub.value(val, join(path, k), kind, depth+1)
+			continue
+		}
+		v[k] = sub.value(val, join(path, k), "", depth+1)
+	}
+	w.places = append(w.places, sub.places...)
+	if !sub.changed {
+		return s
+	}
+	w.changed = true
+	b, err := json.Marshal(v)
+	if err != nil {
+		return Fingerprint([]byte(s))
+	}
+	return string(b)
+}
+
+// copies replaces, in every string of v, the Secret values the walk replaced elsewhere.
+func (w *walker) copies(v any, depth int) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = w.copies(e, depth+1)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = w.copies(e, depth+1)
+		}
+	case string:
+		if IsFingerprint(x) || len(x) < minPlain {
+			return x
+		}
+		out := x
+		for p := range w.plain {
+			if strings.Contains(out, p) {
+				out = strings.ReplaceAll(out, p, Fingerprint([]byte(p)))
+			}
+		}
+		if out != x {
+			w.changed = true
+		}
+		return out
+	}
+	return v
 }

@@ -12,6 +12,7 @@ func tempCopy(b []byte) (string, func(), error) {
 		return "", nil, err
 	}
 	p := filepath.Join(dir, "encryption-config.json")
+	// redact: the user's own EncryptionConfiguration, copied 0600 for the apiserver's loader, removed after
 	if err := os.WriteFile(p, b, 0o600); err != nil {
 		os.RemoveAll(dir)
 		return "", nil, err

@@ -88,9 +88,10 @@ secret data on purpose, for testing redaction and leak detection. The values are
 func runGenerate(ctx context.Context, std stdio, opts generate.Options, output, labels string) (err error) {
 	var w io.Writer = std.out
 	if output != "-" {
+		// redact: generated test data; its secrets are random and deliberate (redaction tests)
 		f, err := os.OpenFile(output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 		if err != nil {
-			return fmt.Errorf("creating %s: %w", output, err)
+			return usagef("creating %s: %w", output, err)
 		}
 		defer func() {
 			if cerr := f.Close(); err == nil && cerr != nil {
@@ -109,9 +110,10 @@ func runGenerate(ctx context.Context, std stdio, opts generate.Options, output, 
 		}
 	}
 	if labels != "" {
+		// redact: the labels of the generated attacks (auditIDs, rule IDs)
 		lf, err := os.OpenFile(labels, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 		if err != nil {
-			return fmt.Errorf("creating %s: %w", labels, err)
+			return usagef("creating %s: %w", labels, err)
 		}
 		defer func() {
 			if cerr := lf.Close(); err == nil && cerr != nil {

@@ -52,6 +52,7 @@ written 0600) so that ` + "`kubesleuth etcd --encryption-config`" + ` can decryp
 				return fmt.Errorf("generating %s: %w", out, err)
 			}
 			if encConfig != "" {
+				// redact: the generated cluster's EncryptionConfiguration (random keys, for tests)
 				if err := os.WriteFile(encConfig, res.Config, 0o600); err != nil {
 					return fmt.Errorf("writing %s: %w", encConfig, err)
 				}

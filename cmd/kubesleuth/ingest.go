@@ -53,7 +53,9 @@ the last ingest saved. An ingest killed at any moment leaves a case that opens; 
 same command again completes it. case.json records every source (path, size, SHA-256,
 events, time range, ingest time, tool version): see kubesleuth case info.
 
-Exit codes: 0 done; 2 usage error or unreadable input; 130 interrupted.`,
+Exit codes: 0 done; 2 usage error or unreadable input; 3 the input held no audit event
+(no case is created); 4 writing the case failed or the case is damaged; 130 interrupted
+(SIGINT), 143 (SIGTERM): the case stays consistent and the same command completes it.`,
 		Example: `  kubesleuth ingest --case ./incident-42 /var/log/kubernetes/audit/
   kubesleuth ingest --case ./incident-42 audit-2026-11-21.log.gz   # extends the case`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -127,6 +129,8 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 		}
 	}
 
+	_, statErr := os.Stat(o.caseDir)
+	newCase := os.IsNotExist(statErr)
 	w, err := index.Create(o.caseDir, version)
 	if err != nil {
 		return err
@@ -211,6 +215,14 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 	if err != nil {
 		return usageError{err}
 	}
+	sum := r.Summary()
+	nothing := sum.Events == 0 && len(known) == 0 && etcdRes == nil
+	if nothing && newCase {
+		// do not leave an empty case behind
+		w.Close()
+		os.RemoveAll(o.caseDir)
+		return noEventsError{nothingRead(sum)}
+	}
 	res := eng.Result()
 	state, err := eng.SaveState()
 	if err != nil {
@@ -218,7 +230,6 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 	}
 	now := time.Now().UTC()
 	var sources []index.SourceInfo
-	sum := r.Summary()
 	for i, in := range r.Inputs() {
 		h := <-hashes[i]
 		if h.err != nil {
@@ -250,6 +261,9 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 	}
 	fmt.Fprintf(io.err, "Ingested %d events (%d new) from %d input(s)%s into %s in %s: %d events, %d findings in the case.\n",
 		sum.Events, w.Added(), len(sources), skipped, o.caseDir, time.Since(start).Round(time.Millisecond), info.Events, info.Findings)
+	if nothing {
+		return noEventsError{nothingRead(sum)}
+	}
 	return nil
 }
 

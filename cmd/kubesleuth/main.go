@@ -9,11 +9,23 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		n := int(s.(syscall.Signal))
+		cancel(interruptedError{name: unix.SignalName(s.(syscall.Signal)), number: n})
+		// a second signal: the run did not stop in time; leave now
+		<-sigs
+		os.Exit(128 + n)
+	}()
 	code := run(ctx, os.Args[1:], stdio{in: os.Stdin, out: os.Stdout, err: os.Stderr})
-	stop()
+	signal.Stop(sigs)
 	os.Exit(code)
 }

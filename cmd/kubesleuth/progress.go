@@ -38,9 +38,11 @@ func startProgress(w io.Writer, total int64, bytes, events func() int64) *progre
 			select {
 			case <-p.stop:
 				fmt.Fprint(p.w, "\r\033[K")
+				flush(p.w)
 				return
 			case <-t.C:
 				fmt.Fprint(p.w, "\r"+p.line()+"\033[K")
+				flush(p.w) // the redacting stream holds a line until its end
 			}
 		}
 	}()
@@ -98,4 +100,11 @@ func humanCount(f float64) string {
 		return fmt.Sprintf("%.0fk", f/1e3)
 	}
 	return fmt.Sprintf("%.0f", f)
+}
+
+// flush pushes out a partial line held by a buffering writer (the redacting streams).
+func flush(w io.Writer) {
+	if f, ok := w.(interface{ Flush() error }); ok {
+		_ = f.Flush()
+	}
 }

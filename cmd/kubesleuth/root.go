@@ -9,13 +9,19 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/kubesleuth/kubesleuth/analyzer/redact"
 )
 
 // Exit codes, documented in the README.
 const (
 	exitOK       = 0 // nothing at or above --fail-on
 	exitFindings = 1 // a finding at or above --fail-on
-	exitUsage    = 2 // bad flags or arguments, unreadable input
+	exitUsage    = 2 // bad flags or arguments, unreadable input, bad input under --strict
+	exitNoEvents = 3 // the input was read but held no audit event
+	exitFailure  = 4 // kubesleuth could not finish: writing the case failed, a damaged case
+	// interrupted: 128 + the signal's number (130 for SIGINT, 143 for SIGTERM)
+	exitInterrupted = 130
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -76,8 +82,14 @@ secrets were exposed, and what to fix.`,
 	return root
 }
 
-// run executes one command line and returns the process exit code.
+// run executes one command line and returns the process exit code. Standard output and
+// error are wrapped in analyzer/redact's Writer here, once: every byte a command prints,
+// its error messages included, passes through the redactor.
 func run(ctx context.Context, args []string, io stdio) int {
+	out, errw := redact.NewWriter(io.out), redact.NewWriter(io.err)
+	defer out.Flush()
+	defer errw.Flush()
+	io = stdio{in: io.in, out: out, err: errw}
 	root := newRootCmd(io)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -88,16 +100,41 @@ func run(ctx context.Context, args []string, io stdio) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.Cause(ctx)) && ctx.Err() != nil {
+		var sig interruptedError
+		if errors.As(context.Cause(ctx), &sig) {
+			fmt.Fprintf(io.err, "kubesleuth: interrupted (%s)\n", sig.name)
+			return 128 + sig.number
+		}
+		fmt.Fprintln(io.err, "kubesleuth: interrupted")
+		return exitInterrupted
+	}
 	fmt.Fprintf(io.err, "kubesleuth: %v\n", err)
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		return exitUsage
 	}
-	if errors.Is(err, context.Canceled) {
-		return 130
+	var ne noEventsError
+	if errors.As(err, &ne) {
+		return exitNoEvents
 	}
-	return exitUsage
+	return exitFailure
 }
+
+// interruptedError is the cause of the context's cancellation when a signal stopped the
+// run: the exit code is 128 + its number, as shells report it (SIGINT 130, SIGTERM 143).
+type interruptedError struct {
+	name   string
+	number int
+}
+
+func (e interruptedError) Error() string { return "interrupted by " + e.name }
+
+// noEventsError: the input was read and held no audit event at all.
+type noEventsError struct{ err error }
+
+func (e noEventsError) Error() string { return e.err.Error() }
+func (e noEventsError) Unwrap() error { return e.err }
 
 // isCobraUsage recognises cobra's own argument errors (unknown command, wrong arg count).
 func isCobraUsage(err error) bool {
@@ -112,10 +149,20 @@ func isCobraUsage(err error) bool {
 
 // isTerminal reports whether f is a character device (a terminal), for progress output.
 func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+	f, ok := terminalOf(w).(*os.File)
 	if !ok {
 		return false
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// terminalOf returns the stream under a redacting writer, to ask whether it is a
+// terminal (and for the TUI, which draws only what the case holds: redacted events and
+// findings).
+func terminalOf(w io.Writer) io.Writer {
+	if rw, ok := w.(*redact.Writer); ok {
+		return rw.Underlying()
+	}
+	return w
 }

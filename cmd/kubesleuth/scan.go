@@ -52,7 +52,8 @@ logged at several stages is kept once per stage; the same auditID+stage seen aga
 overlapping or copied files) is dropped and counted as a duplicate.
 
 Exit codes: 0 no finding at or above --fail-on; 1 a finding at or above --fail-on;
-2 usage error or unreadable input (or any bad input with --strict).`,
+2 usage error or unreadable input (or any bad input with --strict); 3 the input held no
+audit event at all; 4 kubesleuth failed; 130 interrupted (SIGINT), 143 (SIGTERM).`,
 		Example: `  kubesleuth scan /var/log/kubernetes/audit/audit.log
   kubesleuth scan 'audit-*.log.gz' audit.log
   kubectl logs -n kube-system kube-apiserver-0 | kubesleuth scan -
@@ -158,7 +159,7 @@ func runScan(cmd *cobra.Command, io stdio, o scanOptions, args []string) error {
 		return usageError{err}
 	}
 	if o.cpuprof != "" {
-		f, err := os.Create(o.cpuprof)
+		f, err := os.Create(o.cpuprof) // redact: a CPU profile holds function names and counts, no input data
 		if err != nil {
 			return usageError{err}
 		}
@@ -207,6 +208,9 @@ func runScan(cmd *cobra.Command, io stdio, o scanOptions, args []string) error {
 	default:
 		printFindings(io.out, res.Findings)
 		printSummary(io.err, sum, o.verbose)
+	}
+	if sum.Events == 0 {
+		return noEventsError{nothingRead(sum.Summary)}
 	}
 	if failing {
 		for _, f := range res.Findings {
@@ -295,4 +299,15 @@ func sortedKeys(m map[string]int) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// nothingRead says why a run that read its input found no audit event in it.
+func nothingRead(s *audit.Summary) error {
+	if len(s.Files) == 0 {
+		return fmt.Errorf("no audit event read: no input file")
+	}
+	if n := s.SkippedTotal(); n > 0 {
+		return fmt.Errorf("no audit event read from %d input file(s): every piece of input was bad input (%d skipped%s); is this an audit log?", len(s.Files), n, reasonList(s.Skipped))
+	}
+	return fmt.Errorf("no audit event read from %d input file(s): they are empty", len(s.Files))
 }

@@ -355,7 +355,7 @@ func revKey(rev int64, tomb bool) []byte {
 
 // appendHash appends the SHA-256 of the file, as etcd does to a snapshot it sends.
 func appendHash(path string) error {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	f, err := os.OpenFile(path, os.O_RDWR, 0) // redact: test fixture generator (random secrets by design)
 	if err != nil {
 		return err
 	}

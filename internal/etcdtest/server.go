@@ -115,7 +115,7 @@ func (s *Server) Snapshot(ctx context.Context, path string) error {
 		return err
 	}
 	defer resp.Snapshot.Close()
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600) // redact: test server fixture (generated keys)
 	if err != nil {
 		return err
 	}
@@ -139,6 +139,7 @@ func makePKI(dir string) (ca, cert, key, srvCert, srvKey, otherCA string, err er
 	}
 	write := func(name, typ string, der []byte) (string, error) {
 		p := filepath.Join(dir, name)
+		// redact: test certificates generated for the test server
 		return p, os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600)
 	}
 	if ca, err = write("ca.crt", "CERTIFICATE", caDER); err != nil {

@@ -1,0 +1,133 @@
+package redact
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestOutputPathsAreRedacted holds the choke point in place. Product code (every
+// non-test Go file of the module) may not:
+//   - touch os.Stdout or os.Stderr, except cmd/kubesleuth/main.go, which hands them to
+//     run(), where they are wrapped in a redacting Writer;
+//   - print with fmt.Print*, print/println or the standard log package (they write to
+//     the process streams behind the wrapper's back);
+//   - create or open a file for writing (os.Create, os.OpenFile, os.WriteFile) unless the
+//     call carries a "redact:" comment saying why what it writes is redacted (a store of
+//     redacted events, a stream through NewWriter, generated test data, a lock file).
+//
+// A new output path therefore fails this test until its author has routed it through
+// the redactor, or said in the code why it needs not.
+func TestOutputPathsAreRedacted(t *testing.T) {
+	root := filepath.Join("..", "..")
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("module root not found from %s: %v", root, err)
+	}
+	var problems []string
+	files := 0
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			name := d.Name()
+			// tools/ holds separate modules (test components); testdata is data
+			if path != root && (strings.HasPrefix(name, ".") || name == "testdata" || name == "tools" || name == "demo") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		rel, _ := filepath.Rel(root, path)
+		files++
+		problems = append(problems, checkFile(t, path, filepath.ToSlash(rel))...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files < 50 {
+		t.Fatalf("only %d Go files found under %s: the walk is wrong", files, root)
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+}
+
+func checkFile(t *testing.T, path, rel string) []string {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, path, nil, parser.ParseComments)
+	if err != nil {
+		t.Fatalf("parsing %s: %v", path, err)
+	}
+	// the lines that carry a "redact:" justification (the call's line or the one above)
+	justified := map[int]bool{}
+	for _, cg := range f.Comments {
+		for _, c := range cg.List {
+			if strings.Contains(c.Text, "redact:") {
+				l := fset.Position(c.Pos()).Line
+				justified[l], justified[l+1] = true, true
+			}
+		}
+	}
+	imports := map[string]string{} // local name -> path
+	for _, im := range f.Imports {
+		p := strings.Trim(im.Path.Value, `"`)
+		name := p[strings.LastIndex(p, "/")+1:]
+		if im.Name != nil {
+			name = im.Name.Name
+		}
+		imports[name] = p
+	}
+	var out []string
+	report := func(n ast.Node, what string) {
+		pos := fset.Position(n.Pos())
+		out = append(out, rel+":"+itoa(pos.Line)+": "+what)
+	}
+	ast.Inspect(f, func(n ast.Node) bool {
+		switch x := n.(type) {
+		case *ast.SelectorExpr:
+			id, ok := x.X.(*ast.Ident)
+			if !ok {
+				return true
+			}
+			pkg := imports[id.Name]
+			switch {
+			case pkg == "os" && (x.Sel.Name == "Stdout" || x.Sel.Name == "Stderr") && rel != "cmd/kubesleuth/main.go":
+				report(x, "os."+x.Sel.Name+" used directly: write to the command's stdio (wrapped in redact.Writer by run)")
+			case pkg == "fmt" && strings.HasPrefix(x.Sel.Name, "Print"):
+				report(x, "fmt."+x.Sel.Name+" writes to stdout behind the redactor: use fmt.Fprint* on the command's stdio")
+			case pkg == "log":
+				report(x, "the standard log package writes to stderr behind the redactor")
+			case pkg == "os" && (x.Sel.Name == "Create" || x.Sel.Name == "OpenFile" || x.Sel.Name == "WriteFile" || x.Sel.Name == "CreateTemp"):
+				if !justified[fset.Position(x.Pos()).Line] {
+					report(x, "os."+x.Sel.Name+" without a \"redact:\" comment: write through redact.NewWriter, or say why the content is redacted")
+				}
+			}
+		case *ast.CallExpr:
+			if id, ok := x.Fun.(*ast.Ident); ok && (id.Name == "print" || id.Name == "println") && id.Obj == nil {
+				report(x, id.Name+" writes to stderr behind the redactor")
+			}
+		}
+		return true
+	})
+	return out
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b []byte
+	for ; n > 0; n /= 10 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+	}
+	return string(b)
+}
