@@ -27,7 +27,8 @@ func CredentialKey(name string) bool {
 	last := words[len(words)-1]
 	switch last {
 	case "password", "passwd", "passphrase", "pwd", "pass", "secret", "token", "credential", "credentials",
-		"apikey", "secretkey", "accesskey", "privatekey", "clientsecret", "authtoken", "accesstoken", "refreshtoken":
+		"apikey", "secretkey", "accesskey", "privatekey", "clientsecret", "authtoken", "accesstoken", "refreshtoken",
+		"authorization":
 		return true
 	case "key":
 		if len(words) < 2 {

@@ -102,12 +102,17 @@ func Value(v any, kind string) (any, bool) {
 }
 
 // JSON returns doc with every secret value replaced. changed says whether anything was
-// replaced. The fast path (no needle of any detector, in any case, and no JSON escape that
-// could hide one) returns doc itself.
+// replaced. The fast path (candidate: nothing in the raw bytes that the walker or a
+// detector would start from) returns doc itself.
 func JSON(doc []byte) (out []byte, changed bool) {
-	if !mayHoldJSON(doc) {
+	if !candidate(doc) {
 		return doc, false
 	}
+	return jsonSlow(doc)
+}
+
+// jsonSlow is JSON without the fast path: decode, walk, encode.
+func jsonSlow(doc []byte) (out []byte, changed bool) {
 	var v any
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
@@ -130,23 +135,6 @@ func JSON(doc []byte) (out []byte, changed bool) {
 	return b, true
 }
 
-// docNeedles: a document without any of these (lowercased) has no structure that holds
-// a secret (Secret, credential-like keys, TokenReview) and no text a detector matches.
-var docNeedles = append([]string{"secret", "auth", "review"}, allNeedles...)
-
-func mayHoldJSON(doc []byte) bool {
-	if hiddenEscape(doc) {
-		return true
-	}
-	lower := bytes.ToLower(doc)
-	for _, n := range docNeedles {
-		if bytes.Contains(lower, []byte(n)) {
-			return true
-		}
-	}
-	return false
-}
-
 // mayHoldStructure: text that names a Secret or a credential key.
 func mayHoldStructure(doc []byte) bool {
 	lower := bytes.ToLower(doc)
@@ -156,26 +144,6 @@ func mayHoldStructure(doc []byte) bool {
 		}
 	}
 	return false
-}
-
-// hiddenEscape reports a \u escape other than the ones Go's encoders write for &, <, >
-// and the line separators: such an escape can spell a needle ("\u0065yJ" is "eyJ").
-func hiddenEscape(doc []byte) bool {
-	for i := 0; ; {
-		j := bytes.Index(doc[i:], []byte(`\u`))
-		if j < 0 {
-			return false
-		}
-		i += j + 2
-		if i+4 > len(doc) {
-			return true
-		}
-		switch string(doc[i : i+4]) {
-		case "0026", "003c", "003e", "003C", "003E", "2028", "2029":
-			continue
-		}
-		return true
-	}
 }
 
 // walker walks a decoded JSON value. In find mode it records places; otherwise it
