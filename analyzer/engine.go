@@ -431,7 +431,9 @@ func (e *Engine) fire(c *compiled, ev *auditv1.Event, t time.Time, key string, e
 
 // fireFrom is fire for a trigger whose evidence began at start (a burst, a sequence).
 func (e *Engine) fireFrom(c *compiled, ev *auditv1.Event, start, t time.Time, key string, evidence []string, n int, msg string) {
-	subj := subjectOf(c.Rule, ev)
+	// the subject is redacted before it keys the fold: the fold keys are saved with the
+	// engine's state into the case
+	subj := subjectOf(c.Rule, ev).Redacted()
 	fk := c.ID + "\x00" + key + "\x00" + subj.String() + "\x00" + subj.SourceIP + "\x00" + subj.UserAgent
 	if evidence == nil {
 		evidence = []string{string(ev.AuditID)}
@@ -453,7 +455,7 @@ func (e *Engine) fireFrom(c *compiled, ev *auditv1.Event, start, t time.Time, ke
 	}
 	// a finding is born redacted: its message quotes the event (an exec command line, a
 	// user agent) and its subject names identities that may be tokens
-	f := &Finding{RuleID: c.ID, Title: c.Title, Severity: c.Severity, MITRE: c.MITRE, Subject: subj.Redacted(),
+	f := &Finding{RuleID: c.ID, Title: c.Title, Severity: c.Severity, MITRE: c.MITRE, Subject: subj,
 		FirstSeen: start, LastSeen: t, Count: n, Message: redact.String(msg)}
 	e.addEvidence(f, evidence)
 	e.open[fk] = f

@@ -182,3 +182,30 @@ func TestWriterRedactsLines(t *testing.T) {
 		t.Errorf("writer output: %q", b.String())
 	}
 }
+
+func TestExecCommandLine(t *testing.T) {
+	uri := "/api/v1/namespaces/a/pods/b/exec?command=curl&command=-sk&command=-H&command=Authorization%3A&command=Bearer&command=OPAQUE-CANARY-123&command=https%3A%2F%2Fk&container=c"
+	got := String(uri)
+	mustNotHold(t, got, "OPAQUE-CANARY-123")
+	for _, keep := range []string{"command=curl", "command=-sk", "command=https%3A%2F%2Fk", "&container=c", "command=sha256%3A"} {
+		if !strings.Contains(got, keep) {
+			t.Errorf("%q missing from %s", keep, got)
+		}
+	}
+	got = String("/x/exec?command=sh&command=-c&command=mysql+-uroot+-pJOINED-CANARY-pw+db")
+	mustNotHold(t, got, "JOINED-CANARY-pw")
+}
+
+// BenchmarkWriterLongLine: a megabyte line written a few bytes at a time (tabwriter's
+// padding) must cost linear time; it took minutes when each write searched the line.
+func BenchmarkWriterLongLine(b *testing.B) {
+	piece := []byte("xxxxxxxx")
+	for i := 0; i < b.N; i++ {
+		var sink strings.Builder
+		w := NewWriter(&sink)
+		for j := 0; j < 128<<10; j++ {
+			_, _ = w.Write(piece)
+		}
+		_, _ = w.Write([]byte("\n"))
+	}
+}

@@ -330,9 +330,18 @@ func (w *walker) object(m map[string]any, path, kind string, depth int) any {
 		case k == "object" && kind != "" && own == "Table":
 			m[k] = w.value(val, p, kind, depth+1)
 		case CredentialKey(k):
-			if s, ok := val.(string); ok && plausible(s) && s != "" {
-				m[k] = w.hit(p, "password-like", s)
-				continue
+			switch x := val.(type) {
+			case string:
+				if plausible(x) && x != "" {
+					m[k] = w.hit(p, "password-like", x)
+					continue
+				}
+			case []any: // user.extra and other maps of string lists
+				for i, e := range x {
+					if s, ok := e.(string); ok && s != "" && plausible(s) {
+						x[i] = w.hit(p+"["+strconv.Itoa(i)+"]", "password-like", s)
+					}
+				}
 			}
 			m[k] = w.value(val, p, "", depth+1)
 		case k == "env" || k == "envFrom":
@@ -639,4 +648,19 @@ func (w *walker) copies(v any, depth int) any {
 		return out
 	}
 	return v
+}
+
+// Preview is what an error message or a display may quote of input: s itself when it is
+// at most n bytes (redacted), otherwise its first n bytes (redacted, cut at a rune
+// boundary) followed by its length and the fingerprint of the whole value. An echo of
+// input never grows with the input, and two values that differ past the cut still differ.
+func Preview(s string, n int) string {
+	if len(s) <= n {
+		return String(s)
+	}
+	cut := n
+	for cut > 0 && cut < len(s) && s[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return String(s[:cut]) + "…[" + strconv.Itoa(len(s)) + " bytes, " + Fingerprint([]byte(s)) + "]"
 }

@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"net/url"
 	"regexp"
 	"strings"
 )
@@ -161,6 +162,12 @@ func stringKinds(s string, kinds *[]string) (string, bool) {
 	if len(s) < 8 {
 		return s, false
 	}
+	if strings.Contains(s, "command=") {
+		if r, changed := execURI(s, kinds); changed {
+			out, _ := stringKinds(r, kinds)
+			return out, true
+		}
+	}
 	lower := lowerASCII(s)
 	var sp []span
 	if containsAny(lower, allNeedles) {
@@ -227,4 +234,70 @@ func unhex(c byte) byte {
 		return c - 'a' + 10
 	}
 	return c - 'A' + 10
+}
+
+// execURI redacts the command of an exec or attach requestURI as the command line it is:
+// the arguments (command=curl&command=-H&command=Authorization: Bearer ...) are joined
+// with spaces, the detectors run on that line, and each argument a secret overlaps is
+// rewritten (its part of the secret becomes the fingerprint of the whole secret).
+func execURI(s string, kinds *[]string) (string, bool) {
+	q := strings.IndexByte(s, '?')
+	if q < 0 {
+		return s, false
+	}
+	parts := strings.Split(s[q+1:], "&")
+	type arg struct {
+		part       int
+		val        string
+		start, end int
+	}
+	var args []arg
+	var line strings.Builder
+	for i, p := range parts {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok || k != "command" {
+			continue
+		}
+		dv, _ := urlDecoded(v)
+		if line.Len() > 0 {
+			line.WriteByte(' ')
+		}
+		start := line.Len()
+		line.WriteString(dv)
+		args = append(args, arg{i, dv, start, line.Len()})
+	}
+	if len(args) == 0 {
+		return s, false
+	}
+	cl := line.String()
+	sp := spans(cl, lowerASCII(cl))
+	if len(sp) == 0 {
+		return s, false
+	}
+	for ai := range args {
+		a := &args[ai]
+		out := a.val
+		// spans right to left, so that earlier offsets stay valid
+		for i := len(sp) - 1; i >= 0; i-- {
+			x := sp[i]
+			lo, hi := max(x.start, a.start), min(x.end, a.end)
+			if lo >= hi {
+				continue
+			}
+			rep := ""
+			if lo == x.start { // the argument where the secret starts
+				rep = Fingerprint([]byte(cl[x.start:x.end]))
+			}
+			out = out[:lo-a.start] + rep + out[hi-a.start:]
+		}
+		if out != a.val {
+			parts[a.part] = "command=" + url.QueryEscape(out)
+		}
+	}
+	if kinds != nil {
+		for _, x := range sp {
+			*kinds = append(*kinds, x.kind)
+		}
+	}
+	return s[:q+1] + strings.Join(parts, "&"), true
 }

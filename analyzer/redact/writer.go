@@ -36,16 +36,21 @@ func NewWriter(w io.Writer) *Writer {
 func (rw *Writer) Write(p []byte) (int, error) {
 	rw.mu.Lock()
 	defer rw.mu.Unlock()
+	// only the new bytes are searched for a line end: many small writes into one long
+	// line (tabwriter's padding) stay linear
+	from := len(rw.buf)
 	rw.buf = append(rw.buf, p...)
 	for {
-		i := bytes.IndexAny(rw.buf, "\n\r")
+		i := bytes.IndexAny(rw.buf[from:], "\n\r")
 		if i < 0 {
 			break
 		}
+		i += from
 		if err := rw.emit(rw.buf[:i+1]); err != nil {
 			return 0, err
 		}
 		rw.buf = rw.buf[i+1:]
+		from = 0
 	}
 	if len(rw.buf) > maxLine {
 		if err := rw.emit(rw.buf); err != nil {

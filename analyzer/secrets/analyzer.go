@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/kubesleuth/kubesleuth/analyzer"
+	"github.com/kubesleuth/kubesleuth/analyzer/redact"
 	"github.com/kubesleuth/kubesleuth/ingest/etcd"
 )
 
@@ -236,7 +237,19 @@ func (a *Analyzer) tracked(gr schema.GroupResource) bool {
 func (a *Analyzer) SetSnapshotHash(state string) { a.hash = state }
 
 // Observe takes one revision from a snapshot or a live etcd.
+// maxKeyLen: no apiserver key is longer (names are at most 253 bytes); a longer key is
+// shown as a preview with its length and fingerprint, never whole (a hostile snapshot
+// could make every output line megabytes long).
+const maxKeyLen = 1024
+
+func clipKey(rec *etcd.Record) {
+	if len(rec.Key) > maxKeyLen {
+		rec.Key = redact.Preview(rec.Key, 200)
+	}
+}
+
 func (a *Analyzer) Observe(rec etcd.Record) {
+	clipKey(&rec)
 	a.revisions++
 	if rec.Err != nil {
 		a.undec = append(a.undec, UndecodableValue{Key: keyOrRev(rec), Revision: rec.ModRevision, Error: rec.Err.Error()})
@@ -402,6 +415,7 @@ func WantsHistory(key string) bool { return strings.HasPrefix(key, "/registry/se
 
 // ObserveRemnant takes a revision carved from free pages (etcd.Snapshot.Remnants).
 func (a *Analyzer) ObserveRemnant(rec etcd.Record) {
+	clipKey(&rec)
 	rk, ok := etcd.ParseResourceKey(rec.Key)
 	if !ok || rk.Resource != "secrets" || rk.Group != "" {
 		return
