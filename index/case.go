@@ -44,6 +44,7 @@ var (
 	bTime          = []byte("time")           // time key (time, ID) → blobRef + Row JSON
 	bMinutes       = []byte("minutes")        // minute (8 bytes) → events in it (8 bytes): counts without walks
 	bSigs          = []byte("signatures")     // signature number (8 bytes) → encoded signature
+	bSigHash       = []byte("signature-ids")  // SHA-256 of an encoded signature (16 bytes) → its number
 	bMeta          = []byte("meta")           // info, engine state, findings, secrets at rest
 	kInfo          = []byte("info")           // Info JSON
 	kNextGid       = []byte("next-group")     // the next group number
@@ -53,7 +54,7 @@ var (
 	kEtcdFindings  = []byte("etcd-findings")  // []analyzer.Finding JSON of the last snapshot
 )
 
-var allBuckets = [][]byte{bEvents, bTime, bMinutes, bSigs, bMeta, bGroups, bMembers, bPendingGroups}
+var allBuckets = [][]byte{bEvents, bTime, bMinutes, bSigs, bSigHash, bMeta, bGroups, bMembers, bPendingGroups}
 
 // Open opens the case in dir for reading (and annotating when o.Writable). It fails with
 // ErrNoCase when dir holds no case, and times out when an ingest holds the store.

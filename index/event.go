@@ -140,7 +140,10 @@ func rowGen(v []byte) (uint64, error) {
 	return g, d.err
 }
 
-// sigCache holds a case's decoded signatures (few: tens of thousands in a million events).
+// sigCache holds a case's decoded signatures (few in most logs: tens of thousands in a
+// million events), at most maxReadSigs of them.
+const maxReadSigs = 100_000
+
 type sigCache struct {
 	mu sync.Mutex
 	m  map[uint64]*signature
@@ -162,6 +165,9 @@ func (c *sigCache) get(tx *bolt.Tx, n uint64) (*signature, error) {
 	}
 	if c.m == nil {
 		c.m = map[uint64]*signature{}
+	}
+	if len(c.m) >= maxReadSigs { // a case of many identities has a signature per event
+		clear(c.m)
 	}
 	c.m[n] = &s
 	return &s, nil

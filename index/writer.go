@@ -65,8 +65,7 @@ type Writer struct {
 	nextGid     uint64
 	blobs       *blobWriter
 	gen         uint64            // this ingest's generation: Info.Ingests + 1
-	sigs        map[string]uint64 // signature → its number
-	newSigs     [][]byte          // signatures numbered since the last flush (numbers follow)
+	sigs        sigNumbers        // signature → its number (bounded cache over the store)
 	stored      int               // events stored or completed by this ingest (for Info.Events)
 
 	// ids collects (ID, time prefix) of this ingest's events for the ID index, in one
@@ -79,8 +78,14 @@ type Writer struct {
 const (
 	// BatchSize is the number of events per flush.
 	BatchSize = 4000
+	// indexBatch is the most group documents per bleve batch: one batch of tens of
+	// thousands of documents (a log where every event has its own signature) held them all
+	// and their analysis in memory at once.
+	indexBatch = 2000
 	// maxOpenMembers bounds the memory of open groups (~60 B a member).
 	maxOpenMembers = 400_000
+	// maxOpenGroups bounds their number (~1 KB each with their signature and URIs)
+	maxOpenGroups = 50_000
 	// idArena bounds the IDs kept for the ID index (~55 B each) before a sorted write.
 	idArena = 96 << 20
 	// idTx is the number of IDs per ID index transaction.
@@ -103,7 +108,7 @@ func Create(dir, toolVersion string) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening case %s event store (is another ingest, or an investigate or search, using it? close it first): %w", dir, err)
 	}
-	w := &Writer{dir: dir, db: db, open: map[string]*openGroup{}, sigs: map[string]uint64{}}
+	w := &Writer{dir: dir, db: db, open: map[string]*openGroup{}}
 	var stale []uint64
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
@@ -125,10 +130,7 @@ func Create(dir, toolVersion string) (*Writer, error) {
 			w.nextGid = binary.BigEndian.Uint64(v)
 		}
 		w.gen = uint64(w.info.Ingests) + 1
-		if err := tx.Bucket(bSigs).ForEach(func(k, v []byte) error {
-			w.sigs[string(v)] = binary.BigEndian.Uint64(k)
-			return nil
-		}); err != nil {
+		if err := w.sigs.open(tx); err != nil {
 			return err
 		}
 		if err := tx.Bucket(bPendingGroups).ForEach(func(k, _ []byte) error {
@@ -300,7 +302,9 @@ func (w *Writer) StatusOf(ev *auditv1.Event) (Status, error) {
 // Add queues a new event; it is written by the next Flush (automatically every BatchSize).
 func (w *Writer) Add(p *Prepared) error {
 	w.buf = append(w.buf, p)
-	w.group(p)
+	if err := w.group(p); err != nil {
+		return err
+	}
 	if len(w.buf) >= BatchSize {
 		return w.Flush()
 	}
@@ -314,12 +318,10 @@ func (w *Writer) Reindex(p *Prepared) error {
 }
 
 // group puts p into its open group.
-func (w *Writer) group(p *Prepared) {
-	n, ok := w.sigs[string(p.sig)]
-	if !ok {
-		n = uint64(len(w.sigs))
-		w.sigs[string(p.sig)] = n
-		w.newSigs = append(w.newSigs, p.sig)
+func (w *Writer) group(p *Prepared) error {
+	n, err := w.sigs.number(w.db, p.sig)
+	if err != nil {
+		return err
 	}
 	p.sigNo = n
 	tp := prefixOf(p.timeKey)
@@ -342,6 +344,7 @@ func (w *Writer) group(p *Prepared) {
 		delete(w.open, k)
 		w.full = append(w.full, g)
 	}
+	return nil
 }
 
 // Added is the number of events this ingest added.
@@ -357,7 +360,9 @@ func (w *Writer) flush(all bool) error {
 		w.openMembers -= len(g.keys)
 	}
 	horizon := prefixTime(w.maxPrefix).Add(-sliceLen - sliceGrace).Unix()
-	all = all || w.openMembers > maxOpenMembers
+	// a log whose events share few signatures keeps few groups of many members; one
+	// where every event has its own identity keeps a group per event: both are bounded
+	all = all || w.openMembers > maxOpenMembers || len(w.open) > maxOpenGroups
 	for k, g := range w.open {
 		if all || g.slice < horizon {
 			closing = append(closing, g)
@@ -390,10 +395,8 @@ func (w *Writer) flush(all bool) error {
 		tb, sb := tx.Bucket(bTime), tx.Bucket(bSigs)
 		// time-keyed buckets are appended in (mostly) time order: fill their pages
 		tb.FillPercent, sb.FillPercent = 0.95, 0.95
-		for i, sig := range w.newSigs {
-			if err := sb.Put(gidKey(uint64(len(w.sigs)-len(w.newSigs)+i)), sig); err != nil {
-				return err
-			}
+		if err := w.sigs.write(sb, tx.Bucket(bSigHash)); err != nil {
+			return err
 		}
 		for _, p := range store {
 			if err := tb.Put(p.timeKey, p.rowValue(w.gen)); err != nil {
@@ -431,11 +434,11 @@ func (w *Writer) flush(all bool) error {
 	if err != nil {
 		return fmt.Errorf("writing events: %w", err)
 	}
-	w.newSigs = w.newSigs[:0]
-	if len(docs) > 0 {
+	w.sigs.written()
+	for start := 0; start < len(docs); start += indexBatch {
 		b := w.idx.NewBatch()
-		for i, d := range docs {
-			if err := b.Index(gidDoc(gids[i]), d); err != nil {
+		for i := start; i < len(docs) && i < start+indexBatch; i++ {
+			if err := b.Index(gidDoc(gids[i]), docs[i]); err != nil {
 				return fmt.Errorf("indexing group %d: %w", gids[i], err)
 			}
 		}

@@ -79,6 +79,7 @@ secrets were exposed, and what to fix.`,
 		root.AddCommand(c(io))
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	addProfiling(root)
 	return root
 }
 

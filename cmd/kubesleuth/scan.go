@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -29,7 +28,6 @@ type scanOptions struct {
 	noBuiltin bool
 	allowlist string
 	verbose   bool
-	cpuprof   string
 }
 
 func newScanCmd(io stdio) *cobra.Command {
@@ -71,8 +69,6 @@ audit event at all; 4 kubesleuth failed; 130 interrupted (SIGINT), 143 (SIGTERM)
 	fs.BoolVar(&o.noBuiltin, "no-builtin-rules", false, "run only the rules given with --rules")
 	fs.StringVar(&o.allowlist, "allowlist", "", "allowlist file added to the defaults (trusted registries, system identities, operators)")
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "also report rules whose CEL failed on some events")
-	fs.StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile of the scan to this file (for performance work)")
-	_ = fs.MarkHidden("cpuprofile")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "jsonl"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions(severityNames(), cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -157,17 +153,6 @@ func runScan(cmd *cobra.Command, io stdio, o scanOptions, args []string) error {
 	r, err := audit.Open(args, ropts)
 	if err != nil {
 		return usageError{err}
-	}
-	if o.cpuprof != "" {
-		f, err := os.Create(o.cpuprof) // redact: a CPU profile holds function names and counts, no input data
-		if err != nil {
-			return usageError{err}
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
 	}
 	tuneGC()
 	start := time.Now()
