@@ -36,6 +36,9 @@ type RuleCoverage struct {
 type Result struct {
 	Findings     []Finding      `json:"findings"`
 	NotEvaluable []RuleCoverage `json:"not_evaluable,omitempty"`
+	// NotEvaluableEvents is the number of events on which at least one rule could not
+	// look (each RuleCoverage counts its own)
+	NotEvaluableEvents int `json:"not_evaluable_events,omitempty"`
 	// EvalErrors counts, per rule, events on which its CEL failed (a missing field, a
 	// type mismatch): the rule did not match them.
 	EvalErrors map[string]int `json:"eval_errors,omitempty"`
@@ -58,6 +61,8 @@ type Engine struct {
 	findings    []*Finding
 	open        map[string]*Finding // fold key -> the finding still absorbing repeats
 	notEval     map[string]int
+	// notEvalEvents counts the events on which at least one rule was not evaluable
+	notEvalEvents int
 	evalErrs    map[string]int
 	first       time.Time // first event time seen (learning periods count from it)
 	now         time.Time
@@ -373,6 +378,9 @@ func (e *Engine) ObserveMatched(ev *auditv1.Event, m *Matched) {
 	for _, c := range m.notEval {
 		e.notEval[c.ID]++
 	}
+	if len(m.notEval) > 0 {
+		e.notEvalEvents++
+	}
 	for i := 0; i < len(m.hits); i++ {
 		h := &m.hits[i]
 		switch h.c.Kind {
@@ -500,6 +508,7 @@ func (e *Engine) Result() Result {
 		}
 		return a.RuleID < b.RuleID
 	})
+	r.NotEvaluableEvents = e.notEvalEvents
 	for _, c := range e.rules {
 		if n := e.notEval[c.ID]; n > 0 {
 			r.NotEvaluable = append(r.NotEvaluable, RuleCoverage{RuleID: c.ID, Needs: c.Needs, Events: n})

@@ -254,14 +254,15 @@ func sortStrings(s []string) {
 // savedState is the engine's memory in JSON: the stateful rules' keys, the findings and
 // which of them still absorb repeats. Version guards against restoring another format.
 type savedState struct {
-	Version  int                    `json:"version"`
-	First    time.Time              `json:"first"`
-	Now      time.Time              `json:"now"`
-	Rules    map[string][]*keyState `json:"rules"`
-	Findings []Finding              `json:"findings"`
-	Open     map[string]int         `json:"open"` // fold key -> index in Findings
-	NotEval  map[string]int         `json:"not_evaluable"`
-	Errors   map[string]int         `json:"eval_errors"`
+	Version       int                    `json:"version"`
+	First         time.Time              `json:"first"`
+	Now           time.Time              `json:"now"`
+	Rules         map[string][]*keyState `json:"rules"`
+	Findings      []Finding              `json:"findings"`
+	Open          map[string]int         `json:"open"` // fold key -> index in Findings
+	NotEval       map[string]int         `json:"not_evaluable"`
+	NotEvalEvents int                    `json:"not_evaluable_events"`
+	Errors        map[string]int         `json:"eval_errors"`
 }
 
 const stateVersion = 1
@@ -270,7 +271,7 @@ const stateVersion = 1
 // ingest into a case, live mode after a restart) continues where this one stopped.
 func (e *Engine) SaveState() ([]byte, error) {
 	s := savedState{Version: stateVersion, First: e.first, Now: e.now, Rules: map[string][]*keyState{},
-		Open: map[string]int{}, NotEval: e.notEval, Errors: e.evalErrors()}
+		Open: map[string]int{}, NotEval: e.notEval, NotEvalEvents: e.notEvalEvents, Errors: e.evalErrors()}
 	idx := map[*Finding]int{}
 	for i, f := range e.findings {
 		idx[f] = i
@@ -316,6 +317,7 @@ func (e *Engine) RestoreState(b []byte) error {
 	for k, v := range s.NotEval {
 		e.notEval[k] = v
 	}
+	e.notEvalEvents = s.NotEvalEvents
 	for k, v := range s.Errors {
 		e.evalErrs[k] = v
 	}

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -73,6 +74,21 @@ type Writer struct {
 	// transaction appends to the B+tree instead of rewriting it.
 	ids    []byte
 	idOffs []uint32
+
+	// ctx interrupts a long flush (the index phase of Finish) between batches
+	ctx context.Context
+}
+
+// SetContext makes the writer's flushes stop between batches once ctx is done, returning
+// its error: an interrupted Finish leaves the case incomplete (kill-safe, as after a
+// SIGKILL), and the same ingest run again completes it.
+func (w *Writer) SetContext(ctx context.Context) { w.ctx = ctx }
+
+func (w *Writer) interrupted() error {
+	if w.ctx == nil {
+		return nil
+	}
+	return w.ctx.Err()
 }
 
 const (
@@ -373,6 +389,9 @@ func (w *Writer) flush(all bool) error {
 	if len(w.buf) == 0 && len(closing) == 0 {
 		return nil
 	}
+	if err := w.interrupted(); err != nil {
+		return err
+	}
 	sort.Slice(closing, func(i, j int) bool { return closing[i].tmin < closing[j].tmin })
 	docs := make([]map[string]any, len(closing))
 	gids := make([]uint64, len(closing))
@@ -436,6 +455,9 @@ func (w *Writer) flush(all bool) error {
 	}
 	w.sigs.written()
 	for start := 0; start < len(docs); start += indexBatch {
+		if err := w.interrupted(); err != nil {
+			return err
+		}
 		b := w.idx.NewBatch()
 		for i := start; i < len(docs) && i < start+indexBatch; i++ {
 			if err := b.Index(gidDoc(gids[i]), docs[i]); err != nil {

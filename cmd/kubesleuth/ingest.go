@@ -136,6 +136,7 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 		return err
 	}
 	defer w.Close()
+	w.SetContext(cmd.Context())
 	wp.Store(w)
 	inputs, known, sums, err := skipIngested(inputs, w.Info().Sources)
 	if err != nil {
@@ -213,7 +214,7 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 	}
 	bar.Stop()
 	if err != nil {
-		return usageError{err}
+		return readError(err)
 	}
 	sum := r.Summary()
 	nothing := sum.Events == 0 && len(known) == 0 && etcdRes == nil

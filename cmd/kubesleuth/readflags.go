@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -82,4 +83,15 @@ func parseSize(v string) (int64, error) {
 		return 0, fmt.Errorf("invalid size %q (want e.g. 4MiB, 512KiB or a byte count)", v)
 	}
 	return n * mult, nil
+}
+
+// readError classifies an error that ended a read: bad input under --strict is the
+// caller's to fix (exit 2); an interruption and a failure of kubesleuth's own (writing
+// the case) pass through as they are (exit 130/143, 4).
+func readError(err error) error {
+	var ie *audit.InputError
+	if errors.As(err, &ie) {
+		return usageError{err}
+	}
+	return err
 }

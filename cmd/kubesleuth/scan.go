@@ -124,6 +124,8 @@ type scanSummary struct {
 	*audit.Summary
 	Rules        int                     `json:"rules"`
 	NotEvaluable []analyzer.RuleCoverage `json:"not_evaluable,omitempty"`
+	// NotEvaluableEvents: events on which at least one rule could not look
+	NotEvaluableEvents int `json:"not_evaluable_events,omitempty"`
 	EvalErrors   map[string]int          `json:"eval_errors,omitempty"`
 	Elapsed      string                  `json:"elapsed"`
 }
@@ -166,10 +168,10 @@ func runScan(cmd *cobra.Command, io stdio, o scanOptions, args []string) error {
 	})
 	bar.Stop()
 	if err != nil {
-		return usageError{err}
+		return readError(err)
 	}
 	res := eng.Result()
-	sum := scanSummary{Summary: r.Summary(), Rules: nrules, NotEvaluable: res.NotEvaluable, EvalErrors: res.EvalErrors, Elapsed: time.Since(start).Round(time.Millisecond).String()}
+	sum := scanSummary{Summary: r.Summary(), Rules: nrules, NotEvaluable: res.NotEvaluable, NotEvaluableEvents: res.NotEvaluableEvents, EvalErrors: res.EvalErrors, Elapsed: time.Since(start).Round(time.Millisecond).String()}
 
 	switch o.output {
 	case "json":
@@ -236,13 +238,11 @@ func printSummary(w io.Writer, s scanSummary, verbose bool) {
 		tw.Flush()
 	}
 	if n := len(s.NotEvaluable); n > 0 {
-		events := 0
 		var ids []string
 		for _, ne := range s.NotEvaluable {
-			events += ne.Events
 			ids = append(ids, ne.RuleID)
 		}
-		fmt.Fprintf(w, "%d rule(s) could not be evaluated on %d event(s): they read request or response bodies and the audit level (Metadata) did not record them: %s\n", n, events, strings.Join(ids, ", "))
+		fmt.Fprintf(w, "%d rule(s) could not be evaluated on %d of the %d event(s): they read request or response bodies and the audit level did not record them: %s\n", n, s.NotEvaluableEvents, s.Events, strings.Join(ids, ", "))
 	}
 	if verbose {
 		for _, id := range sortedKeys(s.EvalErrors) {

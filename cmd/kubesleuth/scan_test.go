@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -128,5 +130,26 @@ func TestParseSize(t *testing.T) {
 		if _, err := parseSize(in); err == nil {
 			t.Errorf("parseSize(%q) accepted", in)
 		}
+	}
+}
+
+// TestNotEvaluableCountsEvents: on 50 Metadata-level pod creations, every rule that reads
+// the pod spec is not evaluable on each of them; the summary counts 50 events, not the
+// sum over rules (it said "61 event(s)" when 50 were read).
+func TestNotEvaluableCountsEvents(t *testing.T) {
+	var b strings.Builder
+	for i := 0; i < 50; i++ {
+		fmt.Fprintf(&b, `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"00000000-0000-4000-8000-%012d","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/shop/pods","verb":"create","user":{"username":"alice@example.com"},"sourceIPs":["10.0.0.1"],"objectRef":{"resource":"pods","namespace":"shop","name":"p%d","apiVersion":"v1"},"responseStatus":{"code":201},"requestReceivedTimestamp":"2026-03-10T10:00:%02d.000000Z","stageTimestamp":"2026-03-10T10:00:%02d.000000Z"}`+"\n", i, i, i, i)
+	}
+	path := filepath.Join(t.TempDir(), "meta.jsonl")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runCmd(t, "", "scan", path)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "could not be evaluated on 50 of the 50 event(s)") {
+		t.Errorf("summary does not count events: %s", stderr)
 	}
 }
