@@ -58,8 +58,47 @@ func eventTime(ev *auditv1.Event) time.Time {
 	return ev.StageTimestamp.Time.UTC()
 }
 
-// Prepare redacts ev into its stored form. ev itself is not modified.
+// MaxAuditID is the longest auditID a case stores, in bytes. The apiserver writes UUIDs
+// (36 bytes); an event's ID is a key of the store, and bbolt refuses keys over 32 KiB,
+// which aborted the whole ingest on one such event.
+const MaxAuditID = 256
+
+// maxStage bounds the stage, the other part of an event's ID (the apiserver's are at
+// most 16 bytes).
+const maxStage = 64
+
+// BadEventError is an event the case cannot store. The ingest reports it at the event's
+// place (FILE:LINE), counts it under Reason and goes on. Msg holds lengths and
+// fingerprints, never the value (an oversized field may hold anything).
+type BadEventError struct {
+	Reason string // a stable reason for summaries: "bad_audit_id"
+	Msg    string
+}
+
+func (e *BadEventError) Error() string { return e.Msg }
+
+// ReasonBadAuditID is BadEventError.Reason for an auditID or stage the case cannot store.
+const ReasonBadAuditID = "bad_audit_id"
+
+// checkID refuses IDs that cannot be keys of the store (see MaxAuditID).
+func checkID(ev *auditv1.Event) error {
+	what, v, limit := "auditID", string(ev.AuditID), MaxAuditID
+	if len(v) <= limit {
+		what, v, limit = "stage", string(ev.Stage), maxStage
+		if len(v) <= limit {
+			return nil
+		}
+	}
+	return &BadEventError{Reason: ReasonBadAuditID, Msg: fmt.Sprintf("%s of %d bytes (fingerprint %s) is longer than %d bytes (an apiserver writes UUIDs and short stage names): event skipped",
+		what, len(v), redact.Fingerprint([]byte(v)), limit)}
+}
+
+// Prepare redacts ev into its stored form. ev itself is not modified. An event the case
+// cannot store (an auditID over MaxAuditID bytes) fails with a *BadEventError.
 func Prepare(ev *auditv1.Event) (*Prepared, error) {
+	if err := checkID(ev); err != nil {
+		return nil, err
+	}
 	raw, err := gojson.Marshal(ev)
 	if err != nil {
 		return nil, fmt.Errorf("encoding event %s: %w", ev.AuditID, err)
