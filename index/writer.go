@@ -148,6 +148,10 @@ func Create(dir, toolVersion string) (*Writer, error) {
 	idx, err := bleve.Open(ip)
 	if errors.Is(err, bleve.ErrorIndexPathDoesNotExist) {
 		idx, err = bleve.NewUsing(ip, newMapping(), bleve.Config.DefaultIndexType, bleve.Config.DefaultKVStore, nil)
+		if err == nil {
+			// bleve writes its metadata 0644 (its own store files are 0600)
+			err = os.Chmod(filepath.Join(ip, "index_meta.json"), 0o600)
+		}
 	}
 	if err != nil {
 		db.Close()

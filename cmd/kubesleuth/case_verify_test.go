@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kubesleuth/kubesleuth/index"
 )
 
 // ksRunCode runs one command line in process and returns its exit code and output.
@@ -69,5 +71,42 @@ func TestIngestHugeAuditID(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCaseModes: every folder of a case is 0700 and every file 0600, whoever wrote it
+// (the store, the blob log, bleve, case.json, the notes), whatever the umask.
+func TestCaseModes(t *testing.T) {
+	dir := t.TempDir()
+	log, _, _ := genLog(t, dir, 3000)
+	cdir := filepath.Join(dir, "case")
+	ksRun(t, "ingest", "-q", "--case", cdir, log)
+	c, err := index.Open(cdir, index.OpenOptions{Writable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Annotate(index.Annotation{Target: index.Target{Kind: "event", ID: "x/y"}, Bookmarked: true}); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	ksRun(t, "ingest", "-q", "--case", cdir, writeLines(t, filepath.Join(dir, "more.log"), []string{}))
+	files := 0
+	err = filepath.Walk(cdir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		want := os.FileMode(0o600)
+		if fi.IsDir() {
+			want = 0o700
+		} else {
+			files++
+		}
+		if fi.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, want %v", p, fi.Mode().Perm(), want)
+		}
+		return nil
+	})
+	if err != nil || files < 6 {
+		t.Fatalf("walking the case: %v (%d files)", err, files)
 	}
 }
