@@ -153,7 +153,7 @@ func (p *Prepared) rowValue(gen uint64) []byte {
 // rowGen returns the ingest generation that stored a row.
 func rowGen(v []byte) (uint64, error) {
 	if len(v) < refLen {
-		return 0, fmt.Errorf("corrupt row: %d bytes", len(v))
+		return 0, damaged(storeFile, "a row of %d bytes does not decode", len(v))
 	}
 	d := &sigReader{b: v[refLen:]}
 	g := d.uvarint()
@@ -174,7 +174,7 @@ func (c *sigCache) get(tx *bolt.Tx, n uint64) (*signature, error) {
 	}
 	v := tx.Bucket(bSigs).Get(gidKey(n))
 	if v == nil {
-		return nil, fmt.Errorf("signature %d: %w", n, ErrNotFound)
+		return nil, damaged(storeFile, "signature %d, which a row names, is missing", n)
 	}
 	s, err := decodeSignature(v)
 	if err != nil {
@@ -190,7 +190,7 @@ func (c *sigCache) get(tx *bolt.Tx, n uint64) (*signature, error) {
 // decodeRow decodes the time bucket entry (k, v) into r.
 func (c *sigCache) decodeRow(tx *bolt.Tx, k, v []byte, r *Row) error {
 	if len(v) < refLen || len(k) < 8 {
-		return fmt.Errorf("corrupt row: %d bytes", len(v))
+		return damaged(storeFile, "a row of %d bytes does not decode", len(v))
 	}
 	d := &sigReader{b: v[refLen:]}
 	d.uvarint() // generation
@@ -198,7 +198,7 @@ func (c *sigCache) decodeRow(tx *bolt.Tx, k, v []byte, r *Row) error {
 	auditID, uri := d.str(), d.str()
 	lat, m := binary.Varint(d.b)
 	if d.err != nil || m <= 0 {
-		return fmt.Errorf("corrupt row at %s", keyTime(k).Format(time.RFC3339Nano))
+		return damaged(storeFile, "the row at %s does not decode", keyTime(k).Format(time.RFC3339Nano))
 	}
 	s, err := c.get(tx, n)
 	if err != nil {

@@ -1,11 +1,17 @@
 package index
 
 import (
+	"bytes"
+	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
@@ -61,5 +67,304 @@ func TestPrepareRefusesUnstorableIDs(t *testing.T) {
 	defer c.Close()
 	if r, err := c.Row(EventID(long + "/ResponseComplete")); err != nil || r.AuditID != long {
 		t.Errorf("an auditID of %d bytes: %v", MaxAuditID, err)
+	}
+}
+
+// copyCase copies the case in src to a new folder; keepTimes gives each file the
+// modification time of its original (cp -a), otherwise they get the time of the copy.
+func copyCase(t testing.TB, src string, keepTimes bool) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "case")
+	if err := os.CopyFS(dst, os.DirFS(src)); err != nil {
+		t.Fatal(err)
+	}
+	if keepTimes {
+		err := filepath.Walk(src, func(p string, fi os.FileInfo, err error) error {
+			if err != nil || fi.IsDir() {
+				return err
+			}
+			rel, _ := filepath.Rel(src, p)
+			return os.Chtimes(filepath.Join(dst, rel), fi.ModTime(), fi.ModTime())
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// ingestFresh adds n events with new auditIDs (copies of f's) through the writer.
+func ingestFresh(t testing.TB, dir string, f *fixture, n int) error {
+	return ingestAs(t, dir, f, "fresh", n, true)
+}
+
+// ingestAs ingests copies of f's first n events under auditIDs named by prefix, as the
+// ingest command does (events a killed ingest stored are regrouped, not stored again);
+// finish false leaves it as a killed ingest would.
+func ingestAs(t testing.TB, dir string, f *fixture, prefix string, n int, finish bool) error {
+	t.Helper()
+	w, err := Create(dir, "test")
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	var ps []*Prepared
+	for i := range n {
+		ev := f.events[i].DeepCopy()
+		ev.AuditID = types.UID(fmt.Sprintf("%s-%012d", prefix, i))
+		p, err := Prepare(ev)
+		if err != nil {
+			return err
+		}
+		ps = append(ps, p)
+	}
+	st, err := w.Classify(ps)
+	if err != nil {
+		return err
+	}
+	for i, p := range ps {
+		switch st[i] {
+		case New:
+			err = w.Add(p)
+		case Pending:
+			err = w.Reindex(p)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if !finish {
+		return w.Flush()
+	}
+	return w.Finish(nil, []byte(`{}`), nil, nil)
+}
+
+func wantDamaged(t *testing.T, err error, file string) {
+	t.Helper()
+	var de *DamagedError
+	if !errors.As(err, &de) || !errors.Is(err, ErrDamaged) {
+		t.Fatalf("%v: want a *DamagedError naming %s", err, file)
+	}
+	if de.File != file || !strings.Contains(err.Error(), file) || !strings.Contains(err.Error(), "kubesleuth case verify") {
+		t.Fatalf("%v: want it to name %s and say what to do", err, file)
+	}
+}
+
+func total(t *testing.T, dir string, q string) int {
+	t.Helper()
+	c, err := Open(dir, OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	res, err := c.Search(context.Background(), Query{Text: q, Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Total
+}
+
+// TestIntegrityRecord walks the record through what happens to a case: a finished
+// ingest seals it; a copy that keeps times opens as it is, one that does not is hashed
+// (small files) or refused until Verify has checked it and recorded the new times
+// (large ones); an edited record, a removed record, an edited case.json are damage;
+// an ingest killed after it started (the record says "ingesting") leaves a case that
+// opens and that the next ingest completes and seals.
+func TestIntegrityRecord(t *testing.T) {
+	f := buildCase(t, 2000)
+	all := total(t, f.dir, "*")
+	rec, err := readRecord(f.dir)
+	if err != nil || rec == nil || rec.State != stateSealed || rec.Events != all || rec.Ingests != 1 || rec.IndexDocs == 0 {
+		t.Fatalf("record after an ingest: %+v, %v", rec, err)
+	}
+	for _, p := range []string{storeFile, blobFile, infoFile, "bleve/index_meta.json", "bleve/store/root.bolt"} {
+		if rec.file(p) == nil {
+			t.Errorf("the record does not list %s", p)
+		}
+	}
+
+	t.Run("copy keeping times", func(t *testing.T) {
+		if n := total(t, copyCase(t, f.dir, true), "*"); n != all {
+			t.Errorf("%d events, want %d", n, all)
+		}
+	})
+	t.Run("copy with new times, small files", func(t *testing.T) {
+		if n := total(t, copyCase(t, f.dir, false), "*"); n != all {
+			t.Errorf("%d events, want %d", n, all)
+		}
+	})
+	t.Run("copy with new times, large files", func(t *testing.T) {
+		defer func(n int64) { hashOnOpen = n }(hashOnOpen)
+		hashOnOpen = 0 // every file counts as too large to hash on open
+		dir := copyCase(t, f.dir, false)
+		_, err := Open(dir, OpenOptions{})
+		var de *DamagedError
+		if !errors.As(err, &de) || !de.Unverified || !strings.Contains(err.Error(), "kubesleuth case verify") {
+			t.Fatalf("open: %v, want it refused until verified", err)
+		}
+		if err := ingestFresh(t, dir, f, 5); err == nil {
+			t.Fatal("an ingest into the unverified copy went ahead")
+		}
+		rep, err := Verify(context.Background(), dir)
+		if err != nil || !rep.OK || len(rep.Retimed) != len(rec.Files) {
+			t.Fatalf("verify: %v, %+v", err, rep)
+		}
+		if n := total(t, dir, "*"); n != all {
+			t.Errorf("after verify: %d events, want %d", n, all)
+		}
+	})
+	t.Run("record edited", func(t *testing.T) {
+		dir := copyCase(t, f.dir, true)
+		p := filepath.Join(dir, recordFile)
+		b, _ := os.ReadFile(p)
+		b = bytes.Replace(b, []byte(`"events": `+itoa(all)), []byte(`"events": `+itoa(all+1)), 1)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Open(dir, OpenOptions{})
+		wantDamaged(t, err, recordFile)
+	})
+	t.Run("record removed", func(t *testing.T) {
+		dir := copyCase(t, f.dir, true)
+		os.Remove(filepath.Join(dir, recordFile))
+		_, err := Open(dir, OpenOptions{})
+		wantDamaged(t, err, recordFile)
+		wantDamaged(t, ingestFresh(t, dir, f, 5), recordFile)
+	})
+	t.Run("case.json edited", func(t *testing.T) {
+		dir := copyCase(t, f.dir, true)
+		p := filepath.Join(dir, infoFile)
+		b, _ := os.ReadFile(p)
+		b[len(b)/2] ^= 1
+		os.WriteFile(p, b, 0o600)
+		_, err := Open(dir, OpenOptions{})
+		wantDamaged(t, err, infoFile)
+	})
+	t.Run("same size and time, changed content: the ingest refuses", func(t *testing.T) {
+		dir := copyCase(t, f.dir, true)
+		p := filepath.Join(dir, blobFile)
+		fi, _ := os.Stat(p)
+		b, _ := os.ReadFile(p)
+		b[len(b)/3] ^= 0x55
+		os.WriteFile(p, b, 0o600)
+		os.Chtimes(p, fi.ModTime(), fi.ModTime())
+		wantDamaged(t, ingestFresh(t, dir, f, 5), blobFile)
+		rep, err := Verify(context.Background(), dir)
+		if err != nil || rep.OK || len(rep.Problems()) == 0 || !strings.HasPrefix(rep.Problems()[0], blobFile) {
+			t.Fatalf("verify: %v, %+v", err, rep)
+		}
+	})
+	t.Run("killed ingest", func(t *testing.T) {
+		dir := copyCase(t, f.dir, true)
+		if err := ingestAs(t, dir, f, "killed", 300, false); err != nil {
+			t.Fatal(err)
+		}
+		if r, _ := readRecord(dir); r == nil || r.State != stateIngesting {
+			t.Fatalf("record during an ingest: %+v", r)
+		}
+		if n := total(t, dir, "*"); n != all+300 {
+			t.Errorf("the killed ingest's case: %d events, want %d", n, all+300)
+		}
+		rep, err := Verify(context.Background(), dir)
+		if err != nil || rep.OK || rep.State != stateIngesting {
+			t.Errorf("verify of an incomplete case: %v, %+v", err, rep)
+		}
+		if err := ingestAs(t, dir, f, "killed", 300, true); err != nil { // the same command again
+			t.Fatal(err)
+		}
+		if n := total(t, dir, "*"); n != all+300 {
+			t.Errorf("the re-run's case: %d events, want %d", n, all+300)
+		}
+		if r, _ := readRecord(dir); r == nil || r.State != stateSealed {
+			t.Fatalf("record after the re-run: %+v", r)
+		}
+		if rep, err := Verify(context.Background(), dir); err != nil || !rep.OK {
+			t.Errorf("verify after the re-run: %v, %v", err, rep.Problems())
+		}
+	})
+	t.Run("killed ingest, then the store truncated", func(t *testing.T) {
+		dir := copyCase(t, f.dir, true)
+		w, err := Create(dir, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		if err := os.Truncate(filepath.Join(dir, storeFile), rec.file(storeFile).Size/2); err != nil {
+			t.Fatal(err)
+		}
+		_, err = Open(dir, OpenOptions{})
+		wantDamaged(t, err, storeFile)
+		wantDamaged(t, ingestFresh(t, dir, f, 5), storeFile)
+	})
+}
+
+// TestLegacyCase: a case an older kubesleuth wrote (no record, no seal mark in the
+// store) opens as before; its next ingest records it.
+func TestLegacyCase(t *testing.T) {
+	f := buildCase(t, 2000)
+	os.Remove(filepath.Join(f.dir, recordFile))
+	db, err := bolt.Open(filepath.Join(f.dir, storeFile), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bMeta).Delete(kSealed) }); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	// a segment that does not load: the ingest refuses before bleve deletes its files
+	broken := copyCase(t, f.dir, true)
+	zaps, _ := filepath.Glob(filepath.Join(broken, "bleve", "store", "*.zap"))
+	if len(zaps) == 0 {
+		t.Fatal("no segment")
+	}
+	os.Remove(zaps[0]) // bleve opens the older snapshot: no documents
+	_, err = Open(broken, OpenOptions{})
+	wantDamaged(t, err, indexDir+"/")
+	wantDamaged(t, ingestFresh(t, broken, f, 5), indexDir+"/")
+
+	n := total(t, f.dir, "*")
+	if rep, err := Verify(context.Background(), f.dir); err != nil || rep.OK || rep.State != "unrecorded" {
+		t.Errorf("verify of a case without a record: %v %+v", err, rep)
+	}
+	if err := ingestFresh(t, f.dir, f, 10); err != nil {
+		t.Fatal(err)
+	}
+	if got := total(t, f.dir, "*"); got != n+10 {
+		t.Errorf("%d events, want %d", got, n+10)
+	}
+	if rep, err := Verify(context.Background(), f.dir); err != nil || !rep.OK {
+		t.Errorf("verify after the ingest: %v %v", err, rep.Problems())
+	}
+}
+
+// TestNotesChecksum: notes.json carries its own checksum: an edit is damage that
+// Annotations reports and Annotate does not overwrite; the older bare-array format reads.
+func TestNotesChecksum(t *testing.T) {
+	f := buildCase(t, 2000)
+	c, err := Open(f.dir, OpenOptions{Writable: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	a := Annotation{Target: Target{Kind: "event", ID: string(f.rows[3].ID)}, Note: "exfiltration starts here"}
+	if err := c.Annotate(a); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(f.dir, notesFile)
+	good, _ := os.ReadFile(p)
+	os.WriteFile(p, bytes.Replace(good, []byte("starts"), []byte("stopps"), 1), 0o600)
+	_, err = c.Annotations()
+	wantDamaged(t, err, notesFile)
+	wantDamaged(t, c.Annotate(Annotation{Target: Target{Kind: "event", ID: "x/y"}, Bookmarked: true}), notesFile)
+	if b, _ := os.ReadFile(p); !bytes.Contains(b, []byte("stopps")) {
+		t.Error("Annotate rewrote the damaged notes")
+	}
+	os.WriteFile(p, []byte(`[{"target":{"kind":"event","id":"a/b"},"bookmarked":true,"updated":"2026-03-02T08:00:00Z"}]`), 0o600)
+	if as, err := c.Annotations(); err != nil || len(as) != 1 || as[0].Target.ID != "a/b" {
+		t.Errorf("the older format: %+v %v", as, err)
+	}
+	if rep, err := Verify(context.Background(), f.dir); err != nil || !rep.OK {
+		t.Errorf("verify: %v %v", err, rep.Problems())
 	}
 }
