@@ -80,7 +80,15 @@ func Open(dir string, o OpenOptions) (c *Case, err error) {
 	}
 	if rec != nil {
 		if err := checkFiles(dir, rec); err != nil {
-			return nil, err
+			// an ingest may have started since the record was read: it marks the record
+			// before it changes a file
+			again, rerr := readRecord(dir)
+			if rerr != nil || again == nil || again.SHA256 == rec.SHA256 {
+				return nil, err
+			}
+			if rec = again; checkFiles(dir, rec) != nil {
+				return nil, err
+			}
 		}
 	}
 	if fi.Size() == 0 {

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -12,7 +13,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 )
@@ -172,6 +172,11 @@ func readRecord(dir string) (*record, error) {
 	}
 	if r.SHA256 != r.seal() {
 		return nil, &DamagedError{Dir: dir, File: recordFile, What: "its seal (SHA-256 of its content) does not match: it was edited or damaged"}
+	}
+	// byte for byte as writeRecord writes it: JSON decoding forgives what the seal
+	// would not see (the case of a key, spacing)
+	if want, _ := json.MarshalIndent(&r, "", "  "); !bytes.Equal(append(want, '\n'), b) {
+		return nil, &DamagedError{Dir: dir, File: recordFile, What: "not as kubesleuth wrote it: it was edited or damaged"}
 	}
 	return &r, nil
 }
@@ -393,19 +398,4 @@ func caseEvidence(dir string) string {
 		return indexDir + "/"
 	}
 	return ""
-}
-
-// notRecorded says which of the case's files are missing from r (verify's report).
-func notRecorded(dir string, r *record) ([]string, error) {
-	paths, err := recordedPaths(dir)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, p := range paths {
-		if r.file(p) == nil && !strings.HasSuffix(p, ".tmp") {
-			out = append(out, p)
-		}
-	}
-	return out, nil
 }

@@ -57,6 +57,9 @@ func readNotes(dir string) ([]Annotation, error) {
 		if sum := sha256.Sum256(d.Notes); hex.EncodeToString(sum[:]) != d.SHA256 {
 			return nil, damaged(notesFile, "its checksum does not match its notes: edited or damaged")
 		}
+		if !bytes.Equal(notesBytes(d.SHA256, d.Notes), b) {
+			return nil, damaged(notesFile, "not as kubesleuth wrote it: edited or damaged")
+		}
 		raw = d.Notes
 	}
 	var out []Annotation
@@ -65,6 +68,13 @@ func readNotes(dir string) ([]Annotation, error) {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Updated.Before(out[j].Updated) })
 	return out, nil
+}
+
+// notesBytes is notes.json as written: readNotes wants it byte for byte (JSON decoding
+// forgives what the checksum would not see, such as the case of a key).
+func notesBytes(sum string, notes []byte) []byte {
+	doc := append([]byte(`{"sha256": "`+sum+`", "notes": `), notes...)
+	return append(doc, "}\n"...)
 }
 
 // Annotate saves a; an annotation neither bookmarked nor noted is removed. It needs the
@@ -107,8 +117,7 @@ func (c *Case) Annotate(a Annotation) (err error) {
 		return err
 	}
 	sum := sha256.Sum256(b)
-	doc := append([]byte(`{"sha256": "`+hex.EncodeToString(sum[:])+`", "notes": `), b...)
-	if err := writeFileAtomic(filepath.Join(c.dir, notesFile), append(doc, "}\n"...)); err != nil {
+	if err := writeFileAtomic(filepath.Join(c.dir, notesFile), notesBytes(hex.EncodeToString(sum[:]), b)); err != nil {
 		return fmt.Errorf("annotating: %w", err)
 	}
 	return nil
