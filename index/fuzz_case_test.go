@@ -314,7 +314,13 @@ func fuzzOne(t *testing.T, fc *fuzzCase, file, mode uint8, off uint32, mask []by
 		// unless the damage is invisible to the open (same size, same time)
 		hidden := keepTime && len(b) == len(orig)
 		for op, err := range res.errs {
-			if !errors.Is(err, ErrDamaged) {
+			switch {
+			case errors.Is(err, ErrDamaged):
+			case hidden && errors.Is(err, ErrNotFound):
+				// an ID the flipped bytes took out of the ID index: a wrong answer, of
+				// the kind only verify sees
+				t.Logf("%s damaged, same size and time: %s: %v (verify and the next ingest see it)", name, op, err)
+			default:
 				t.Fatalf("%s damaged: %s: %v, want a *DamagedError", name, op, err)
 			}
 		}

@@ -694,6 +694,21 @@ func (c *Case) indexMatchesGroups() (err error) {
 // for a new case, or one an older kubesleuth wrote): Open's checks, then, when the last
 // ingest finished, every recorded file's SHA-256.
 func checkForWrite(dir string) (*record, error) {
+	// the hashes first, before any page is read: a page damaged under the same size and
+	// time could make a read loop (a cycle in a tree) where the hash just differs
+	hashed := ""
+	if rec, err := readRecord(dir); err != nil {
+		return nil, err
+	} else if rec != nil && rec.State == stateSealed {
+		hashed = rec.SHA256
+		if err := verifyFiles(dir, rec); err != nil {
+			// unless an ingest started meanwhile (it marks the record first): Open waits
+			// for it, and fails
+			if again, _ := readRecord(dir); again == nil || again.SHA256 == rec.SHA256 {
+				return nil, err
+			}
+		}
+	}
 	c, err := Open(dir, OpenOptions{Timeout: 2 * time.Second})
 	if errors.Is(err, ErrNoCase) {
 		return readRecord(dir)
@@ -711,7 +726,8 @@ func checkForWrite(dir string) (*record, error) {
 	if err != nil {
 		return nil, err
 	}
-	if rec != nil && rec.State == stateSealed {
+	if rec != nil && rec.State == stateSealed && rec.SHA256 != hashed {
+		// Open found a newer record than the one hashed above
 		if err := verifyFiles(dir, rec); err != nil {
 			return nil, err
 		}
