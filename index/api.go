@@ -172,7 +172,10 @@ type SourceInfo struct {
 // only its state, provider, key and fingerprint).
 type SecretAtRest = secrets.Secret
 
-// Reader is what views use: the read side of a case. *Case implements it.
+// Reader is what views use: the read side of a case. *Case implements it. Every method
+// fails with a *DamagedError (errors.Is ErrDamaged) naming the file when a record of
+// the case does not decode or its store or index panics: the case is never answered
+// from past one.
 type Reader interface {
 	// Info returns case.json.
 	Info() (*Info, error)

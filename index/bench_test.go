@@ -40,3 +40,16 @@ func BenchmarkSearch(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkOpen is what every command and the TUI pay before their first query: the
+// integrity checks (record, stats, counts) and opening the store and the index.
+func BenchmarkOpen(b *testing.B) {
+	f := buildCase(b, 20000)
+	for b.Loop() {
+		c, err := Open(f.dir, OpenOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
+	}
+}
