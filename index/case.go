@@ -113,6 +113,10 @@ func Open(dir string, o OpenOptions) (c *Case, err error) {
 	opened := &Case{dir: dir, db: db, writable: o.Writable, rec: rec}
 	c = opened
 	defer func() {
+		if r := recover(); r != nil {
+			opened.Close()
+			panic(r) // for guard, which names the file
+		}
 		if err != nil {
 			opened.Close()
 		}
@@ -125,6 +129,9 @@ func Open(dir string, o OpenOptions) (c *Case, err error) {
 		if errors.Is(err, bleve.ErrorIndexPathDoesNotExist) && info.Ingests == 0 && (rec == nil || rec.Ingests == 0) {
 			// an ingest killed before it made the index: nothing was indexed yet
 			return nil, fmt.Errorf("opening case %s (its first ingest was interrupted before it indexed anything): %w", dir, ErrNoCase)
+		}
+		if errors.Is(err, bleve.ErrorIndexPathDoesNotExist) {
+			return nil, &DamagedError{Dir: dir, File: indexDir + "/", What: "missing"}
 		}
 		return nil, err
 	}

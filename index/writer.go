@@ -114,6 +114,13 @@ func Create(dir, toolVersion string) (w *Writer, err error) {
 		return nil, fmt.Errorf("opening case %s event store (is another ingest, or an investigate or search, using it? close it first): %w", dir, err)
 	}
 	w = &Writer{dir: dir, db: db, open: map[string]*openGroup{}, sigs: map[string]uint64{}}
+	opened := w
+	defer func() {
+		if r := recover(); r != nil {
+			opened.Close() // the store's lock, before guard names the damage
+			panic(r)
+		}
+	}()
 	if rec == nil {
 		rec = &record{}
 	}
