@@ -208,17 +208,17 @@ func verifyRecordedFiles(dir string, rec *record, rep *VerifyReport) (retimed []
 			}
 		}
 		switch {
-		case sums[i].err != nil && os.IsNotExist(sums[i].err):
+		case rec != nil && rec.State == stateIngesting:
+			fc.Status = "unchecked"
+			if want != nil && (want.Size != sums[i].size || want.SHA256 != sums[i].sum) {
+				fc.Detail = "changed or removed by the unfinished ingest"
+			}
+		case sums[i].err != nil && os.IsNotExist(sums[i].err) && want != nil:
 			fc.Status, fc.Detail = "missing", fmt.Sprintf("missing (recorded with %d bytes)", want.Size)
 		case sums[i].err != nil:
 			fc.Status, fc.Detail = "unreadable", "unreadable: "+sums[i].err.Error()
 		case rec == nil:
 			fc.Status = "unchecked"
-		case rec.State == stateIngesting:
-			fc.Status = "unchecked"
-			if want != nil && (want.Size != sums[i].size || want.SHA256 != sums[i].sum) {
-				fc.Detail = "changed by the unfinished ingest"
-			}
 		case want == nil:
 			fc.Status, fc.Detail = "not_recorded", "not in the record: the last ingest did not leave it"
 		case want.Size != sums[i].size:

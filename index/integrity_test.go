@@ -481,3 +481,57 @@ func TestVerifyCorruptPages(t *testing.T) {
 		})
 	}
 }
+
+// TestKilledIngestAfterMerges: an ingest into a sealed case that made bleve merge away
+// recorded segments, then was killed, leaves a case that opens (the record says
+// "ingesting": only what an ingest never undoes is checked) and that a re-run seals.
+func TestKilledIngestAfterMerges(t *testing.T) {
+	f := buildCase(t, 2000)
+	rec, _ := readRecord(f.dir)
+	var zaps []string
+	for _, fr := range rec.Files {
+		if strings.HasSuffix(fr.Path, ".zap") {
+			zaps = append(zaps, fr.Path)
+		}
+	}
+	defer func(m int) { maxMembers = m }(maxMembers)
+	maxMembers = 1 // every event closes its group: one index batch (a segment) per flush
+	w, err := Create(f.dir, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := func() bool {
+		for _, z := range zaps {
+			if _, err := os.Stat(filepath.Join(f.dir, z)); err != nil {
+				return true
+			}
+		}
+		return false
+	}
+	n := 0
+	for i := 0; i < 3000 && !gone(); i++ {
+		ev := f.events[i%len(f.events)].DeepCopy()
+		ev.AuditID = types.UID(fmt.Sprintf("merge-%012d", i))
+		p, _ := Prepare(ev)
+		if err := w.Add(p); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if i%100 == 99 {
+			time.Sleep(50 * time.Millisecond) // the merger runs in the background
+		}
+	}
+	if !gone() {
+		t.Skip("bleve merged no recorded segment away: nothing to test")
+	}
+	w.Close() // killed
+	c, err := Open(f.dir, OpenOptions{})
+	if err != nil {
+		t.Fatalf("the killed ingest's case: %v", err)
+	}
+	c.Close()
+	t.Logf("%d events flushed one by one before a recorded segment was merged away", n)
+}
