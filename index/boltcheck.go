@@ -4,7 +4,27 @@ import (
 	"encoding/binary"
 	"hash/fnv"
 	"io"
+	"os"
 )
+
+// checkBoltFile runs checkPages on the bbolt file at p (events.db, or bleve's
+// store/root.bolt), its page size read from its first meta page.
+func checkBoltFile(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	hdr := make([]byte, pageHeaderSize+16)
+	if _, err := f.ReadAt(hdr, 0); err != nil {
+		return damaged(storeFile, "unreadable: %v", err)
+	}
+	return checkPages(f, fi.Size(), int(binary.LittleEndian.Uint32(hdr[pageHeaderSize+8:])))
+}
 
 // checkPages walks the bbolt file f (size bytes, pageSize pages) from its meta page
 // through every bucket's tree and its freelist, reading with ReadAt, never through the
