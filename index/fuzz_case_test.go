@@ -35,7 +35,18 @@ var (
 	fuzzOnce sync.Once
 	fuzzBase *fuzzCase
 	fuzzErr  error
+	fuzzRoot string // removed by TestMain
 )
+
+// TestMain removes the damaged-case target's base case (built once per process, fuzz
+// workers included).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if fuzzRoot != "" {
+		os.RemoveAll(fuzzRoot)
+	}
+	os.Exit(code)
+}
 
 // buildFuzzCase ingests 1,000 generated events (attacks included) and a finding, and
 // annotates one event, once per process.
@@ -52,6 +63,7 @@ func makeFuzzCase() (*fuzzCase, error) {
 	if err != nil {
 		return nil, err
 	}
+	fuzzRoot = root
 	var buf bytes.Buffer
 	if _, err := generate.Audit(&buf, generate.Options{Events: 1000, Seed: 11, Attacks: true, Start: start}); err != nil {
 		return nil, err
