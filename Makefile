@@ -35,11 +35,12 @@ bench: build
 demo: build
 	BIN=$(BIN) DEMO_DIR=$(DEMO_DIR) bash scripts/demo.sh
 
-## fuzz: two minutes on each decoder fuzz target (audit lines and wrappers, whole inputs, etcd values, the case's records)
+## fuzz: two minutes on each fuzz target (audit lines and wrappers, whole inputs, etcd values, the case's records, a damaged case)
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeValue -fuzztime 2m ./ingest/audit/
 	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 2m ./ingest/audit/
 	$(GO) test -run '^$$' -fuzz FuzzStoreRecords -fuzztime 2m ./index/
+	$(GO) test -run '^$$' -fuzz FuzzDamagedCase -fuzztime 2m ./index/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeValue -fuzztime 2m ./ingest/etcd/
 
 clean:

@@ -11,7 +11,15 @@
 //	              and their members (group.go), the ID index, findings, secrets-at-rest
 //	              records and the detection engine's saved state
 //	bleve/        the search index (scorch): one document per group
-//	notes.json    bookmarks and notes (notes.go)
+//	notes.json    bookmarks and notes (notes.go), with their own checksum
+//	integrity.json  the case's own chain of custody: every file above as the last
+//	              ingest left it (size, modification time, SHA-256), the store's and
+//	              the index's counts, sealed by its own SHA-256 (integrity.go)
+//
+// Every open checks the files against integrity.json cheaply (sizes, times, counts) and
+// fails with a *DamagedError naming the file; every API method turns a panic or fault
+// of bbolt or bleve on a damaged file into one; an ingest checks every SHA-256 before
+// it writes; Verify checks everything.
 //
 // Nothing stored holds a secret value: events are redacted (analyzer/redact) before they
 // are written. Files are 0600, folders 0700.
@@ -164,7 +172,10 @@ type SourceInfo struct {
 // only its state, provider, key and fingerprint).
 type SecretAtRest = secrets.Secret
 
-// Reader is what views use: the read side of a case. *Case implements it.
+// Reader is what views use: the read side of a case. *Case implements it. Every method
+// fails with a *DamagedError (errors.Is ErrDamaged) naming the file when a record of
+// the case does not decode or its store or index panics: the case is never answered
+// from past one.
 type Reader interface {
 	// Info returns case.json.
 	Info() (*Info, error)

@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"os"
 	"testing"
 )
 
@@ -38,5 +39,23 @@ func BenchmarkSearch(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkOpen is what every command and the TUI pay before their first query: the
+// integrity checks (record, stats, counts) and opening the store and the index. On
+// KUBESLEUTH_BENCH_CASE (make bench-tui's 1M-event case) when set, else on 20,000
+// generated events.
+func BenchmarkOpen(b *testing.B) {
+	dir := os.Getenv("KUBESLEUTH_BENCH_CASE")
+	if dir == "" {
+		dir = buildCase(b, 20000).dir
+	}
+	for b.Loop() {
+		c, err := Open(dir, OpenOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
 	}
 }

@@ -46,7 +46,7 @@ func (r blobRef) put(b []byte) {
 
 func getRef(b []byte) (blobRef, error) {
 	if len(b) < refLen {
-		return blobRef{}, fmt.Errorf("corrupt row: %d bytes", len(b))
+		return blobRef{}, damaged(storeFile, "a row of %d bytes does not decode", len(b))
 	}
 	return blobRef{binary.BigEndian.Uint64(b), binary.BigEndian.Uint32(b[8:]), binary.BigEndian.Uint16(b[12:])}, nil
 }
@@ -131,21 +131,21 @@ func (w *blobWriter) close() error { return w.f.Close() }
 // readBlob returns the event ref points at in the blob log f.
 func readBlob(f io.ReaderAt, ref blobRef) ([]byte, error) {
 	if ref.n > maxBlock {
-		return nil, fmt.Errorf("event store block at %d: %d bytes: corrupt row", ref.off, ref.n)
+		return nil, damaged(storeFile, "a row points at a block of %d bytes in %s", ref.n, blobFile)
 	}
 	blk := make([]byte, ref.n)
 	if _, err := f.ReadAt(blk, int64(ref.off)); err != nil {
-		return nil, fmt.Errorf("reading the event store at %d: %w", ref.off, err)
+		return nil, damaged(blobFile, "reading %d bytes at offset %d: %v", ref.n, ref.off, err)
 	}
 	raw, err := zdec.DecodeAll(blk, nil)
 	if err != nil {
-		return nil, fmt.Errorf("decompressing the event store block at %d: %w", ref.off, err)
+		return nil, damaged(blobFile, "the block at offset %d does not decompress: %v", ref.off, err)
 	}
 	d := &sigReader{b: raw}
 	for i := 0; ; i++ {
 		s := d.bytes()
 		if d.err != nil {
-			return nil, fmt.Errorf("event store block at %d: event %d: %w", ref.off, ref.index, ErrNotFound)
+			return nil, damaged(blobFile, "the block at offset %d holds no event %d", ref.off, ref.index)
 		}
 		if i == int(ref.index) {
 			return s, nil

@@ -60,8 +60,47 @@ func eventTime(ev *auditv1.Event) time.Time {
 	return ev.StageTimestamp.Time.UTC()
 }
 
-// Prepare redacts ev into its stored form. ev itself is not modified.
+// MaxAuditID is the longest auditID a case stores, in bytes. The apiserver writes UUIDs
+// (36 bytes); an event's ID is a key of the store, and bbolt refuses keys over 32 KiB,
+// which aborted the whole ingest on one such event.
+const MaxAuditID = 256
+
+// maxStage bounds the stage, the other part of an event's ID (the apiserver's are at
+// most 16 bytes).
+const maxStage = 64
+
+// BadEventError is an event the case cannot store. The ingest reports it at the event's
+// place (FILE:LINE), counts it under Reason and goes on. Msg holds lengths and
+// fingerprints, never the value (an oversized field may hold anything).
+type BadEventError struct {
+	Reason string // a stable reason for summaries: "bad_audit_id"
+	Msg    string
+}
+
+func (e *BadEventError) Error() string { return e.Msg }
+
+// ReasonBadAuditID is BadEventError.Reason for an auditID or stage the case cannot store.
+const ReasonBadAuditID = "bad_audit_id"
+
+// checkID refuses IDs that cannot be keys of the store (see MaxAuditID).
+func checkID(ev *auditv1.Event) error {
+	what, v, limit := "auditID", string(ev.AuditID), MaxAuditID
+	if len(v) <= limit {
+		what, v, limit = "stage", string(ev.Stage), maxStage
+		if len(v) <= limit {
+			return nil
+		}
+	}
+	return &BadEventError{Reason: ReasonBadAuditID, Msg: fmt.Sprintf("%s of %d bytes (fingerprint %s) is longer than %d bytes (an apiserver writes UUIDs and short stage names): event skipped",
+		what, len(v), redact.Fingerprint([]byte(v)), limit)}
+}
+
+// Prepare redacts ev into its stored form. ev itself is not modified. An event the case
+// cannot store (an auditID over MaxAuditID bytes) fails with a *BadEventError.
 func Prepare(ev *auditv1.Event) (*Prepared, error) {
+	if err := checkID(ev); err != nil {
+		return nil, err
+	}
 	raw, err := gojson.Marshal(ev)
 	if err != nil {
 		return nil, fmt.Errorf("encoding event %s: %w", ev.AuditID, err)
@@ -133,7 +172,7 @@ func (p *Prepared) rowValue(gen uint64) []byte {
 // rowGen returns the ingest generation that stored a row.
 func rowGen(v []byte) (uint64, error) {
 	if len(v) < refLen {
-		return 0, fmt.Errorf("corrupt row: %d bytes", len(v))
+		return 0, damaged(storeFile, "a row of %d bytes does not decode", len(v))
 	}
 	d := &sigReader{b: v[refLen:]}
 	g := d.uvarint()
@@ -157,7 +196,7 @@ func (c *sigCache) get(tx *bolt.Tx, n uint64) (*signature, error) {
 	}
 	v := tx.Bucket(bSigs).Get(gidKey(n))
 	if v == nil {
-		return nil, fmt.Errorf("signature %d: %w", n, ErrNotFound)
+		return nil, damaged(storeFile, "signature %d, which a row names, is missing", n)
 	}
 	s, err := decodeSignature(v)
 	if err != nil {
@@ -176,7 +215,7 @@ func (c *sigCache) get(tx *bolt.Tx, n uint64) (*signature, error) {
 // decodeRow decodes the time bucket entry (k, v) into r.
 func (c *sigCache) decodeRow(tx *bolt.Tx, k, v []byte, r *Row) error {
 	if len(v) < refLen || len(k) < 8 {
-		return fmt.Errorf("corrupt row: %d bytes", len(v))
+		return damaged(storeFile, "a row of %d bytes does not decode", len(v))
 	}
 	d := &sigReader{b: v[refLen:]}
 	d.uvarint() // generation
@@ -184,7 +223,7 @@ func (c *sigCache) decodeRow(tx *bolt.Tx, k, v []byte, r *Row) error {
 	auditID, uri := d.str(), d.str()
 	lat, m := binary.Varint(d.b)
 	if d.err != nil || m <= 0 {
-		return fmt.Errorf("corrupt row at %s", keyTime(k).Format(time.RFC3339Nano))
+		return damaged(storeFile, "the row at %s does not decode", keyTime(k).Format(time.RFC3339Nano))
 	}
 	s, err := c.get(tx, n)
 	if err != nil {

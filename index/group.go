@@ -3,7 +3,6 @@ package index
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -97,7 +96,7 @@ func (d *sigReader) uvarint() uint64 {
 	}
 	v, n := binary.Uvarint(d.b)
 	if n <= 0 {
-		d.err = fmt.Errorf("corrupt group record")
+		d.err = damaged(storeFile, "a record does not decode")
 		return 0
 	}
 	d.b = d.b[n:]
@@ -108,7 +107,7 @@ func (d *sigReader) str() string {
 	n := d.uvarint()
 	if d.err != nil || n > uint64(len(d.b)) {
 		if d.err == nil {
-			d.err = fmt.Errorf("corrupt group record")
+			d.err = damaged(storeFile, "a record does not decode")
 		}
 		return ""
 	}
@@ -122,7 +121,7 @@ func (d *sigReader) bytes() []byte {
 	n := d.uvarint()
 	if d.err != nil || n > uint64(len(d.b)) {
 		if d.err == nil {
-			d.err = fmt.Errorf("corrupt record")
+			d.err = damaged(storeFile, "a record does not decode")
 		}
 		return nil
 	}
@@ -134,7 +133,9 @@ func (d *sigReader) bytes() []byte {
 func (d *sigReader) list() []string {
 	n := d.uvarint()
 	if n > uint64(len(d.b)) {
-		d.err = fmt.Errorf("corrupt group record")
+		if d.err == nil {
+			d.err = damaged(storeFile, "a record does not decode")
+		}
 		return nil
 	}
 	var out []string
@@ -232,7 +233,7 @@ func eachMember(b []byte, fn func(k []byte) bool) error {
 	for len(b) > 0 {
 		n, m := binary.Uvarint(b)
 		if m <= 0 || n > uint64(len(b)-m) || n < 8 {
-			return fmt.Errorf("corrupt group member list")
+			return damaged(storeFile, "a group's member list does not decode")
 		}
 		if !fn(b[m : m+int(n)]) {
 			return nil

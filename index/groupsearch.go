@@ -209,23 +209,27 @@ func (c *Case) groupSearch(ctx context.Context, q Query) (*Result, error) {
 }
 
 // selectGroups runs the group query and returns the matching group numbers, sorted.
-func (c *Case) selectGroups(ctx context.Context, bq query.Query) ([]uint64, error) {
+func (c *Case) selectGroups(ctx context.Context, bq query.Query) (_ []uint64, err error) {
+	defer guard(c.dir, indexDir+"/", &err)()
 	n, err := c.idx.DocCount()
 	if err != nil {
-		return nil, fmt.Errorf("search: %w", err)
+		return nil, damaged(indexDir+"/", "unreadable: %v", err)
 	}
 	req := bleve.NewSearchRequestOptions(bq, int(n)+1, 0, false)
 	req.Score = "none"
 	req.SortBy([]string{"_id"})
 	sr, err := c.idx.SearchInContext(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("search: %w", err)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, damaged(indexDir+"/", "the search failed: %v", err)
 	}
 	out := make([]uint64, 0, len(sr.Hits))
 	for _, h := range sr.Hits {
 		g, err := docGid(h.ID)
 		if err != nil {
-			return nil, fmt.Errorf("search: index document %q is not a group", h.ID)
+			return nil, damaged(indexDir+"/", "a document of %d bytes does not name a group", len(h.ID))
 		}
 		out = append(out, g)
 	}
@@ -256,6 +260,7 @@ func (c *Case) matchGroups(ctx context.Context, tx *bolt.Tx, p *plan, gids []uin
 			g.whole, g.n = true, h.Count
 		} else {
 			var r Row
+			var merr error
 			err := eachMember(mb.Get(gidKey(gid)), func(k []byte) bool {
 				tp := prefixOf(k)
 				if tp < p.from || tp >= p.to {
@@ -264,13 +269,23 @@ func (c *Case) matchGroups(ctx context.Context, tx *bolt.Tx, p *plan, gids []uin
 				if p.verify != nil {
 					raw := tb.Get(k)
 					r = Row{}
-					if raw == nil || c.sigs.decodeRow(tx, k, raw, &r) != nil || !p.verify.match(&r) {
+					if raw == nil {
+						merr = damaged(storeFile, "a member of group %d has no row", gid)
+						return false
+					}
+					if merr = c.sigs.decodeRow(tx, k, raw, &r); merr != nil {
+						return false
+					}
+					if !p.verify.match(&r) {
 						return true
 					}
 				}
 				g.keys = append(g.keys, k)
 				return true
 			})
+			if err == nil {
+				err = merr
+			}
 			if err != nil {
 				return fmt.Errorf("group %d: %w", gid, err)
 			}
@@ -316,15 +331,21 @@ func (c *Case) byAuditID(tx *bolt.Tx, p *plan) ([]*matchedGroup, error) {
 		for k, v := cur.Seek(pre); k != nil && strings.HasPrefix(string(k), string(pre)); k, v = cur.Next() {
 			tk, ok := timeKeyOf(v, k)
 			if !ok {
-				continue
+				return nil, damaged(storeFile, "an entry of the ID index does not decode")
 			}
 			tp := prefixOf(tk)
 			if tp < p.from || tp >= p.to {
 				continue
 			}
 			raw := tb.Get(tk)
+			if raw == nil {
+				return nil, damaged(storeFile, "an event of the ID index has no row")
+			}
 			var r Row
-			if raw == nil || c.sigs.decodeRow(tx, tk, raw, &r) != nil || !p.verify.match(&r) {
+			if err := c.sigs.decodeRow(tx, tk, raw, &r); err != nil {
+				return nil, err
+			}
+			if !p.verify.match(&r) {
 				continue
 			}
 			keys = append(keys, tk)
@@ -525,7 +546,7 @@ func (c *Case) page(tx *bolt.Tx, gs []*matchedGroup, q Query) ([]Row, error) {
 		var r Row
 		raw := tb.Get(k)
 		if raw == nil {
-			return nil, fmt.Errorf("event at %s: row %w", keyTime(k).Format(time.RFC3339Nano), ErrNotFound)
+			return nil, damaged(storeFile, "a group member at %s has no row", keyTime(k).Format(time.RFC3339Nano))
 		}
 		if err := c.sigs.decodeRow(tx, k, raw, &r); err != nil {
 			return nil, fmt.Errorf("decoding row: %w", err)

@@ -1,6 +1,9 @@
 package index
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,14 +20,26 @@ import (
 // writing to events.db needs its exclusive lock, which a TUI left open would hold all
 // day against every search and report. notes.json is small, rewritten whole (temp file,
 // fsync, rename) under notes.lock, so two TUIs on one case do not lose each other's notes.
+//
+// It is not in integrity.json (a TUI rewrites it at any time, an ingest never): it
+// carries its own checksum, {"sha256": SHA-256 of the notes array as written, "notes":
+// [...]}. A file that fails it is damage, never read nor rewritten. A bare array is
+// the format of older cases, read as it is.
 const (
 	notesFile = "notes.json"
 	notesLock = "notes.lock"
 )
 
 // Annotations returns every bookmark and note, oldest update first.
-func (c *Case) Annotations() ([]Annotation, error) {
+func (c *Case) Annotations() (_ []Annotation, err error) {
+	defer guard(c.dir, notesFile, &err)()
 	return readNotes(c.dir)
+}
+
+// notesDoc is notes.json.
+type notesDoc struct {
+	SHA256 string          `json:"sha256"`
+	Notes  json.RawMessage `json:"notes"`
 }
 
 func readNotes(dir string) ([]Annotation, error) {
@@ -35,18 +50,40 @@ func readNotes(dir string) ([]Annotation, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading notes: %w", err)
 	}
+	raw := bytes.TrimSpace(b)
+	if !bytes.HasPrefix(raw, []byte("[")) {
+		var d notesDoc
+		if err := json.Unmarshal(raw, &d); err != nil || d.Notes == nil {
+			return nil, damaged(notesFile, "does not decode (%d bytes)", len(b))
+		}
+		if sum := sha256.Sum256(d.Notes); hex.EncodeToString(sum[:]) != d.SHA256 {
+			return nil, damaged(notesFile, "its checksum does not match its notes: edited or damaged")
+		}
+		if !bytes.Equal(notesBytes(d.SHA256, d.Notes), b) {
+			return nil, damaged(notesFile, "not as kubesleuth wrote it: edited or damaged")
+		}
+		raw = d.Notes
+	}
 	var out []Annotation
-	if err := json.Unmarshal(b, &out); err != nil {
-		return nil, fmt.Errorf("reading notes: %s: %w", filepath.Join(dir, notesFile), err)
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, damaged(notesFile, "does not decode (%d bytes)", len(b))
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Updated.Before(out[j].Updated) })
 	return out, nil
 }
 
+// notesBytes is notes.json as written: readNotes wants it byte for byte (JSON decoding
+// forgives what the checksum would not see, such as the case of a key).
+func notesBytes(sum string, notes []byte) []byte {
+	doc := append([]byte(`{"sha256": "`+sum+`", "notes": `), notes...)
+	return append(doc, "}\n"...)
+}
+
 // Annotate saves a; an annotation neither bookmarked nor noted is removed. It needs the
 // case opened with OpenOptions.Writable, and waits up to a few seconds for another
 // writer of the notes.
-func (c *Case) Annotate(a Annotation) error {
+func (c *Case) Annotate(a Annotation) (err error) {
+	defer guard(c.dir, notesFile, &err)()
 	if !c.writable {
 		return errors.New("annotating: the case was opened read-only")
 	}
@@ -82,7 +119,8 @@ func (c *Case) Annotate(a Annotation) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(filepath.Join(c.dir, notesFile), append(b, '\n')); err != nil {
+	sum := sha256.Sum256(b)
+	if err := writeFileAtomic(filepath.Join(c.dir, notesFile), notesBytes(hex.EncodeToString(sum[:]), b)); err != nil {
 		return fmt.Errorf("annotating: %w", err)
 	}
 	return nil

@@ -24,7 +24,8 @@ func unfiltered(text string) bool {
 // store (no sort, no index); everything else is a group search (groupsearch.go): bleve
 // finds the groups, the store counts, facets and orders their members. Total, facets and
 // histogram are exact either way.
-func (c *Case) Search(ctx context.Context, q Query) (*Result, error) {
+func (c *Case) Search(ctx context.Context, q Query) (_ *Result, err error) {
+	defer guard(c.dir, storeFile, &err)()
 	start := time.Now()
 	if q.Limit <= 0 {
 		q.Limit = 50
@@ -33,7 +34,6 @@ func (c *Case) Search(ctx context.Context, q Query) (*Result, error) {
 		q.Offset = 0
 	}
 	var res *Result
-	var err error
 	if unfiltered(q.Text) && len(q.Facets) == 0 {
 		res, err = c.walk(ctx, q)
 	} else {
@@ -138,6 +138,9 @@ func minuteHistogram(ctx context.Context, tx *bolt.Tx, first, last []byte, h *hi
 	for k, v := mc.Seek(nextMin[:8]); k != nil && string(k) < string(lm); k, v = mc.Next() {
 		if i++; i&0xfff == 0 && ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if len(k) != 8 || len(v) != 8 {
+			return damaged(storeFile, "a per-minute count does not decode")
 		}
 		t := keyTime(k)
 		if h.index(t) == h.index(t.Add(time.Minute-1)) {
@@ -256,6 +259,9 @@ func countRange(ctx context.Context, tx *bolt.Tx, first, last []byte) (int, erro
 	for k, v := mc.Seek(nextMin[:8]); k != nil && string(k) < string(lm); k, v = mc.Next() {
 		if i++; i&0xfff == 0 && ctx.Err() != nil {
 			return 0, ctx.Err()
+		}
+		if len(v) != 8 {
+			return 0, damaged(storeFile, "a per-minute count does not decode")
 		}
 		n += int(binary.BigEndian.Uint64(v))
 	}

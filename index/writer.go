@@ -113,9 +113,19 @@ const (
 // Create opens the case in dir for an ingest, creating the folder (0700) when needed.
 // toolVersion is recorded in case.json. Groups left pending by a killed ingest are
 // deleted first (their events are regrouped when the re-run reads them again).
-func Create(dir, toolVersion string) (*Writer, error) {
+//
+// A case whose files are damaged is refused before anything is written (a
+// *DamagedError naming the file): the checks of Open, then, when the last ingest
+// finished, every recorded file's SHA-256, so that an ingest never seals damage it did
+// not see. Then integrity.json is marked "ingesting" until Finish records the files anew.
+func Create(dir, toolVersion string) (w *Writer, err error) {
+	defer guard(dir, storeFile, &err)()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating case %s: %w", dir, err)
+	}
+	rec, err := checkForWrite(dir)
+	if err != nil {
+		return nil, err
 	}
 	// The freelist is synced (bbolt's default): without it, every later writable open
 	// (the TUI's annotations, the next ingest) rebuilds it by reading every page, which
@@ -124,7 +134,22 @@ func Create(dir, toolVersion string) (*Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening case %s event store (is another ingest, or an investigate or search, using it? close it first): %w", dir, err)
 	}
-	w := &Writer{dir: dir, db: db, open: map[string]*openGroup{}}
+	w = &Writer{dir: dir, db: db, open: map[string]*openGroup{}}
+	opened := w
+	defer func() {
+		if r := recover(); r != nil {
+			opened.Close() // the store's lock, before guard names the damage
+			panic(r)
+		}
+	}()
+	if rec == nil {
+		rec = &record{}
+	}
+	rec.State = stateIngesting
+	if err := writeRecord(dir, rec); err != nil {
+		db.Close()
+		return nil, err
+	}
 	var stale []uint64
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
@@ -166,6 +191,10 @@ func Create(dir, toolVersion string) (*Writer, error) {
 	idx, err := bleve.Open(ip)
 	if errors.Is(err, bleve.ErrorIndexPathDoesNotExist) {
 		idx, err = bleve.NewUsing(ip, newMapping(), bleve.Config.DefaultIndexType, bleve.Config.DefaultKVStore, nil)
+		if err == nil {
+			// bleve writes its metadata 0644 (its own store files are 0600)
+			err = os.Chmod(filepath.Join(ip, "index_meta.json"), 0o600)
+		}
 	}
 	if err != nil {
 		db.Close()
@@ -234,9 +263,10 @@ func (w *Writer) Info() Info { return w.info }
 
 // EngineState returns the detection engine's state saved by the last finished ingest (nil
 // for a new case).
-func (w *Writer) EngineState() ([]byte, error) {
+func (w *Writer) EngineState() (_ []byte, err error) {
+	defer guard(w.dir, storeFile, &err)()
 	var out []byte
-	err := w.db.View(func(tx *bolt.Tx) error {
+	err = w.db.View(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bMeta).Get(kState); v != nil {
 			out = append([]byte(nil), v...)
 		}
@@ -248,9 +278,10 @@ func (w *Writer) EngineState() ([]byte, error) {
 // Classify returns the status of each event in one read transaction: a row stored by
 // this generation (an ingest that did not finish) is Pending. Events queued by Add but
 // not yet flushed are New (the audit reader already drops repeats within a run).
-func (w *Writer) Classify(ps []*Prepared) ([]Status, error) {
+func (w *Writer) Classify(ps []*Prepared) (_ []Status, err error) {
+	defer guard(w.dir, storeFile, &err)()
 	out := make([]Status, len(ps))
-	err := w.db.View(func(tx *bolt.Tx) error {
+	err = w.db.View(func(tx *bolt.Tx) error {
 		tb := tx.Bucket(bTime)
 		for i, p := range ps {
 			v := tb.Get(p.timeKey)
@@ -283,9 +314,10 @@ func (w *Writer) statusOfGen(g uint64) Status {
 // the time-ordered rows, which matters to a re-ingest's resident memory. An event not in
 // the ID index may still have a row (an ingest killed before it wrote its IDs): it is
 // reported New, and Classify, which reads the rows, has the last word.
-func (w *Writer) StatusOf(ev *auditv1.Event) (Status, error) {
+func (w *Writer) StatusOf(ev *auditv1.Event) (_ Status, err error) {
+	defer guard(w.dir, storeFile, &err)()
 	st := New
-	err := w.db.View(func(tx *bolt.Tx) error {
+	err = w.db.View(func(tx *bolt.Tx) error {
 		id := []byte(eventID(ev))
 		v := tx.Bucket(bEvents).Get(id)
 		if len(v) < 8 {
@@ -316,7 +348,8 @@ func (w *Writer) StatusOf(ev *auditv1.Event) (Status, error) {
 }
 
 // Add queues a new event; it is written by the next Flush (automatically every BatchSize).
-func (w *Writer) Add(p *Prepared) error {
+func (w *Writer) Add(p *Prepared) (err error) {
+	defer guard(w.dir, storeFile, &err)()
 	w.buf = append(w.buf, p)
 	if err := w.group(p); err != nil {
 		return err
@@ -367,7 +400,10 @@ func (w *Writer) group(p *Prepared) error {
 func (w *Writer) Added() int { return w.added }
 
 // Flush writes the queued events and the groups that are done.
-func (w *Writer) Flush() error { return w.flush(false) }
+func (w *Writer) Flush() (err error) {
+	defer guard(w.dir, storeFile, &err)()
+	return w.flush(false)
+}
 
 func (w *Writer) flush(all bool) error {
 	closing := w.full
@@ -525,15 +561,18 @@ func (w *Writer) writeIDs() error {
 // Finish flushes (every open group included), then records in one transaction the
 // findings (replacing the previous ones: a restored engine reports them all), the engine
 // state, the secrets-at-rest records (when non-nil), the new sources, and clears the
-// pending marks; case.json follows.
+// pending marks; case.json follows. Then the index, the blob log and the store are
+// closed and integrity.json records every file (size, time, SHA-256; integrity.go): the
+// Writer is done, Close after Finish does nothing.
 //
 // Etcd findings are kept apart from the engine's (a later audit-only ingest replaces the
 // engine's findings, not the etcd ones); a new snapshot replaces the previous etcd result.
-func (w *Writer) Finish(findings []analyzer.Finding, engineState []byte, etcd *EtcdResult, sources []SourceInfo) error {
+func (w *Writer) Finish(findings []analyzer.Finding, engineState []byte, etcd *EtcdResult, sources []SourceInfo) (err error) {
+	defer guard(w.dir, storeFile, &err)()
 	if err := w.flush(true); err != nil {
 		return err
 	}
-	err := w.db.Update(func(tx *bolt.Tx) error {
+	err = w.db.Update(func(tx *bolt.Tx) error {
 		if findings == nil {
 			findings = []analyzer.Finding{}
 		}
@@ -588,24 +627,145 @@ func (w *Writer) Finish(findings []analyzer.Finding, engineState []byte, etcd *E
 		w.info.Updated = time.Now().UTC()
 		w.info.Complete = true
 		w.info.Ingests++ // this generation's rows are now Done
+		if err := tx.Bucket(bMeta).Put(kSealed, []byte{1}); err != nil {
+			return err
+		}
 		return putJSON(tx, kInfo, w.info)
 	})
 	if err != nil {
 		return fmt.Errorf("finishing ingest: %w", err)
 	}
-	return writeInfoFile(w.dir, &w.info)
+	if err := writeInfoFile(w.dir, &w.info); err != nil {
+		return err
+	}
+	return w.seal()
 }
 
-// Close releases the case without finishing (the case stays incomplete: a re-run completes it).
+// seal closes the index and the blob log, records every file while the store's lock is
+// still held (no other ingest can change them in between), and closes the store.
+func (w *Writer) seal() error {
+	docs, err := w.idx.DocCount()
+	if err != nil {
+		return fmt.Errorf("case %s index: %w", w.dir, err)
+	}
+	err = w.idx.Close()
+	w.idx = nil
+	if w.blobs != nil {
+		if e := w.blobs.close(); err == nil {
+			err = e
+		}
+		w.blobs = nil
+	}
+	if err != nil {
+		return fmt.Errorf("case %s: closing: %w", w.dir, err)
+	}
+	files, err := recordFiles(w.dir)
+	if err != nil {
+		return err
+	}
+	rec := &record{State: stateSealed, Ingests: w.info.Ingests, Events: w.info.Events, IndexDocs: docs,
+		SealedAt: time.Now().UTC(), ToolVersion: w.info.ToolVersion, Files: files}
+	if err := writeRecord(w.dir, rec); err != nil {
+		return err
+	}
+	err = w.db.Close()
+	w.db = nil
+	return err
+}
+
+// Close releases the case without finishing (the case stays incomplete: a re-run
+// completes it). After Finish it does nothing.
 func (w *Writer) Close() error {
-	err := w.idx.Close()
+	var err error
+	if w.idx != nil {
+		err = w.idx.Close()
+		w.idx = nil
+	}
 	if w.blobs != nil {
 		w.blobs.close()
+		w.blobs = nil
 	}
-	if e := w.db.Close(); err == nil {
-		err = e
+	if w.db != nil {
+		if e := w.db.Close(); err == nil {
+			err = e
+		}
+		w.db = nil
 	}
 	return err
+}
+
+// indexMatchesGroups checks that the index holds every group of a finished ingest and
+// none the store does not hold (a segment that did not load shows as missing documents).
+func (c *Case) indexMatchesGroups() (err error) {
+	defer guard(c.dir, storeFile, &err)()
+	var groups, pending int
+	err = c.db.View(func(tx *bolt.Tx) error {
+		cur := tx.Bucket(bGroups).Cursor()
+		for k, _ := cur.First(); k != nil; k, _ = cur.Next() {
+			groups++
+		}
+		pc := tx.Bucket(bPendingGroups).Cursor()
+		for k, _ := pc.First(); k != nil; k, _ = pc.Next() {
+			pending++
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	docs, err := docCount(c.dir, c.idx)
+	if err != nil {
+		return err
+	}
+	if docs+uint64(pending) < uint64(groups) || docs > uint64(groups) {
+		return damaged(indexDir+"/", "holds %d documents, the store %d groups of which %d pending (a segment did not load)", docs, groups, pending)
+	}
+	return nil
+}
+
+// checkForWrite checks a case before an ingest writes to it and returns its record (nil
+// for a new case, or one an older kubesleuth wrote): Open's checks, then, when the last
+// ingest finished, every recorded file's SHA-256.
+func checkForWrite(dir string) (*record, error) {
+	// the hashes first, before any page is read: a page damaged under the same size and
+	// time could make a read loop (a cycle in a tree) where the hash just differs
+	hashed := ""
+	if rec, err := readRecord(dir); err != nil {
+		return nil, err
+	} else if rec != nil && rec.State == stateSealed {
+		hashed = rec.SHA256
+		if err := verifyFiles(dir, rec); err != nil {
+			// unless an ingest started meanwhile (it marks the record first): Open waits
+			// for it, and fails
+			if again, _ := readRecord(dir); again == nil || again.SHA256 == rec.SHA256 {
+				return nil, err
+			}
+		}
+	}
+	c, err := Open(dir, OpenOptions{Timeout: 2 * time.Second})
+	if errors.Is(err, ErrNoCase) {
+		return readRecord(dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rec := c.rec
+	if rec == nil {
+		// an older kubesleuth's case: no record to hold the index to, so the store's
+		// groups (a walk of their headers: this once, before the case is first sealed)
+		err = c.indexMatchesGroups()
+	}
+	c.Close()
+	if err != nil {
+		return nil, err
+	}
+	if rec != nil && rec.State == stateSealed && rec.SHA256 != hashed {
+		// Open found a newer record than the one hashed above
+		if err := verifyFiles(dir, rec); err != nil {
+			return nil, err
+		}
+	}
+	return rec, nil
 }
 
 // addMinutes adds the batch's events to the per-minute counts.

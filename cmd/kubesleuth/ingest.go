@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -78,7 +79,7 @@ type prepared struct {
 	m    *analyzer.Matched
 	p    *index.Prepared
 	err  error
-	done bool // already in the case: nothing was computed
+	done bool // already in the case (nothing was computed), or skipped as bad input
 }
 
 func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) error {
@@ -163,7 +164,30 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 		for _, rec := range buf {
 			pr := rec.Prepared.(*prepared)
 			if pr.err != nil {
-				return pr.err
+				var be *index.BadEventError
+				if !errors.As(pr.err, &be) {
+					return pr.err
+				}
+				// an event the case cannot store is bad input like the reader's own:
+				// reported at its place, counted in the read's summary, skipped
+				e := &audit.InputError{File: rec.Source.File, Line: rec.Source.Line, Offset: rec.Source.Offset, Reason: audit.Reason(be.Reason), Msg: be.Msg}
+				sum := r.Summary()
+				sum.Events--
+				sum.Skipped[e.Reason]++
+				for _, f := range sum.Files {
+					if f.Path == e.File {
+						f.Events--
+						f.Skipped[e.Reason]++
+					}
+				}
+				if ropts.OnError != nil {
+					ropts.OnError(e)
+				}
+				if o.read.strict {
+					return e
+				}
+				pr.done, pr.err = true, nil
+				continue
 			}
 			if !pr.done {
 				ps = append(ps, pr.p)

@@ -193,7 +193,9 @@ func runScan(cmd *cobra.Command, io stdio, o scanOptions, args []string) error {
 		}
 		printSummary(io.err, sum, o.verbose)
 	default:
-		printFindings(io.out, res.Findings)
+		if sum.Events > 0 { // "No findings." of nothing read would be a false all-clear
+			printFindings(io.out, res.Findings)
+		}
 		printSummary(io.err, sum, o.verbose)
 	}
 	if sum.Events == 0 {
