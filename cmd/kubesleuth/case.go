@@ -109,7 +109,7 @@ older kubesleuth wrote it: the next ingest records one), or no case is there.`,
 				printVerify(io.out, caseDir, rep)
 			}
 			if probs := rep.Problems(); len(probs) > 0 {
-				return fmt.Errorf("case %s does not verify: %s", caseDir, strings.Join(probs, "; "))
+				return usageError{fmt.Errorf("case %s does not verify: %s", caseDir, strings.Join(probs, "; "))}
 			}
 			return nil
 		},

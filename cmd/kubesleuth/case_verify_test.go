@@ -93,7 +93,11 @@ func TestCaseModes(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
-	ksRun(t, "ingest", "-q", "--case", cdir, writeLines(t, filepath.Join(dir, "more.log"), []string{}))
+	// a second ingest into the case (an empty file: nothing read, exit 3, yet the case
+	// is opened for writing and sealed again)
+	if code, _, stderr := ksRunCode("ingest", "-q", "--case", cdir, writeLines(t, filepath.Join(dir, "more.log"), []string{})); code != exitNoEvents {
+		t.Fatalf("ingest of an empty file: exit %d: %s", code, stderr)
+	}
 	files := 0
 	err = filepath.Walk(cdir, func(p string, fi os.FileInfo, err error) error {
 		if err != nil {

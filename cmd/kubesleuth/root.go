@@ -11,15 +11,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kubesleuth/kubesleuth/analyzer/redact"
+	"github.com/kubesleuth/kubesleuth/index"
 )
 
 // Exit codes, documented in the README.
 const (
 	exitOK       = 0 // nothing at or above --fail-on
 	exitFindings = 1 // a finding at or above --fail-on
-	exitUsage    = 2 // bad flags or arguments, unreadable input, bad input under --strict
+	exitUsage    = 2 // bad flags or arguments, unreadable input, a damaged case, bad input under --strict
 	exitNoEvents = 3 // the input was read but held no audit event
-	exitFailure  = 4 // kubesleuth could not finish: writing the case failed, a damaged case
+	exitFailure  = 4 // kubesleuth could not finish: writing the case or an output failed
 	// interrupted: 128 + the signal's number (130 for SIGINT, 143 for SIGTERM)
 	exitInterrupted = 130
 )
@@ -112,8 +113,8 @@ func run(ctx context.Context, args []string, io stdio) int {
 	}
 	fmt.Fprintf(io.err, "kubesleuth: %v\n", err)
 	var ue usageError
-	if errors.As(err, &ue) || isCobraUsage(err) {
-		return exitUsage
+	if errors.As(err, &ue) || isCobraUsage(err) || errors.Is(err, index.ErrDamaged) {
+		return exitUsage // a damaged case is unreadable input
 	}
 	var ne noEventsError
 	if errors.As(err, &ne) {
