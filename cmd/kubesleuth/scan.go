@@ -236,8 +236,8 @@ func printFindings(w io.Writer, findings []analyzer.Finding) {
 }
 
 func printSummary(w io.Writer, s scanSummary, verbose bool) {
-	fmt.Fprintf(w, "\nRead %d events from %d input(s) in %s: %d duplicates dropped, %d inputs skipped%s.\n",
-		s.Events, len(s.Files), s.Elapsed, s.Duplicates, s.SkippedTotal(), reasonList(s.Skipped))
+	fmt.Fprintf(w, "\nRead %d events from %d input(s) in %s: %d duplicates dropped, %s.\n",
+		s.Events, len(s.Files), s.Elapsed, s.Duplicates, s.SkippedPhrase())
 	if len(s.Files) > 1 || s.SkippedTotal() > 0 || s.Duplicates > 0 {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "FILE\tEVENTS\tDUPLICATES\tSKIPPED\tFIRST EVENT\tLAST EVENT")
