@@ -14,8 +14,6 @@ import (
 	gojson "github.com/goccy/go-json"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
-
-	"github.com/kubesleuth/kubesleuth/analyzer/redact"
 )
 
 // The JSON decoder is goccy/go-json: it fills the upstream auditv1.Event (custom
@@ -538,6 +536,3 @@ func parseExport(s string) (time.Time, bool) {
 	}
 	return time.Time{}, false
 }
-
-// fingerprint is redact.Fingerprint, named here for the messages that use it.
-var fingerprint = redact.Fingerprint

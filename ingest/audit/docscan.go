@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +28,7 @@ import (
 // where the break is found; a multi-line document that is not indented and puts {" at
 // the start of an inner line is cut there.
 type docScanner struct {
+	ctx   context.Context // checked every 64 KiB: a document may be gigabytes long
 	br    *bufio.Reader
 	pre   []byte // the line handed over by the line loop, read before br
 	pos   int
@@ -112,6 +114,9 @@ func (s *docScanner) next() (byte, error) {
 		}
 	}
 	s.off++
+	if s.off&0xffff == 0 && s.ctx != nil && s.ctx.Err() != nil {
+		return 0, s.ctx.Err()
+	}
 	s.first = false
 	if c == '\n' {
 		s.newline()
@@ -371,6 +376,9 @@ func (s *docScanner) skipLine() error {
 		}
 	}
 	for {
+		if s.ctx != nil && s.ctx.Err() != nil {
+			return s.ctx.Err()
+		}
 		chunk, err := s.br.ReadSlice('\n')
 		s.off += int64(len(chunk))
 		switch {

@@ -508,7 +508,7 @@ func (p *splitter) ioError(gz bool, line int, off int64, err error) {
 // buffered beyond the limit: the scanner streams it.
 func (p *splitter) run(br *bufio.Reader, gz bool) {
 	limit := p.r.opts.MaxLineBytes
-	s := &docScanner{br: br, limit: limit, line: 1}
+	s := &docScanner{ctx: p.ctx, br: br, limit: limit, line: 1}
 	s.emit = func(data []byte, line int, off int64, tooLong bool, unit Unit) {
 		switch {
 		case !tooLong:
@@ -598,6 +598,3 @@ func blank(b []byte) bool {
 	}
 	return true
 }
-
-// validJSON is the decoder's validity check, kept in one place.
-func validJSON(b []byte) bool { return len(b) > 0 && jsonValid(b) }
