@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 func seedFixtures(add func([]byte)) {
@@ -42,7 +43,7 @@ func FuzzDecodeValue(f *testing.F) {
 			if d.ev != nil && d.ev.AuditID == "" {
 				t.Fatalf("event without auditID passed: %+v", d.ev)
 			}
-			if d.ev != nil && (d.ev.RequestReceivedTimestamp.Time.Before(minTime) || d.ev.StageTimestamp.Time.After(maxTime)) {
+			if d.ev != nil && (outOfRange(d.ev.RequestReceivedTimestamp.Time) || outOfRange(d.ev.StageTimestamp.Time)) {
 				t.Fatalf("event outside the timeline's range passed: %v %v", d.ev.RequestReceivedTimestamp, d.ev.StageTimestamp)
 			}
 			if d.ev == nil && d.msg == "" {
@@ -95,7 +96,7 @@ func FuzzReader(f *testing.F) {
 			if rec.Event.AuditID == "" || rec.Source.Line < 1 || rec.Source.Line > lines {
 				t.Fatalf("record %+v from line %d of %d", rec.Event, rec.Source.Line, lines)
 			}
-			if rec.Event.RequestReceivedTimestamp.Time.Before(minTime) || rec.Event.StageTimestamp.Time.After(maxTime) {
+			if outOfRange(rec.Event.RequestReceivedTimestamp.Time) || outOfRange(rec.Event.StageTimestamp.Time) {
 				t.Fatalf("event outside the timeline's range: %v %v", rec.Event.RequestReceivedTimestamp, rec.Event.StageTimestamp)
 			}
 			return nil
@@ -122,6 +123,10 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// outOfRange: a time that is set (the zero time means absent) and that the timeline
+// cannot hold.
+func outOfRange(t time.Time) bool { return !t.IsZero() && (t.Before(minTime) || t.After(maxTime)) }
 
 // checkNoEcho fails when msg holds more consecutive bytes of input than a preview may.
 func checkNoEcho(t *testing.T, msg string, input []byte) {
