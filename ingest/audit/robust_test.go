@@ -479,3 +479,62 @@ func TestMessagesDoNotEchoInput(t *testing.T) {
 		}
 	}
 }
+
+// Documents cut short or broken in the middle keep what they held.
+func TestDocumentsCutOrBroken(t *testing.T) {
+	dir := t.TempDir()
+	arr, err := os.ReadFile(filepath.Join(fixtures, "array.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(arr), "\n")
+	inThird := writeFile(t, dir, "in-third.json", []byte(strings.Join(lines[:80], "")))
+	afterSecond := writeFile(t, dir, "after-second.json", []byte(strings.Join(lines[:71], "")))
+	pretty, err := os.ReadFile(filepath.Join(fixtures, "pretty.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := strings.TrimRight(string(pretty), "\n") + "\n"
+	n := strings.Count(one, "\n")
+	broken := strings.Replace(one, `"verb": "list",`, `"verb": "list" "oops",`, 1)
+	three := writeFile(t, dir, "three.json", []byte(strings.Replace(one, "031", "301", 1)+broken+strings.Replace(one, "031", "303", 1)))
+	brokenAt := strings.Count(broken[:strings.Index(broken, `"oops"`)], "\n") + 1
+	crlf := writeFile(t, dir, "crlf.jsonl", []byte(strings.ReplaceAll(goodLines("crlf", 3), "\n", "\r\n")))
+
+	recs, msgs, sum := readAll(t, Options{}, inThird, afterSecond, three, crlf)
+	if sum.Duplicates != 2 {
+		t.Errorf("duplicates %d, want 2", sum.Duplicates)
+	}
+	checkRead(t, recs, msgs, sum, 2+2+3, []string{ // the second file's two are duplicates of the first's
+		inThird + ":72: malformed JSON: the input ends inside the value begun at line 72; lines 72-80 skipped",
+		afterSecond + ":1: malformed JSON: the input ends before the document begun at line 1 is closed",
+		fmt.Sprintf("%s:%d: malformed JSON at line %d column %d: unexpected '\"' after an object member (want ',' or '}'); lines %d-%d skipped",
+			three, n+1, n+brokenAt, strings.Index(strings.Split(broken, "\n")[brokenAt-1], `"oops"`)+1, n+1, 2*n),
+	})
+	if got := strings.Join(ids(recs), " "); got != "041/Resp 042/Resp 301/Resp 303/Resp f-0/Resp f-1/Resp f-2/Resp" {
+		t.Errorf("events %s", got)
+	}
+}
+
+// A standard input that is a pipe nobody writes to does not hold a cancelled run.
+func TestStdinPipeHonoursContext(t *testing.T) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pw.Close()
+	defer pr.Close()
+	r := NewReader([]Input{{Path: StdinName}}, Options{Stdin: pr})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	done := make(chan error, 1)
+	go func() { done <- r.Each(ctx, func(Record) error { return nil }) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("Each = %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second): // a watchdog against a hang, not a measure
+		t.Fatal("Each did not return after the context was cancelled")
+	}
+}
