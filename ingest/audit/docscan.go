@@ -73,6 +73,13 @@ type errDoc struct {
 
 func (e *errDoc) Error() string { return e.msg }
 
+// isDoc reports a structural error (without errors.As, whose target would be allocated
+// on every byte of a string).
+func isDoc(err error) bool {
+	_, ok := err.(*errDoc)
+	return ok
+}
+
 // errCut is an array that a new JSON line interrupts: the reading goes on from that
 // line, which is unread, as JSON lines.
 type errCut struct {
@@ -568,6 +575,9 @@ func (s *docScanner) value(c byte, tooLong *bool) error {
 	case '{', '[':
 		depth := 1
 		for depth > 0 {
+			if err := s.takeRun(tooLong, &valueStop); err != nil {
+				return err
+			}
 			c, err := s.next()
 			if err != nil {
 				return err
@@ -608,9 +618,11 @@ func (s *docScanner) value(c byte, tooLong *bool) error {
 // str consumes the rest of a string whose opening quote is already in s.buf.
 func (s *docScanner) str(tooLong *bool) error {
 	for {
+		if err := s.takeRun(tooLong, &stringStop); err != nil {
+			return err
+		}
 		c, err := s.next()
-		var de *errDoc
-		if c == '\n' && (err == nil || errors.As(err, &de)) {
+		if c == '\n' && (err == nil || isDoc(err)) {
 			// said before what the next line looks like (checkNewLine)
 			return &errDoc{line: s.line - 1, col: s.nlCol, msg: "a line break inside a string"}
 		}
@@ -621,7 +633,7 @@ func (s *docScanner) str(tooLong *bool) error {
 		switch c {
 		case '\\':
 			c, err := s.next()
-			if c == '\n' && (err == nil || errors.As(err, &de)) {
+			if c == '\n' && (err == nil || isDoc(err)) {
 				return &errDoc{line: s.line - 1, col: s.nlCol, msg: "a line break inside a string"}
 			}
 			if err != nil {
@@ -632,6 +644,61 @@ func (s *docScanner) str(tooLong *bool) error {
 			return nil
 		}
 	}
+}
+
+// stringStop and valueStop are the bytes that end a run inside a string and inside a
+// container: the ones the scanner must see one by one.
+var stringStop, valueStop [256]bool
+
+func init() {
+	for _, c := range []byte{'"', '\\', '\n'} {
+		stringStop[c] = true
+	}
+	for _, c := range []byte{'"', '{', '[', '}', ']', '\n'} {
+		valueStop[c] = true
+	}
+}
+
+// takeRun keeps, straight from br's buffer, the bytes before the next one in stop (a
+// line break is always in stop): inside strings and containers most bytes need no
+// look, and going through next for each of them doubles the cost of a document.
+func (s *docScanner) takeRun(tooLong *bool, stop *[256]bool) error {
+	if s.pos < len(s.pre) {
+		return nil // the handed-over line is read byte by byte
+	}
+	buf, _ := s.br.Peek(s.br.Buffered())
+	i := 0
+	for i < len(buf) && !stop[buf[i]] {
+		i++
+	}
+	if i == 0 {
+		return nil
+	}
+	run := buf[:i]
+	if s.lead {
+		j := 0
+		for j < i && (run[j] == ' ' || run[j] == '\t') {
+			j++
+		}
+		s.ind += j
+		s.lead = j == i
+	}
+	if !*tooLong {
+		if len(s.buf)+i > s.limit {
+			*tooLong = true
+			s.buf = s.buf[:0]
+		} else {
+			s.buf = append(s.buf, run...)
+		}
+	}
+	before := s.off
+	s.off += int64(i)
+	s.bol, s.first = false, false
+	s.br.Discard(i)
+	if before>>16 != s.off>>16 && s.ctx != nil && s.ctx.Err() != nil {
+		return s.ctx.Err()
+	}
+	return nil
 }
 
 func (s *docScanner) keep(c byte, tooLong *bool) {
