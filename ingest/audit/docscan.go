@@ -663,10 +663,13 @@ func init() {
 // line break is always in stop): inside strings and containers most bytes need no
 // look, and going through next for each of them doubles the cost of a document.
 func (s *docScanner) takeRun(tooLong *bool, stop *[256]bool) error {
-	if s.pos < len(s.pre) {
-		return nil // the handed-over line is read byte by byte
+	inPre := s.pos < len(s.pre)
+	var buf []byte
+	if inPre {
+		buf = s.pre[s.pos:]
+	} else {
+		buf, _ = s.br.Peek(s.br.Buffered())
 	}
-	buf, _ := s.br.Peek(s.br.Buffered())
 	i := 0
 	for i < len(buf) && !stop[buf[i]] {
 		i++
@@ -694,7 +697,11 @@ func (s *docScanner) takeRun(tooLong *bool, stop *[256]bool) error {
 	before := s.off
 	s.off += int64(i)
 	s.bol, s.first = false, false
-	s.br.Discard(i)
+	if inPre {
+		s.pos += i
+	} else {
+		s.br.Discard(i)
+	}
 	if before>>16 != s.off>>16 && s.ctx != nil && s.ctx.Err() != nil {
 		return s.ctx.Err()
 	}
