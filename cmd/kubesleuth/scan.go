@@ -125,9 +125,9 @@ type scanSummary struct {
 	Rules        int                     `json:"rules"`
 	NotEvaluable []analyzer.RuleCoverage `json:"not_evaluable,omitempty"`
 	// NotEvaluableEvents: events on which at least one rule could not look
-	NotEvaluableEvents int `json:"not_evaluable_events,omitempty"`
-	EvalErrors   map[string]int          `json:"eval_errors,omitempty"`
-	Elapsed      string                  `json:"elapsed"`
+	NotEvaluableEvents int            `json:"not_evaluable_events,omitempty"`
+	EvalErrors         map[string]int `json:"eval_errors,omitempty"`
+	Elapsed            string         `json:"elapsed"`
 }
 
 func runScan(cmd *cobra.Command, io stdio, o scanOptions, args []string) error {
@@ -229,8 +229,8 @@ func printFindings(w io.Writer, findings []analyzer.Finding) {
 }
 
 func printSummary(w io.Writer, s scanSummary, verbose bool) {
-	fmt.Fprintf(w, "\nRead %d events from %d input(s) in %s: %d duplicates dropped, %d inputs skipped%s.\n",
-		s.Events, len(s.Files), s.Elapsed, s.Duplicates, s.SkippedTotal(), reasonList(s.Skipped))
+	fmt.Fprintf(w, "\nRead %d events from %d input(s) in %s: %d duplicates dropped, %s.\n",
+		s.Events, len(s.Files), s.Elapsed, s.Duplicates, s.SkippedPhrase())
 	if len(s.Files) > 1 || s.SkippedTotal() > 0 || s.Duplicates > 0 {
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "FILE\tEVENTS\tDUPLICATES\tSKIPPED\tFIRST EVENT\tLAST EVENT")
@@ -293,8 +293,8 @@ func nothingRead(s *audit.Summary) error {
 	if len(s.Files) == 0 {
 		return fmt.Errorf("no audit event read: no input file")
 	}
-	if n := s.SkippedTotal(); n > 0 {
-		return fmt.Errorf("no audit event read from %d input file(s): every piece of input was bad input (%d skipped%s); is this an audit log?", len(s.Files), n, reasonList(s.Skipped))
+	if s.SkippedTotal() > 0 {
+		return fmt.Errorf("no audit event read from %d input file(s): %s; is this an audit log?", len(s.Files), s.SkippedPhrase())
 	}
 	return fmt.Errorf("no audit event read from %d input file(s): they are empty", len(s.Files))
 }

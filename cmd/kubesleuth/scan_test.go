@@ -153,3 +153,12 @@ func TestNotEvaluableCountsEvents(t *testing.T) {
 		t.Errorf("summary does not count events: %s", stderr)
 	}
 }
+
+// TestScanSummarySaysWhatWasSkipped: the closing sentence counts skipped pieces by what
+// they are (lines, values, files), not as "inputs".
+func TestScanSummarySaysWhatWasSkipped(t *testing.T) {
+	_, _, stderr := runCmd(t, "", "scan", filepath.Join(auditFixtures, "bad-lines.jsonl"))
+	if want := "0 duplicates dropped, 3 lines skipped (malformed 1, no_audit_id 1, not_an_event 1)."; !strings.Contains(stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, stderr)
+	}
+}

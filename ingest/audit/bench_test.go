@@ -81,3 +81,29 @@ func BenchmarkReader(b *testing.B) {
 	}
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// BenchmarkReaderDocument is the structural scanner's path: a pretty-printed JSON array
+// of distinct RequestResponse events (what `jq .` or an export hands over).
+func BenchmarkReaderDocument(b *testing.B) {
+	const n = 5000
+	evs := make([]json.RawMessage, n)
+	for i := range evs {
+		evs[i] = bytes.Replace([]byte(benchPodLine), []byte("7e5d9b1a-7f2c-4d8e-9a61-2c4b8f0e1d23"), []byte(fmt.Sprintf("7e5d9b1a-7f2c-4d8e-9a61-%012d", i)), 1)
+	}
+	data, err := json.MarshalIndent(evs, "", "  ")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r := NewReader([]Input{{Path: "-"}}, Options{Stdin: bytes.NewReader(data)})
+		if err := r.Each(context.Background(), func(Record) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+		if s := r.Summary(); s.Events != n || s.SkippedTotal() != 0 {
+			b.Fatalf("events %d, skipped %v", s.Events, s.Skipped)
+		}
+	}
+	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "events/s")
+}

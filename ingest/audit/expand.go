@@ -1,11 +1,13 @@
 package audit
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -20,102 +22,222 @@ type Input struct {
 	Size int64  // on disk (compressed size for .gz); 0 for standard input
 }
 
-// Expand turns command-line arguments into the inputs to read, in reading order.
+// Expand turns command-line arguments into the inputs to read, in reading order (see
+// ExpandNotes, which also says what it skipped).
+func Expand(args []string) ([]Input, error) {
+	inputs, _, err := ExpandNotes(args)
+	return inputs, err
+}
+
+// ExpandNotes turns command-line arguments into the inputs to read, in reading order.
 // A folder is walked recursively (hidden entries skipped) and a glob is expanded; the
 // files each yields are put in rotation order, oldest first (see SortRotated). Explicit
-// file arguments keep the order given. It fails when a path does not exist or a glob
-// matches nothing: the caller asked for input that is not there.
-func Expand(args []string) ([]Input, error) {
-	var out []Input
-	seen := map[string]bool{}
-	add := func(p string, size int64) {
-		if p != StdinName {
-			if abs, err := filepath.Abs(p); err == nil {
-				if seen[abs] {
-					return
-				}
-				seen[abs] = true
-			}
-		}
-		out = append(out, Input{Path: p, Size: size})
-	}
+// file arguments keep the order given. Links inside a folder are followed, to files and
+// to folders; each file is read once however many names lead to it (the name that is not
+// a link wins), and a link back to a folder above it is not followed. Each link (or
+// second name) skipped that way, and each dangling link, is returned as a note naming it
+// and its target. It fails when a path does not exist, a folder holds no files or
+// cannot be read, or a glob matches nothing: the caller asked for input that is not
+// there.
+func ExpandNotes(args []string) ([]Input, []*InputError, error) {
+	x := &expander{paths: map[string]bool{}, files: map[fileID]string{}, dirs: map[fileID]string{}}
 	for _, a := range args {
 		switch {
 		case a == StdinName:
-			add(a, 0)
+			x.out = append(x.out, Input{Path: a})
 		case strings.ContainsAny(a, "*?["):
 			matches, err := filepath.Glob(a)
 			if err != nil {
-				return nil, fmt.Errorf("bad pattern %q: %w", a, err)
+				return nil, nil, fmt.Errorf("bad pattern %q: %w", a, err)
 			}
-			var files []Input
+			var files []found
 			for _, m := range matches {
 				st, err := os.Stat(m)
 				if err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				if st.Mode().IsRegular() {
-					files = append(files, Input{Path: m, Size: st.Size()})
+					files = append(files, found{path: m, info: st, target: linkTarget(m)})
 				}
 			}
 			if len(files) == 0 {
-				return nil, fmt.Errorf("no files match %q", a)
+				return nil, nil, fmt.Errorf("no files match %q", a)
 			}
-			SortRotated(files)
-			for _, f := range files {
-				add(f.Path, f.Size)
-			}
+			x.addAll(files)
 		default:
 			st, err := os.Stat(a)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if !st.IsDir() {
-				add(a, st.Size())
+				x.addAll([]found{{path: a, info: st, target: linkTarget(a)}})
 				continue
 			}
-			files, err := walk(a)
+			n, err := x.walk(a, st)
 			if err != nil {
-				return nil, err
+				return nil, nil, fmt.Errorf("reading folder %s: %w", a, err)
 			}
-			if len(files) == 0 {
-				return nil, fmt.Errorf("folder %s holds no files", a)
-			}
-			for _, f := range files {
-				add(f.Path, f.Size)
+			if n == 0 {
+				return nil, nil, fmt.Errorf("folder %s holds no files", a)
 			}
 		}
 	}
-	return out, nil
+	return x.out, x.notes, nil
 }
 
-func walk(root string) ([]Input, error) {
-	var files []Input
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p != root && strings.HasPrefix(d.Name(), ".") {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		files = append(files, Input{Path: p, Size: info.Size()})
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("reading folder %s: %w", root, err)
+// expander keeps what was found so far. Its maps grow with the number of files and
+// folders named, not with their content.
+type expander struct {
+	out   []Input
+	notes []*InputError
+	paths map[string]bool   // absolute paths taken
+	files map[fileID]string // file identity -> the path it is read as
+	dirs  map[fileID]string // folder identity -> the path it was walked as
+}
+
+// found is a file met while expanding; target is set when path itself is a link.
+type found struct {
+	path   string
+	info   fs.FileInfo
+	target string
+}
+
+func linkTarget(p string) string {
+	if st, err := os.Lstat(p); err == nil && st.Mode()&fs.ModeSymlink != 0 {
+		t, _ := os.Readlink(p)
+		return t
 	}
-	SortRotated(files)
-	return files, nil
+	return ""
+}
+
+func (x *expander) note(path string, reason Reason, format string, a ...any) {
+	x.notes = append(x.notes, &InputError{File: path, Reason: reason, Unit: UnitFile, Msg: fmt.Sprintf(format, a...)})
+}
+
+// claim takes f unless its file is taken already (noted, unless it is the very same
+// path named again, which is silently read once).
+func (x *expander) claim(f found) bool {
+	abs, err := filepath.Abs(f.path)
+	if err == nil {
+		if x.paths[abs] {
+			return false
+		}
+	}
+	id := idOf(f.path, f.info)
+	if prev, ok := x.files[id]; ok {
+		if f.target != "" {
+			x.note(f.path, LinkRepeat, "a link to %s, which is read already as %s; not read again", f.target, prev)
+		} else {
+			x.note(f.path, LinkRepeat, "the same file as %s (another name for it), which is read already; not read again", prev)
+		}
+		return false
+	}
+	if err == nil {
+		x.paths[abs] = true
+	}
+	x.files[id] = f.path
+	return true
+}
+
+func (x *expander) addAll(files []found) {
+	for _, f := range files {
+		if x.claim(f) {
+			x.out = append(x.out, Input{Path: f.path, Size: f.info.Size()})
+		}
+	}
+}
+
+// walk adds the files under root in rotation order: first the tree itself, then what
+// its links lead to, so that a file or folder is taken under its own name before any
+// link to it. Files met twice are dropped (and noted) before rotation order is applied.
+// n counts the files found, taken or not.
+func (x *expander) walk(root string, rootInfo fs.FileInfo) (n int, err error) {
+	type link struct {
+		path      string
+		ancestors []fileID // the folders above it, itself excluded
+	}
+	var files []found
+	var links []link
+	var walkDir func(dir string, ancestors []fileID) error
+	walkDir = func(dir string, ancestors []fileID) error {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), ".") {
+				continue
+			}
+			p := filepath.Join(dir, e.Name())
+			t := e.Type()
+			switch {
+			case t&fs.ModeSymlink != 0:
+				links = append(links, link{p, ancestors})
+			case t.IsDir():
+				info, err := e.Info()
+				if err != nil {
+					return err
+				}
+				id := idOf(p, info)
+				if _, seen := x.dirs[id]; seen {
+					continue // a folder mounted twice
+				}
+				x.dirs[id] = p
+				if err := walkDir(p, append(ancestors[:len(ancestors):len(ancestors)], id)); err != nil {
+					return err
+				}
+			case t.IsRegular():
+				info, err := e.Info()
+				if err != nil {
+					return err
+				}
+				files = append(files, found{path: p, info: info})
+			}
+		}
+		return nil
+	}
+	rootID := idOf(root, rootInfo)
+	x.dirs[rootID] = root
+	if err := walkDir(root, []fileID{rootID}); err != nil {
+		return 0, err
+	}
+	// links met while walking what a link leads to are appended and followed in turn
+	for i := 0; i < len(links); i++ {
+		l := links[i]
+		target, _ := os.Readlink(l.path)
+		info, err := os.Stat(l.path)
+		if err != nil {
+			x.note(l.path, Unreadable, "a link to %s, which cannot be reached (%v); skipped", target, errors.Unwrap(err))
+			continue
+		}
+		switch {
+		case info.IsDir():
+			id := idOf(l.path, info)
+			if slices.Contains(l.ancestors, id) {
+				x.note(l.path, LinkLoop, "a link to %s, a folder above it (a loop); not followed", target)
+				continue
+			}
+			if prev, seen := x.dirs[id]; seen {
+				x.note(l.path, LinkRepeat, "a link to %s, a folder read already as %s; not followed", target, prev)
+				continue
+			}
+			x.dirs[id] = l.path
+			if err := walkDir(l.path, append(l.ancestors[:len(l.ancestors):len(l.ancestors)], id)); err != nil {
+				return 0, err
+			}
+		case info.Mode().IsRegular():
+			files = append(files, found{path: l.path, info: info, target: target})
+		}
+	}
+	var ins []Input
+	for _, f := range files {
+		if x.claim(f) {
+			ins = append(ins, Input{Path: f.path, Size: f.info.Size()})
+		}
+	}
+	SortRotated(ins)
+	x.out = append(x.out, ins...)
+	return len(files), nil
 }
 
 var (
@@ -175,4 +297,15 @@ func SortRotated(files []Input) {
 		}
 		return files[i].Path < files[j].Path
 	})
+}
+
+// resolved is path with every link resolved, or its absolute form when that fails.
+func resolved(path string) string {
+	if r, err := filepath.EvalSymlinks(path); err == nil {
+		if abs, err := filepath.Abs(r); err == nil {
+			return abs
+		}
+	}
+	abs, _ := filepath.Abs(path)
+	return abs
 }

@@ -1,10 +1,8 @@
 package audit
 
 import (
-	"fmt"
 	"regexp"
 	"strings"
-	"time"
 
 	gojson "github.com/goccy/go-json"
 	authnv1 "k8s.io/api/authentication/v1"
@@ -57,7 +55,7 @@ var grpcToHTTP = map[int]int32{
 // operation id) becomes the auditID.
 func fromGKE(p *gkePayload, e *gkeEntry) decoded {
 	if p.ServiceName != "k8s.io" {
-		return decoded{reason: OtherService, msg: fmt.Sprintf("cloud audit entry of service %q, not k8s.io", p.ServiceName)}
+		return decoded{reason: OtherService, msg: "cloud audit entry of service " + preview(p.ServiceName) + ", not k8s.io"}
 	}
 	id := e.InsertID
 	if e.Operation != nil && e.Operation.ID != "" {
@@ -66,9 +64,12 @@ func fromGKE(p *gkePayload, e *gkeEntry) decoded {
 	if id == "" {
 		return decoded{reason: NoAuditID, msg: "GKE audit entry without insertId or operation id"}
 	}
-	ts, err := time.Parse(time.RFC3339Nano, e.Timestamp)
-	if err != nil {
-		return decoded{reason: Malformed, msg: fmt.Sprintf("GKE audit entry with bad timestamp %q", e.Timestamp)}
+	if e.Timestamp == "" {
+		return decoded{reason: NoTimestamp, msg: "GKE audit entry without timestamp"}
+	}
+	ts, msg := checkTime("timestamp", e.Timestamp)
+	if msg != "" {
+		return decoded{reason: BadTimestamp, msg: "GKE audit entry " + msg}
 	}
 	ev := &auditv1.Event{
 		TypeMeta:                 metav1.TypeMeta{Kind: "Event", APIVersion: apiVersionV1},
@@ -91,7 +92,7 @@ func fromGKE(p *gkePayload, e *gkeEntry) decoded {
 	ev.ObjectRef = ref
 	ev.RequestURI = gkeRequestURI(ref)
 	code := int32(200)
-	msg := ""
+	msg = ""
 	if p.Status != nil {
 		if c, ok := grpcToHTTP[p.Status.Code]; ok {
 			code = c

@@ -32,8 +32,13 @@ type Options struct {
 	Workers int
 	// KeepDuplicates passes repeated auditID+stage events on instead of dropping them.
 	KeepDuplicates bool
-	// OnError is called, in input order, for every piece of bad input.
+	// OnError is called, in input order, for every piece of bad input, and first for
+	// every path in Notes.
 	OnError func(*InputError)
+	// Notes are paths ExpandNotes skipped (links to a loop or to what is read already,
+	// dangling links). They are reported and counted (as files) before the first input,
+	// and never end the run under Strict: they are not bad content.
+	Notes []*InputError
 	// Stdin is read for the input "-". Default os.Stdin.
 	Stdin io.Reader
 	// Prepare, when set, is called once by each decoding goroutine; the function it
@@ -70,13 +75,15 @@ type Reader struct {
 	sum    Summary
 }
 
-// Open expands the arguments (files, folders, globs, "-") and prepares a Reader. It
-// fails when an argument names nothing readable.
+// Open expands the arguments (files, folders, globs, "-") and prepares a Reader; what
+// the expansion skipped (see ExpandNotes) is reported as Options.Notes. It fails when an
+// argument names nothing readable.
 func Open(args []string, opts Options) (*Reader, error) {
-	inputs, err := Expand(args)
+	inputs, notes, err := ExpandNotes(args)
 	if err != nil {
 		return nil, err
 	}
+	opts.Notes = append(notes, opts.Notes...)
 	return NewReader(inputs, opts), nil
 }
 
@@ -92,9 +99,9 @@ func NewReader(inputs []Input, opts Options) *Reader {
 		opts.Stdin = os.Stdin
 	}
 	r := &Reader{inputs: inputs, opts: opts}
-	r.sum.Skipped = map[Reason]int{}
+	r.sum.Skipped, r.sum.SkippedUnits = map[Reason]int{}, map[Unit]int{}
 	for _, in := range inputs {
-		r.sum.Files = append(r.sum.Files, &FileStats{Path: in.Path, Bytes: in.Size, Skipped: map[Reason]int{}})
+		r.sum.Files = append(r.sum.Files, &FileStats{Path: in.Path, Bytes: in.Size, Skipped: map[Reason]int{}, SkippedUnits: map[Unit]int{}})
 	}
 	return r
 }
@@ -124,6 +131,7 @@ type item struct {
 	start, end int // data = batch.buf[start:end]
 	line       int
 	off        int64
+	unit       Unit        // what the item is: a whole line, or a value of a document
 	bad        *InputError // set: report this instead of decoding
 }
 
@@ -212,7 +220,9 @@ func (r *Reader) collect(ctx context.Context, order <-chan *batch, fn func(Recor
 
 	report := func(fs *FileStats, e *InputError) error {
 		fs.Skipped[e.Reason]++
+		fs.SkippedUnits[e.Unit]++
 		r.sum.Skipped[e.Reason]++
+		r.sum.SkippedUnits[e.Unit]++
 		if r.opts.OnError != nil {
 			r.opts.OnError(e)
 		}
@@ -220,6 +230,13 @@ func (r *Reader) collect(ctx context.Context, order <-chan *batch, fn func(Recor
 			return e
 		}
 		return nil
+	}
+	for _, n := range r.opts.Notes {
+		r.sum.Skipped[n.Reason]++
+		r.sum.SkippedUnits[n.Unit]++
+		if r.opts.OnError != nil {
+			r.opts.OnError(n)
+		}
 	}
 	for b := range order {
 		<-b.done
@@ -236,7 +253,11 @@ func (r *Reader) collect(ctx context.Context, order <-chan *batch, fn func(Recor
 			}
 			for _, d := range b.out[i] {
 				if d.ev == nil {
-					e := &InputError{File: fs.Path, Line: it.line, Offset: it.off, Reason: d.reason, Msg: d.msg}
+					unit := it.unit
+					if d.inList {
+						unit = UnitValue
+					}
+					e := &InputError{File: fs.Path, Line: it.line, Offset: it.off, Reason: d.reason, Unit: unit, Msg: d.msg}
 					if err := report(fs, e); err != nil {
 						return err
 					}
@@ -317,19 +338,22 @@ func (p *splitter) batch() *batch {
 	return p.cur
 }
 
-func (p *splitter) add(data []byte, line int, off int64) {
+func (p *splitter) add(data []byte, line int, off int64, unit Unit) {
 	b := p.batch()
 	start := len(b.buf)
 	b.buf = append(b.buf, data...)
-	b.items = append(b.items, item{start: start, end: len(b.buf), line: line, off: off})
+	b.items = append(b.items, item{start: start, end: len(b.buf), line: line, off: off, unit: unit})
 	if len(b.buf) >= batchBytes || len(b.items) >= batchItems {
 		p.flush()
 	}
 }
 
-func (p *splitter) bad(line int, off int64, reason Reason, format string, a ...any) {
+func (p *splitter) bad(line int, off int64, reason Reason, unit Unit, format string, a ...any) {
 	b := p.batch()
-	b.items = append(b.items, item{line: line, off: off, bad: &InputError{File: p.path(), Line: line, Offset: off, Reason: reason, Msg: fmt.Sprintf(format, a...)}})
+	b.items = append(b.items, item{line: line, off: off, bad: &InputError{File: p.path(), Line: line, Offset: off, Reason: reason, Unit: unit, Msg: fmt.Sprintf(format, a...)}})
+	if len(b.items) >= batchItems {
+		p.flush()
+	}
 }
 
 func (p *splitter) flush() {
@@ -363,15 +387,19 @@ func (c countingReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
+var bom = []byte("\xef\xbb\xbf")
+
 func (p *splitter) split() {
 	in := p.r.inputs[p.file]
 	var src io.Reader
 	if in.Path == StdinName {
-		src = p.r.opts.Stdin
+		src = stdinReader(p.ctx, p.r.opts.Stdin)
 	} else {
-		f, err := os.Open(in.Path)
+		f, err := openInput(p.ctx, in.Path)
 		if err != nil {
-			p.bad(0, 0, Unreadable, "cannot open: %v", err)
+			if p.ctx.Err() == nil {
+				p.bad(0, 0, Unreadable, UnitFile, "cannot open: %v", err)
+			}
 			return
 		}
 		defer f.Close()
@@ -383,7 +411,7 @@ func (p *splitter) split() {
 	if magic, _ := raw.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		zr, err := gzip.NewReader(raw)
 		if err != nil {
-			p.bad(0, 0, Truncated, "not a readable gzip stream: %v", err)
+			p.bad(0, 0, Truncated, UnitFile, "not a readable gzip stream: %v", err)
 			return
 		}
 		defer zr.Close()
@@ -396,130 +424,170 @@ func (p *splitter) split() {
 		p.ioError(gz, 1, 0, err)
 		return
 	}
-	var off int64
-	if bytes.HasPrefix(head, []byte("\xef\xbb\xbf")) {
-		br.Discard(3)
-		head = head[3:]
-		off = 3
-	}
-	if isBinary(head) {
-		p.bad(0, 0, Binary, "binary file (not JSON text), skipped")
+	if isBinary(bytes.TrimPrefix(head, bom)) {
+		p.bad(0, 0, Binary, UnitFile, "binary file (not JSON text), skipped")
 		return
 	}
-	trimmed := bytes.TrimLeft(head, " \t\r\n")
-	if isDocument(trimmed) {
-		p.document(br, gz, off)
-		return
-	}
-	p.lines(br, gz, off)
+	p.run(br, gz)
 }
 
-// isDocument tells a JSON document (an array, or an object spread over several lines)
-// from JSON lines (one complete value per line).
-func isDocument(head []byte) bool {
-	if len(head) == 0 {
-		return false
-	}
-	if head[0] == '[' {
-		return true
-	}
-	if head[0] != '{' {
-		return false
-	}
-	nl := bytes.IndexByte(head, '\n')
-	if nl < 0 {
-		return false // one long line, or a single line without newline
-	}
-	return !validJSON(bytes.TrimSpace(head[:nl]))
-}
-
-// isBinary reports text that cannot be JSON: NUL bytes, or many control or invalid
-// UTF-8 bytes at the start of the file.
+// isBinary tells a file that is no text at all (an executable, an image, an archive)
+// from a text file with some bad bytes in it, whose other lines are still read: the
+// first 8 KiB are binary when more than a tenth of them are control bytes or invalid
+// UTF-8, some of those are not NUL (a run of NULs is what a crash leaves in a log), and
+// no line among them starts like JSON text.
 func isBinary(head []byte) bool {
 	if len(head) == 0 {
 		return false
 	}
-	if bytes.IndexByte(head, 0) >= 0 {
-		return true
-	}
-	bad := 0
+	bad, nonNUL := 0, false
 	for i := 0; i < len(head); {
 		r, size := utf8.DecodeRune(head[i:])
 		if (r == utf8.RuneError && size == 1) || (r < 0x20 && r != '\n' && r != '\r' && r != '\t') {
 			// a rune cut off by the end of the peek window is not bad
 			if !(r == utf8.RuneError && len(head)-i < utf8.UTFMax && !utf8.FullRune(head[i:])) {
 				bad++
+				nonNUL = nonNUL || r != 0
 			}
 		}
 		i += size
 	}
-	return bad*10 > len(head)
+	if bad*10 <= len(head) || !nonNUL {
+		return false
+	}
+	for rest := head; len(rest) > 0; {
+		line := rest
+		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
+			line, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		if jsonTextLine(line) {
+			return false
+		}
+	}
+	return true
+}
+
+// jsonTextLine reports a line that begins like JSON text: { or [ after indentation,
+// then at least 16 bytes of clean text (or all of a shorter line). Random bytes do
+// this about once in 10^9 lines.
+func jsonTextLine(line []byte) bool {
+	line = bytes.TrimLeft(line, " \t")
+	if len(line) == 0 || (line[0] != '{' && line[0] != '[') {
+		return false
+	}
+	n := min(len(line), 17)
+	if n < 2 {
+		return false
+	}
+	for _, c := range line[:n] {
+		if c < 0x20 && c != '\t' && c != '\r' {
+			return false
+		}
+	}
+	return utf8.Valid(line[:n]) || !utf8.FullRune(line[n-1:])
 }
 
 func (p *splitter) ioError(gz bool, line int, off int64, err error) {
+	if p.ctx.Err() != nil {
+		return // cancelled: not bad input
+	}
 	if gz && (errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, gzip.ErrChecksum) || errors.Is(err, gzip.ErrHeader)) {
-		p.bad(line, off, Truncated, "gzip stream truncated or corrupt (%v); the rest of the file is lost", err)
+		p.bad(line, off, Truncated, UnitFile, "gzip stream truncated or corrupt (%v); the rest of the file is lost", err)
 		return
 	}
-	p.bad(line, off, Unreadable, "read error: %v", err)
+	p.bad(line, off, Unreadable, UnitFile, "read error: %v; the rest of the file is lost", err)
 }
 
-// lines splits JSON lines. A line over the limit is skipped without being buffered whole.
-func (p *splitter) lines(br *bufio.Reader, gz bool, off int64) {
+// run splits one input. The fast path is a line that is one complete JSON value: it is
+// handed to the decoder as it is (the decoder finds anything wrong with it). Any other
+// non-blank line (the start of a pretty-printed document, a line over the limit, a
+// truncated or stray line) goes to the structural scanner, which takes the values that
+// begin there and hands back at the start of a later line. A line over the limit is not
+// buffered beyond the limit: the scanner streams it.
+func (p *splitter) run(br *bufio.Reader, gz bool) {
 	limit := p.r.opts.MaxLineBytes
+	s := &docScanner{ctx: p.ctx, br: br, limit: limit, line: 1}
+	s.emit = func(data []byte, line int, off int64, tooLong bool, unit Unit) {
+		switch {
+		case !tooLong:
+			p.add(data, line, off, unit)
+		case unit == UnitLine:
+			p.bad(line, off, TooLong, unit, "line longer than %d bytes (--max-line), skipped", limit)
+		default:
+			p.bad(line, off, TooLong, unit, "JSON value longer than %d bytes (--max-line), skipped", limit)
+		}
+	}
+	s.bad = func(line int, off int64, unit Unit, msg string) { p.bad(line, off, Malformed, unit, "%s", msg) }
 	var long []byte
-	line := 0
 	for {
 		if p.ctx.Err() != nil {
 			return
 		}
 		chunk, err := br.ReadSlice('\n')
-		line++
-		start := off
-		off += int64(len(chunk))
+		more := false // the line goes on past chunk
 		if errors.Is(err, bufio.ErrBufferFull) {
 			// a line longer than the buffer: gather it, up to the limit
 			long = append(long[:0], chunk...)
-			over := len(long) > limit
-			for errors.Is(err, bufio.ErrBufferFull) {
+			for errors.Is(err, bufio.ErrBufferFull) && len(long) <= limit {
 				chunk, err = br.ReadSlice('\n')
-				off += int64(len(chunk))
-				if !over {
-					long = append(long, chunk...)
-					if len(long) > limit {
-						over = true
-						long = long[:0]
-					}
-				}
+				long = append(long, chunk...)
 			}
-			if err != nil && !errors.Is(err, io.EOF) {
-				p.ioError(gz, line, start, err)
+			chunk = long
+			if errors.Is(err, bufio.ErrBufferFull) {
+				more, err = true, nil
+			}
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			// the partial line before a broken gzip stream is not trusted
+			p.ioError(gz, s.line, s.off, err)
+			return
+		}
+		eof := err != nil
+		if bytes.HasPrefix(chunk, bom) {
+			s.advance(len(bom), false)
+			chunk = chunk[len(bom):]
+		}
+		nl := len(chunk) > 0 && chunk[len(chunk)-1] == '\n'
+		switch {
+		case !more && len(chunk) <= limit && complete(chunk):
+			p.add(chunk, s.line, s.off, UnitLine)
+			s.advance(len(chunk), nl)
+		case !more && blank(chunk):
+			s.advance(len(chunk), nl)
+		default:
+			s.handOver(chunk)
+			done, err := s.scan()
+			if err != nil {
+				p.ioError(gz, s.line, s.off, err)
 				return
 			}
-			if over {
-				p.bad(line, start, TooLong, "line longer than %d bytes (--max-line), skipped", limit)
-			} else {
-				p.add(long, line, start)
-			}
-			if err != nil {
+			if done {
 				return
 			}
 			continue
 		}
-		if err != nil && !errors.Is(err, io.EOF) {
-			// the partial line before a broken gzip stream is not trusted
-			p.ioError(gz, line, start, err)
-			return
-		}
-		if len(chunk) > limit {
-			p.bad(line, start, TooLong, "line longer than %d bytes (--max-line), skipped", limit)
-		} else if !blank(chunk) {
-			p.add(chunk, line, start)
-		}
-		if err != nil {
+		if eof {
 			return
 		}
 	}
+}
+
+// complete reports a line that looks like one whole JSON object or array: { ... } or
+// [ ... ] once blanks are trimmed. It costs two bytes per line, not a scan.
+func complete(b []byte) bool {
+	i, j := 0, len(b)
+	for i < j && (b[i] == ' ' || b[i] == '\t') {
+		i++
+	}
+	for j > i && (b[j-1] == '\n' || b[j-1] == '\r' || b[j-1] == ' ' || b[j-1] == '\t') {
+		j--
+	}
+	if j-i < 2 {
+		return false
+	}
+	return (b[i] == '{' && b[j-1] == '}') || (b[i] == '[' && b[j-1] == ']')
 }
 
 func blank(b []byte) bool {
@@ -530,27 +598,3 @@ func blank(b []byte) bool {
 	}
 	return true
 }
-
-// document streams the values of JSON documents.
-func (p *splitter) document(br *bufio.Reader, gz bool, off int64) {
-	s := &docScanner{r: br, line: 1, off: off, limit: p.r.opts.MaxLineBytes}
-	s.emit = func(data []byte, line int, off int64, tooLong bool) {
-		if tooLong {
-			p.bad(line, off, TooLong, "JSON value longer than %d bytes (--max-line), skipped", s.limit)
-			return
-		}
-		p.add(data, line, off)
-	}
-	err := s.run()
-	var de *errDoc
-	switch {
-	case err == nil:
-	case errors.As(err, &de):
-		p.bad(de.line, s.off, Malformed, "%s; the rest of the document is skipped", de.msg)
-	default:
-		p.ioError(gz, s.line, s.off, err)
-	}
-}
-
-// validJSON is the decoder's validity check, kept in one place.
-func validJSON(b []byte) bool { return len(b) > 0 && jsonValid(b) }

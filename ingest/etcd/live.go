@@ -216,7 +216,7 @@ func (l *Live) Each(ctx context.Context, prefix string, fn func(Record) error) e
 			clientv3.WithRev(l.Revision), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
 		cancel()
 		if err != nil {
-			return fmt.Errorf("listing %s from %q at revision %d: %w", prefix, start, l.Revision, err)
+			return fmt.Errorf("listing %s from %s at revision %d: %w", QuoteKey(prefix), QuoteKey(start), l.Revision, err)
 		}
 		for _, kv := range resp.Kvs {
 			rec := Record{Key: string(kv.Key), Value: kv.Value, CreateRevision: kv.CreateRevision,
@@ -255,7 +255,7 @@ func (l *Live) history(ctx context.Context, cur interface {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("reading %s at revision %d: %w", key, rev, err)
+			return fmt.Errorf("reading %s at revision %d: %w", QuoteKey(key), rev, err)
 		}
 		if len(resp.Kvs) == 0 {
 			return nil

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,8 +75,13 @@ func OpenSnapshot(path string) (*Snapshot, error) {
 	if err := s.view(func(tx *bolt.Tx) error {
 		if tx.Bucket(keyBucket) == nil {
 			var names []string
-			_ = tx.ForEach(func(name []byte, _ *bolt.Bucket) error { names = append(names, string(name)); return nil })
-			return fmt.Errorf("snapshot %s is a bbolt file without etcd's %q bucket (buckets: %q): not an etcd snapshot", path, keyBucket, names)
+			_ = tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+				if len(names) < 10 {
+					names = append(names, QuoteKey(string(name)))
+				}
+				return nil
+			})
+			return fmt.Errorf("snapshot %s is a bbolt file without etcd's %q bucket (buckets: %s): not an etcd snapshot", path, keyBucket, strings.Join(names, ", "))
 		}
 		return nil
 	}); err != nil {
@@ -194,7 +200,7 @@ func (s *Snapshot) Each(ctx context.Context, fn func(Record) error) error {
 			main, sub, tomb, perr := ParseRevisionKey(k)
 			rec.ModRevision, rec.SubRevision, rec.Deleted = main, sub, tomb
 			if perr != nil {
-				rec.Err = fmt.Errorf("revision key %x: %w", k, perr)
+				rec.Err = fmt.Errorf("%w (key %s)", perr, sized(k))
 			} else if uerr := proto.Unmarshal(v, &kv); uerr != nil {
 				rec.Err = fmt.Errorf("revision %d_%d: decoding mvccpb.KeyValue: %w", main, sub, uerr)
 			} else {

@@ -84,7 +84,7 @@ func parseEncrypted(v []byte) (Envelope, error) {
 	for i := range fields {
 		j := bytes.IndexByte(rest, ':')
 		if j < 0 || j > 256 {
-			return Envelope{Encoding: EncEncrypted}, fmt.Errorf("encrypted value with a malformed prefix %q", clipBytes(v, 48))
+			return Envelope{Encoding: EncEncrypted}, fmt.Errorf("encrypted value with a malformed prefix: want k8s:enc:<provider>:<version>:<key name>: (%s)", sized(v))
 		}
 		fields[i] = string(rest[:j])
 		rest = rest[j+1:]
@@ -92,7 +92,7 @@ func parseEncrypted(v []byte) (Envelope, error) {
 	e := Envelope{Encoding: EncEncrypted, Provider: fields[0], ProviderVersion: fields[1], KeyName: fields[2]}
 	e.Prefix = string(v[:len(v)-len(rest)])
 	if e.Provider == "" || e.KeyName == "" {
-		return e, fmt.Errorf("encrypted value with an empty provider or key name in %q", e.Prefix)
+		return e, fmt.Errorf("encrypted value with an empty provider or key name in %s", quotePrefix(e.Prefix))
 	}
 	if e.Provider == "kms" && e.ProviderVersion == "v2" {
 		var obj kmsv2api.EncryptedObject
@@ -101,13 +101,6 @@ func parseEncrypted(v []byte) (Envelope, error) {
 		}
 	}
 	return e, nil
-}
-
-func clipBytes(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[:n]
-	}
-	return b
 }
 
 var (
@@ -119,7 +112,9 @@ var (
 // DecodeObject turns a plaintext value (after decryption, if it was encrypted) into a
 // typed object through the apimachinery serializers and client-go's scheme: a
 // *corev1.Secret for a secret, and so on. JSON and CBOR values of kinds the scheme does not
-// know (custom resources) come back as *unstructured.Unstructured.
+// know (custom resources) come back as *unstructured.Unstructured. Its errors say what
+// failed and give the value's length and fingerprint, never the value (the serializers'
+// own messages may copy it whole); the serializer's error is kept for errors.As.
 func DecodeObject(v []byte) (runtime.Object, error) {
 	env, err := ParseEnvelope(v)
 	if err != nil {
@@ -127,11 +122,11 @@ func DecodeObject(v []byte) (runtime.Object, error) {
 	}
 	switch env.Encoding {
 	case EncEncrypted:
-		return nil, fmt.Errorf("value is encrypted (%s): decrypt it first", env.Prefix)
+		return nil, fmt.Errorf("value is encrypted (%s): decrypt it first", quotePrefix(env.Prefix))
 	case EncProtobuf:
 		obj, _, err := protoSerializer.Decode(v, nil, nil)
 		if err != nil {
-			return nil, fmt.Errorf("decoding protobuf: %w", err)
+			return nil, decodeErr(EncProtobuf, v, err)
 		}
 		return obj, nil
 	case EncCBOR:
@@ -143,7 +138,7 @@ func DecodeObject(v []byte) (runtime.Object, error) {
 		if _, _, err2 := cborSerializer.Decode(v, nil, u); err2 == nil {
 			return u, nil
 		}
-		return nil, fmt.Errorf("decoding CBOR: %w", err)
+		return nil, decodeErr(EncCBOR, v, err)
 	default:
 		obj, _, err := jsonSerializer.Decode(v, nil, nil)
 		if err == nil {
@@ -153,6 +148,6 @@ func DecodeObject(v []byte) (runtime.Object, error) {
 		if err2 := u.UnmarshalJSON(v); err2 == nil {
 			return u, nil
 		}
-		return nil, fmt.Errorf("decoding JSON: %w", err)
+		return nil, decodeErr(EncJSON, v, err)
 	}
 }
