@@ -99,3 +99,16 @@ func TestSignalsExitCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestIngestRefusesAFIFO: a FIFO given to ingest blocked forever (and its SHA-256, for
+// the chain of custody, cannot be taken): it is refused, naming the path.
+func TestIngestRefusesAFIFO(t *testing.T) {
+	fifo := filepath.Join(t.TempDir(), "pipe")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skipf("mkfifo: %v", err)
+	}
+	code, _, stderr := runCmd(t, "", "ingest", "--case", filepath.Join(t.TempDir(), "c"), fifo)
+	if code != exitUsage || !strings.Contains(stderr, "not a regular file") || !strings.Contains(stderr, fifo) {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}

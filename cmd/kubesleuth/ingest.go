@@ -113,13 +113,19 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 	}
 	var inputs []audit.Input
 	if len(args) > 0 {
-		if inputs, err = audit.Expand(args); err != nil {
+		var notes []*audit.InputError
+		if inputs, notes, err = audit.ExpandNotes(args); err != nil {
 			return usageError{err}
 		}
+		ropts.Notes = append(notes, ropts.Notes...)
 	}
 	for _, in := range inputs {
 		if in.Path == audit.StdinName {
 			return usagef("ingest reads files, not standard input (case.json records each file's SHA-256)")
+		}
+		// a FIFO or device is read once: its SHA-256 for the chain of custody cannot be taken
+		if fi, err := os.Stat(in.Path); err == nil && !fi.Mode().IsRegular() {
+			return usagef("%s is not a regular file (a pipe or device): ingest records each file's SHA-256, so copy it to a file first, or use kubesleuth scan", safeText(in.Path))
 		}
 	}
 	var etcdRes *index.EtcdResult
