@@ -299,7 +299,12 @@ func (c *Cluster) start() error {
 	for _, u := range staticUsers {
 		u.Token = randHex(16)
 		c.Users[u.Name] = u
-		fmt.Fprintf(&tokens, "%s,%s,%s,%q\n", u.Token, u.Name, u.UID, strings.Join(u.Groups, ","))
+		// No groups column for a user without groups: an empty one is a group named "".
+		fmt.Fprintf(&tokens, "%s,%s,%s", u.Token, u.Name, u.UID)
+		if len(u.Groups) > 0 {
+			fmt.Fprintf(&tokens, ",%q", strings.Join(u.Groups, ","))
+		}
+		tokens.WriteByte('\n')
 	}
 	tokenFile := filepath.Join(c.Dir, "tokens.csv")
 	if err := os.WriteFile(tokenFile, tokens.Bytes(), 0o600); err != nil {

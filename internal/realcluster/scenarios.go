@@ -1160,7 +1160,7 @@ func (d *Driver) webPodToken(pod string) (string, error) {
 	tr, err := cs.CoreV1().ServiceAccounts("prod").CreateToken(d.Ctx, "web", &authnv1.TokenRequest{Spec: authnv1.TokenRequestSpec{
 		// No audience: the apiserver's own, as for the kube-api-access projected volume.
 		ExpirationSeconds: ptr.To[int64](3607),
-		BoundObjectRef: &authnv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: p.Name, UID: p.UID}}}, metav1.CreateOptions{})
+		BoundObjectRef:    &authnv1.BoundObjectReference{Kind: "Pod", APIVersion: "v1", Name: p.Name, UID: p.UID}}}, metav1.CreateOptions{})
 	if err != nil {
 		return "", err
 	}
