@@ -169,8 +169,10 @@ type FixtureStats struct {
 
 // WriteFixture writes to path (0644) the events of the log files whose
 // requestReceivedTimestamp is in [from, to), thinned by thin (nil keeps all), each line
-// through red. It fails if a known secret survives redaction, naming its fingerprint.
-func WriteFixture(path string, files []string, from, to time.Time, red *Redactor, thin *Thinner) (FixtureStats, error) {
+// through red, and calls written (when not nil) with each event it writes, so that labels
+// name only events the fixture holds. It fails if a known secret survives redaction,
+// naming its fingerprint.
+func WriteFixture(path string, files []string, from, to time.Time, red *Redactor, thin *Thinner, written func(*Event)) (FixtureStats, error) {
 	st := FixtureStats{Path: path, Stages: map[string]int{}}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -190,6 +192,9 @@ func WriteFixture(path string, files []string, from, to time.Time, red *Redactor
 			line := red.Line(e.Raw)
 			if l := red.Leaks(line); len(l) > 0 {
 				return fmt.Errorf("%s: auditID %s: secrets %v survived redaction", file, e.AuditID, l)
+			}
+			if written != nil {
+				written(e)
 			}
 			st.Events++
 			st.Stages[string(e.Stage)]++

@@ -154,16 +154,11 @@ func record(ctx context.Context, keep, name, policy string, pre, scenarios []rea
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range files {
-		if err := realcluster.EachEvent(f, func(e *realcluster.Event) error { d.Attribute(e); return nil }); err != nil {
-			return nil, err
-		}
-	}
 	red := realcluster.NewRedactor(d.Secrets(), d.ShapeToken)
 	var stats []realcluster.FixtureStats
 	for _, o := range outs {
 		sp := spans[o.file]
-		st, err := realcluster.WriteFixture(filepath.Join(out, o.file), files, sp[0], sp[1], red, realcluster.NewThinner(3, time.Minute))
+		st, err := realcluster.WriteFixture(filepath.Join(out, o.file), files, sp[0], sp[1], red, realcluster.NewThinner(3, time.Minute), func(e *realcluster.Event) { d.Attribute(e) })
 		if err != nil {
 			return nil, err
 		}
