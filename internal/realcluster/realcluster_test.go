@@ -377,7 +377,9 @@ func TestRealAPIServerPolicies(t *testing.T) {
 			if tc.policy == PolicyMetadata {
 				want = 3
 			}
-			ws := waitEvents(t, c, want, func(e *Event) bool { return e.Verb == "watch" && e.Resource() == "configmaps" && e.User.Username == Admin })
+			ws := waitEvents(t, c, want, func(e *Event) bool {
+				return e.Verb == "watch" && e.Resource() == "configmaps" && e.User.Username == Admin
+			})
 			if got := stages(ws); !strings.HasSuffix(got, "ResponseStarted,ResponseComplete") {
 				t.Errorf("watch stages %s", got)
 			}
