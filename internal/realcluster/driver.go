@@ -369,16 +369,11 @@ func (d *Driver) WaitPods(namespace, prefix string, n int, timeout time.Duration
 			if !ok || !strings.HasPrefix(p.Name, prefix+"-") {
 				continue
 			}
-			switch ev.Type {
-			case watch.Added, watch.Modified:
-				seen[p.Name] = p.DeletionTimestamp == nil
-			case watch.Deleted:
+			// Only live pods count: a terminating one is on its way out.
+			if ev.Type == watch.Deleted || p.DeletionTimestamp != nil {
 				delete(seen, p.Name)
-			}
-			for k, live := range seen {
-				if !live {
-					delete(seen, k)
-				}
+			} else if ev.Type == watch.Added || ev.Type == watch.Modified {
+				seen[p.Name] = true
 			}
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%d of %d pods %s/%s-* after %s", len(seen), n, namespace, prefix, timeout)

@@ -98,7 +98,19 @@ func rawGet(t *testing.T, c *Cluster, path, token, xff string) (int, string) {
 	return resp.StatusCode, id
 }
 
+// needKubectl skips (fails when Required) a test that drives kubectl when there is none.
+func needKubectl(t *testing.T) {
+	t.Helper()
+	if _, err := KubectlPath(); err != nil {
+		if Required() {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+}
+
 func TestRealAPIServerShapes(t *testing.T) {
+	needKubectl(t)
 	c := Start(t, Options{})
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
