@@ -94,6 +94,13 @@ type Driver struct {
 	// shop is the team-a/shop pod the exec scenarios use.
 	shop string
 
+	// KubeletStandIn, set before StartNodes, makes the nodes' kubelet endpoint a stand-in
+	// that answers exec, attach and port-forward upgrades with 101 and log requests with
+	// text (kubelet.go); without it the endpoint is a closed port and the apiserver logs
+	// the dial error.
+	KubeletStandIn bool
+	standIn        *kubeletStandIn
+
 	clients   map[string]*kubernetes.Clientset
 	nodeStop  chan struct{}
 	nodeWG    sync.WaitGroup

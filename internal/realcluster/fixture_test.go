@@ -148,7 +148,7 @@ func TestAttribute(t *testing.T) {
 func TestFixtures(t *testing.T) {
 	dir := filepath.Join("..", "..", "testdata", "realapiserver")
 	files := map[string]map[string][]Event{} // file -> auditID -> events
-	for _, f := range []string{"benign.jsonl", "attacks.jsonl", "no-requestreceived.jsonl", "metadata-only.jsonl"} {
+	for _, f := range []string{"benign.jsonl", "attacks.jsonl", "no-requestreceived.jsonl", "metadata-only.jsonl", "kubelet-standin.jsonl"} {
 		evs, err := ReadEvents(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatal(err)

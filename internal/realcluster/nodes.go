@@ -26,7 +26,9 @@ const KubeletUserAgent = "kubelet/" + K8sVersion + " (linux/amd64) kubernetes/un
 // renews its lease in kube-node-lease every 10 seconds. This is a stand-in for the kubelet's
 // API traffic only (no kubelet can run here: there is no container runtime); the kubelet
 // endpoint it advertises is a port on 127.0.0.1 where nothing listens, so the apiserver's
-// exec, attach, port-forward and nodes/proxy requests fail to connect, on this machine only.
+// exec, attach, port-forward and log requests fail to connect — unless KubeletStandIn is
+// set, and then a stand-in answers them (kubelet.go). nodes/proxy to 127.0.0.1 is refused
+// by the apiserver itself either way.
 // The control-plane nodes are labelled and tainted by the admin afterwards, as kubeadm does.
 //
 // Each node also watches the pods bound to it (the kubelet's watch, a field selector on
@@ -58,6 +60,14 @@ func (d *Driver) registerNode(name string) error {
 	port, err := freePort()
 	if err != nil {
 		return err
+	}
+	if d.KubeletStandIn {
+		if d.standIn == nil {
+			if d.standIn, err = startKubeletStandIn(d.C.CA); err != nil {
+				return err
+			}
+		}
+		port = d.standIn.port
 	}
 	d.KubeletAt[name] = port
 	cs := d.ClientVia(user, Remote{UserAgent: KubeletUserAgent})
@@ -154,6 +164,10 @@ func (d *Driver) StopNodes() error {
 	close(d.nodeStop)
 	d.nodeWG.Wait()
 	d.nodeStop = nil
+	if d.standIn != nil {
+		d.standIn.close()
+		d.standIn = nil
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if len(d.nodeErrs) > 0 {

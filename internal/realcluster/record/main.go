@@ -1,8 +1,9 @@
 // Command record runs the scenarios against real control planes and writes the fixtures
 // of testdata/realapiserver (`make record-apiserver`): one cluster with PolicyDefault for
 // benign.jsonl and attacks.jsonl, one with PolicyNoRequestReceived and one with
-// PolicyMetadata for a subset of the scenarios, and labels.jsonl naming the events of
-// every scenario run.
+// PolicyMetadata for a subset of the scenarios, one whose nodes answer exec, attach,
+// port-forward and logs (the kubelet stand-in) for the streaming scenarios, and
+// labels.jsonl naming the events of every scenario run.
 package main
 
 import (
@@ -46,6 +47,12 @@ var subset = map[string]bool{
 	"impersonation-system-masters": true, "secret-enumeration": true,
 }
 
+// streaming is what the cluster with the kubelet stand-in records.
+var streaming = map[string]bool{
+	"developer-kubectl": true, "exec-shell": true, "exec-cloud-metadata": true, "attach": true,
+	"cp-out-of-pod": true, "port-forward": true, "privileged-pod": true,
+}
+
 type output struct {
 	file string
 	kind string // scenarios of this kind go to file ("" = all)
@@ -63,26 +70,35 @@ func run(ctx context.Context, out, keep string) error {
 	var summary []realcluster.FixtureStats
 
 	// The default policy: every scenario; the benign ones and the attacks in two files.
-	st, err := record(ctx, keep, "default", realcluster.PolicyDefault, nil, realcluster.Scenarios(), out, labels,
+	st, err := record(ctx, keep, "default", realcluster.PolicyDefault, false, nil, realcluster.Scenarios(), out, labels,
 		[]output{{"benign.jsonl", realcluster.KindBenign}, {"attacks.jsonl", realcluster.KindAttack}})
 	if err != nil {
 		return err
 	}
 	summary = append(summary, st...)
-	var pre, sub []realcluster.Scenario
+	var pre, sub, stream []realcluster.Scenario
 	for _, s := range realcluster.Scenarios() {
-		switch {
-		case setup[s.Name]:
+		if setup[s.Name] {
 			pre = append(pre, s)
-		case subset[s.Name]:
+			continue
+		}
+		if subset[s.Name] {
 			sub = append(sub, s)
 		}
+		if streaming[s.Name] {
+			stream = append(stream, s)
+		}
 	}
-	for _, v := range []struct{ name, policy, file string }{
-		{"no-requestreceived", realcluster.PolicyNoRequestReceived, "no-requestreceived.jsonl"},
-		{"metadata", realcluster.PolicyMetadata, "metadata-only.jsonl"},
+	for _, v := range []struct {
+		name, policy, file string
+		standIn            bool
+		scenarios          []realcluster.Scenario
+	}{
+		{"no-requestreceived", realcluster.PolicyNoRequestReceived, "no-requestreceived.jsonl", false, sub},
+		{"metadata", realcluster.PolicyMetadata, "metadata-only.jsonl", false, sub},
+		{"kubelet-standin", realcluster.PolicyDefault, "kubelet-standin.jsonl", true, stream},
 	} {
-		st, err := record(ctx, keep, v.name, v.policy, pre, sub, out, labels, []output{{v.file, ""}})
+		st, err := record(ctx, keep, v.name, v.policy, v.standIn, pre, v.scenarios, out, labels, []output{{v.file, ""}})
 		if err != nil {
 			return err
 		}
@@ -93,9 +109,10 @@ func run(ctx context.Context, out, keep string) error {
 	return nil
 }
 
-// record starts a cluster with policy, runs pre (not written) and then scenarios, and
-// writes the events of each output's scenarios to its file, and their labels.
-func record(ctx context.Context, keep, name, policy string, pre, scenarios []realcluster.Scenario, out string, labels *os.File, outs []output) ([]realcluster.FixtureStats, error) {
+// record starts a cluster with policy (its nodes answered by the kubelet stand-in when
+// standIn), runs pre (not written) and then scenarios, and writes the events of each
+// output's scenarios to its file, and their labels.
+func record(ctx context.Context, keep, name, policy string, standIn bool, pre, scenarios []realcluster.Scenario, out string, labels *os.File, outs []output) ([]realcluster.FixtureStats, error) {
 	opts := realcluster.Options{Policy: policy}
 	if keep != "" {
 		opts.Dir = filepath.Join(keep, name)
@@ -112,6 +129,7 @@ func record(ctx context.Context, keep, name, policy string, pre, scenarios []rea
 		return nil, err
 	}
 	d := realcluster.NewDriver(ctx, c, log.Printf)
+	d.KubeletStandIn = standIn
 	// Each output file covers the span of its scenarios: the first from the apiserver's
 	// readiness (the controllers starting, minting their tokens), the next from where the
 	// previous ended.
