@@ -6,8 +6,11 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 DEMO_DIR  ?= demo
 BENCH_DIR ?= $(HOME)/.cache/kubesleuth-bench
+# kube-apiserver, kube-controller-manager and kube-scheduler v1.37.2 (make apiserver)
+KUBESLEUTH_K8S_BIN ?= $(HOME)/.cache/kubesleuth/k8s-v1.37.2
+export KUBESLEUTH_K8S_BIN
 
-.PHONY: all build test bench demo lint fuzz clean
+.PHONY: all build test bench demo lint fuzz clean apiserver test-apiserver record-apiserver
 
 all: build
 
@@ -49,3 +52,15 @@ clean:
 ## bench-tui: the TUI's first screen, pivot and memory on make bench's 1M-event case (KUBESLEUTH_BENCH_CASE)
 bench-tui: build
 	BIN=$(BIN) BENCH_DIR=$(BENCH_DIR) GO=$(GO) bash scripts/bench-tui.sh
+
+## apiserver: build kube-apiserver, kube-controller-manager and kube-scheduler v1.37.2 from the module proxy into $(KUBESLEUTH_K8S_BIN) (about 5 minutes cold; nothing to do when built)
+apiserver:
+	bash tools/apiserver/build.sh $(KUBESLEUTH_K8S_BIN)
+
+## test-apiserver: the tests against a real kube-apiserver (internal/realcluster), required to run (not skip)
+test-apiserver: apiserver
+	KUBESLEUTH_APISERVER_REQUIRED=1 $(GO) test -count=1 -timeout 20m ./internal/realcluster/...
+
+## record-apiserver: run the scenarios on real control planes and rewrite testdata/realapiserver (a few minutes)
+record-apiserver: apiserver
+	$(GO) run ./internal/realcluster/record -out testdata/realapiserver
