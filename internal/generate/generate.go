@@ -94,14 +94,17 @@ type Options struct {
 	// the simulated cluster's own, BaseIdentities(APIServers); more adds a population of
 	// nodes, workload service accounts, people and CI jobs, each derived from its index
 	// (so 100,000 or more cost no memory per identity), with a heavy-tailed share of the
-	// requests: a few busy identities and a long tail. Every identity sends at least one
-	// request once the population has sent about twice as many requests as it has
-	// members. The attack scenarios' identities come on top.
+	// requests: a few busy identities and a long tail. Every identity of the population
+	// has sent a request once the population has sent twice as many requests as it has
+	// members; the cluster's own people and CI job come at random, so a run of less than
+	// an hour of simulated time may lack one of them. The attack scenarios' identities
+	// come on top.
 	Identities int
 	// Unique lists fields, among UniqueFields, that every request of the noise gets a
 	// fresh value of: "user" (the user name gets a per-request suffix, keeping its form:
-	// system:node:X-N, alice+N@example.com), "source-ip" (an address of 10.128.0.0/9,
-	// distinct for the first 8,388,608 requests), "user-agent" (a /rN suffix) and "name"
+	// system:node:X-N, alice+N@example.com), "source-ip" (an address of 10.128.0.0/10,
+	// which no simulated host uses, distinct for the first 4,194,304 requests),
+	// "user-agent" (a /rN suffix) and "name"
 	// (objectRef.name and the requestURI of every request that names an object; request
 	// and response bodies keep the simulated object's name). Stats.Unique counts the
 	// requests that got fresh values. Attack requests keep theirs.
@@ -212,7 +215,11 @@ func Scenarios() []string {
 // Audit writes opts.Events audit events to w as JSON lines and returns what it wrote.
 // It fails on invalid options or when writing to w or opts.Labels fails; the output is
 // then truncated at an arbitrary point.
-func Audit(w io.Writer, opts Options) (Stats, error) {
+func Audit(w io.Writer, opts Options) (Stats, error) { return audit(w, opts, nil) }
+
+// audit is Audit, calling trace (when not nil) with the apiserver, auditID and stage of
+// each line as it is made: the tests' view of what the output alone does not tell.
+func audit(w io.Writer, opts Options, trace func(ap int, auditID, stage string)) (Stats, error) {
 	if err := opts.Validate(); err != nil {
 		return Stats{}, err
 	}
@@ -220,6 +227,7 @@ func Audit(w io.Writer, opts Options) (Stats, error) {
 		opts.Start = DefaultStart
 	}
 	s := newSim(w, opts)
+	s.trace = trace
 	err := s.run()
 	if err == nil {
 		err = s.flushAll()
@@ -368,6 +376,7 @@ type sim struct {
 	uniqN                              uint64
 	aps                                []apiserver // len > 1 only for an HA control plane
 	population                         *population
+	trace                              func(ap int, auditID, stage string)
 }
 
 // apiserver is one apiserver of an HA control plane: its clock skew, and the block of its
@@ -721,6 +730,9 @@ func (s *sim) write(r *request, st stage, t int64) error {
 	}
 	b = append(b, '}', '\n')
 	s.buf = b
+	if s.trace != nil {
+		s.trace(r.ap, string(r.id[:]), stageNames[st])
+	}
 	if err := s.emit(b, r.ap, t); err != nil {
 		return err
 	}
@@ -842,7 +854,7 @@ func (s *sim) appendTail(b []byte, r *request) []byte {
 	}
 	rest := who.tail
 	if s.uniqIP {
-		n := (r.uniq - 1) & (1<<23 - 1)
+		n := (r.uniq - 1) & (1<<22 - 1)
 		b = append(b, `,"sourceIPs":["10.`...)
 		b = appendUint(b, 128+n>>16)
 		b = append(b, '.')

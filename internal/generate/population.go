@@ -305,7 +305,7 @@ func (p *population) entry(s *sim, k popKind, i int) *popEntry {
 	switch k {
 	case popNode:
 		j := uint64(i + 1)
-		ip := appendIPv4(scratch[:0], 10, 1+j>>16, j>>8&255, j&255)
+		ip := appendIPv4(scratch[:0], 10, 1+j>>16&63, j>>8&255, j&255) // 10.1-10.64: a node network of 4M addresses
 		n := &node{name: "k8s-pool-" + strconv.FormatUint(j, 10), uid: a.uuid(), leaseUID: a.uuid(), created: created,
 			ip: string(ip), leaseRV: s.rv, nodeRV: s.rv}
 		cred := append(ip[len(ip):], "X509SHA256="...)
