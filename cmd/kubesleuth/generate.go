@@ -109,18 +109,14 @@ names and levels, so the detections that need them still fire.`,
 			if cmd.Flags().Changed("bodies") {
 				opts.Bodies = &bodies
 			}
+			if apis < 1 {
+				return usagef("--apiservers must be between 1 and %d, got %d", generate.MaxAPIServers, apis)
+			}
 			if cmd.Flags().Changed("identities") && idents == 0 {
 				return usagef("--identities must be at least %d, got 0", generate.BaseIdentities(apis))
 			}
 			if err := opts.Validate(); err != nil {
-				// The options' own message, under the flags' names.
-				msg := strings.TrimPrefix(err.Error(), "generate: ")
-				for _, name := range []string{"identities", "apiservers", "bodies"} {
-					if strings.HasPrefix(msg, name+" ") {
-						msg = "--" + msg
-					}
-				}
-				return usagef("%s", msg)
+				return usagef("%s", flagMessage(err))
 			}
 			if start != "" {
 				t, err := time.Parse(time.RFC3339Nano, start)
@@ -225,6 +221,20 @@ func runGenerate(ctx context.Context, std stdio, opts generate.Options, output, 
 		fmt.Fprintf(std.err, "the log discloses %d secret values (Secrets logged at RequestResponse)\n", len(st.SecretValues))
 	}
 	return nil
+}
+
+// flagMessage turns an error of generate.Options.Validate into one that names the flag.
+func flagMessage(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "generate: ")
+	for _, p := range []struct{ prefix, flag string }{
+		{"identities ", "--"}, {"apiservers ", "--"}, {"bodies ", "--"},
+		{"cannot omit stage", "--omit-stages: "}, {"unknown unique field", "--unique: "},
+	} {
+		if strings.HasPrefix(msg, p.prefix) {
+			return p.flag + msg
+		}
+	}
+	return msg
 }
 
 // ctxWriter fails writes once its context is cancelled.
