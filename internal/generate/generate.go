@@ -107,7 +107,8 @@ type Options struct {
 	// "user-agent" (a /rN suffix) and "name"
 	// (objectRef.name and the requestURI of every request that names an object; request
 	// and response bodies keep the simulated object's name). Stats.Unique counts the
-	// requests that got fresh values. Attack requests keep theirs.
+	// requests that got a fresh value (with "name" alone, those that name an object),
+	// written or still in flight when the run ends. Attack requests keep theirs.
 	Unique []string
 	// APIServers is the number of apiservers of an HA control plane, 0 or 1 meaning one.
 	// With more, each client's requests go to one apiserver (a connection sticks to it),
@@ -533,7 +534,7 @@ func (s *sim) submit(r *request, latency int64) {
 		if s.bodies >= 0 {
 			r.level = s.bodyLevel(r)
 		}
-		if s.uniqUser || s.uniqIP || s.uniqUA || s.uniqName {
+		if s.uniqUser || s.uniqIP || s.uniqUA || s.uniqName && (r.ref.name != "" || r.ref.bodyName != "") {
 			s.uniqN++
 			s.stats.Unique++
 			r.uniq = s.uniqN

@@ -351,8 +351,8 @@ func TestUnique(t *testing.T) {
 					t.Fatalf("name %q is not in the requestURI %q", v, ev.RequestURI)
 				}
 			}
-			if st.Unique < len(noise) {
-				t.Errorf("Stats.Unique = %d, the log has %d noise requests", st.Unique, len(noise))
+			if st.Unique < len(owner) {
+				t.Errorf("Stats.Unique = %d, the log has %d fresh values", st.Unique, len(owner))
 			}
 			if want := len(noise); field == "name" {
 				if len(owner) < want/3 {
