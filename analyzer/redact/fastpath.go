@@ -207,6 +207,10 @@ func curlUserAt(doc []byte, end int) bool {
 		switch doc[k] {
 		case ':':
 			return true
+		case '%': // an exec argument: admin%3Apassword
+			if hasPrefixFold(doc[k:], "%3a") {
+				return true
+			}
 		case ' ', '"', '&', '\n':
 			if k > end {
 				return false
