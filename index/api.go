@@ -205,7 +205,8 @@ type Reader interface {
 }
 
 // Fields are the searchable field names, as used in queries and --facet. Time is not a
-// field: Query.From and Query.To bound it (--from, --to).
+// field: Query.From and Query.To bound it (--from, --to), and so do time: clauses
+// (timequery.go), which ApplyTime moves into them.
 var Fields = []string{
 	"auditID", "stage", "level", "verb", "user", "group", "impersonatedUser", "namespace",
 	"resource", "subresource", "name", "apiGroup", "sourceIP", "userAgent", "decision",
