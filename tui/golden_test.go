@@ -43,7 +43,7 @@ func TestGoldenComponents(t *testing.T) {
 			check("statusbar", m.statusView(w))
 			// the help takes the histogram's lines too, as Render gives them
 			check("help", m.help.View("Keys: search view", m.helpGroups(), w, l.Body+l.Hist))
-			press(t, m, "tab") // findings: the detail shows the finding
+			press(t, m, "shift+tab") // findings: the detail shows the finding
 			check("detail_finding", m.detail.View(w, l.DetailH, false))
 		})
 	}
@@ -60,7 +60,7 @@ func TestGoldenScreens(t *testing.T) {
 		{"context", []string{"j", "j", "c"}},
 		{"etcd", []string{"E"}},
 		{"secret", []string{"E", "S"}}, // the etcd view opens on its first secret
-		{"evidence", []string{"tab", "enter"}},
+		{"evidence", []string{"shift+tab", "enter"}},
 		{"help", []string{"?"}},
 		{"search_prompt", []string{"/"}},
 	}
