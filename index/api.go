@@ -155,7 +155,10 @@ type Info struct {
 // event decoded from it. SameAs is set when the file was not read because a finished ingest
 // already read a file of the same size and SHA-256 (that source's path).
 type SourceInfo struct {
-	Path        string     `json:"path"`
+	Path string `json:"path"`
+	// AbsPath is Path made absolute when it was ingested (chain of custody: a relative
+	// path says nothing once the case has moved).
+	AbsPath     string     `json:"abs_path,omitempty"`
 	Kind        string     `json:"kind"` // "audit" or "etcd-snapshot"
 	Size        int64      `json:"size"`
 	SHA256      string     `json:"sha256"`

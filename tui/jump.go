@@ -26,7 +26,7 @@ type jumpMsg struct {
 	pos   []int       // of each among the page's matches (hideAnswered), nil: all shown
 	raw   int
 	tail  []index.Row
-	newer int         // matches newer than rows[0]
+	newer int // matches newer than rows[0]
 	total int
 	done  bool // no older match
 	last  bool // put the cursor on the last row (G)

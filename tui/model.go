@@ -154,7 +154,7 @@ type Model struct {
 	help        *components.Help
 	findingHist []analyzer.Finding
 
-	detailGen int
+	detailGen  int
 	detailKey  string // what the detail pane shows ("e:"+ID or "f:"+FindingID)
 	detailFrom Pane   // the list whose selection it shows
 
@@ -211,7 +211,7 @@ func New(r index.Reader, o Options) *Model {
 		annotations: map[index.Target]index.Annotation{},
 		histCache:   map[string]histMsg{},
 		width:       80, height: 24,
-		collapse:    true,
+		collapse: true,
 	}
 	m.findings.Mark = func(f analyzer.Finding) string { return m.mark(index.Target{Kind: "finding", ID: FindingID(f)}) }
 	m.timeline.Mark = func(id index.EventID) string { return m.mark(index.Target{Kind: "event", ID: string(id)}) }

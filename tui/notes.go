@@ -80,4 +80,3 @@ func (m *Model) copyAnnotations() map[index.Target]index.Annotation {
 	}
 	return out
 }
-

@@ -303,8 +303,8 @@ func TestTUIExportNames(t *testing.T) {
 // TestTUIKeysGiveFeedback: a key that cannot act where it is pressed says why.
 func TestTUIKeysGiveFeedback(t *testing.T) {
 	for _, keys := range [][]string{
-		{"shift+tab", "z"},        // fold on a finding's detail
-		{"shift+tab", "y"},        // YAML on a finding's detail
+		{"shift+tab", "z"},  // fold on a finding's detail
+		{"shift+tab", "y"},  // YAML on a finding's detail
 		{"enter", "enter"},  // enter in the detail pane
 		{"d"},               // no such key
 		{"I", "k", "enter"}, // enter on a burst header

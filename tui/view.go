@@ -93,6 +93,10 @@ func (m *Model) Render() string {
 		errLines = common.Wrap(m.ctx.Styles.Error.Render(common.Clean(m.errText)), w, "  ")
 	}
 	l := computeLayout(w, h, m.promptKind != promptNone, len(errLines))
+	if l.Side {
+		// the findings get the width their subjects need, up to half the screen
+		l.FindingsW = min(max(m.findings.NeedWidth(), l.FindingsW), w/2)
+	}
 	var parts []string
 	if l.Hist > 0 && !m.showHelp && !m.fullDetail {
 		parts = append(parts, m.hist.View(w, l.Hist))

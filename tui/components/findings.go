@@ -226,6 +226,15 @@ func (f *Findings) Title() string {
 	return t
 }
 
+// NeedWidth is the width at which no shown subject is cut.
+func (f *Findings) NeedWidth() int {
+	n := 0
+	for _, x := range f.Items {
+		n = max(n, common.Width(common.Clean(common.Subject(x.Subject))))
+	}
+	return n + 4 + 16 + 5 + 8 + 2 + 5
+}
+
 // View renders the list in w×h cells.
 func (f *Findings) View(w, h int, focused bool) string {
 	if h <= 0 || w <= 0 {

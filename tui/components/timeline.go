@@ -52,7 +52,7 @@ type Timeline struct {
 	// Skipped is how many matches come before the first loaded item (after a jump in
 	// time), so that the position reads "n of N" in the whole result.
 	Skipped int
-	h int
+	h       int
 }
 
 // NewTimeline returns an empty timeline.
