@@ -23,16 +23,16 @@ if [ -t 0 ] && [ -t 1 ]; then
   # a fresh case each run: the demo's files are regenerated above
   rm -rf "$DEMO_DIR/case"
   echo "==> kubesleuth ingest --case $DEMO_DIR/case --allowlist $ALLOWLIST $DEMO_DIR/audit.log --etcd-snapshot $DEMO_DIR/etcd.db --encryption-config $DEMO_DIR/encryption-config.yaml (about a minute)"
-  # the summary is kept to be shown again after the TUI, which covers the screen
+  # on a terminal, ingest prints its progress; its summary is shown again after the TUI
   "$BIN" ingest --case "$DEMO_DIR/case" --allowlist "$ALLOWLIST" "$DEMO_DIR/audit.log" \
-    --etcd-snapshot "$DEMO_DIR/etcd.db" --encryption-config "$DEMO_DIR/encryption-config.yaml" 2>&1 | tee "$DEMO_DIR/ingest-summary.txt"
+    --etcd-snapshot "$DEMO_DIR/etcd.db" --encryption-config "$DEMO_DIR/encryption-config.yaml"
   echo
   echo "==> kubesleuth investigate --case $DEMO_DIR/case   (? for keys, q to quit)"
   status=0
   "$BIN" investigate --case "$DEMO_DIR/case" || status=$?
   echo
-  echo "==> the ingest summary (also in $DEMO_DIR/ingest-summary.txt):"
-  cat "$DEMO_DIR/ingest-summary.txt"
+  echo "==> kubesleuth case info --case $DEMO_DIR/case   (what was ingested, which the TUI covered)"
+  "$BIN" case info --case "$DEMO_DIR/case"
   exit "$status"
 fi
 
