@@ -203,7 +203,9 @@ func (f *fakeReader) Event(id index.EventID) (json.RawMessage, error) {
 	}
 	ev := map[string]any{
 		"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": r.AuditID, "stage": r.Stage,
-		"requestURI": r.URI, "verb": r.Verb, "user": map[string]any{"username": r.User, "groups": []string{"system:authenticated"}},
+		"requestURI": r.URI, "verb": r.Verb, "user": map[string]any{"username": r.User, "groups": []string{"system:authenticated"},
+			// a bound token's credential id: the pivot T follows it (two tokens per user)
+			"extra": map[string]any{"authentication.kubernetes.io/credential-id": []string{fmt.Sprintf("JTI=%s-%d", r.User, len(r.AuditID)%2+int(r.Time.Sub(fakeStart)/time.Hour))}}},
 		"sourceIPs": []string{r.SourceIP}, "userAgent": r.UserAgent,
 		"objectRef":                map[string]any{"resource": r.Resource, "namespace": r.Namespace, "name": r.Name, "apiVersion": "v1"},
 		"responseStatus":           map[string]any{"metadata": map[string]any{}, "code": r.Code},

@@ -167,6 +167,9 @@ type Model struct {
 	histPos    int
 
 	message, errText string
+	// navMessage says the message only reports a back or forward: esc does not stop
+	// to dismiss it
+	navMessage bool
 	quitting         bool
 	// Annotation writes run one at a time, in the order they were made: two commands in
 	// flight could reach the case in either order (bubbletea runs each on its own

@@ -304,13 +304,13 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		}
 		return nil
 	}
-	if key.Matches(msg, k.Back) && (m.message != "" || m.errText != "") {
+	if key.Matches(msg, k.Back) && ((m.message != "" && !m.navMessage) || m.errText != "") {
 		// esc dismisses what the status bar says; only the next esc goes back, so that
 		// dismissing messages never undoes filters
 		m.message, m.errText = "", ""
 		return nil
 	}
-	m.message, m.errText = "", "" // shown until the next key: the responder has seen it
+	m.message, m.errText, m.navMessage = "", "", false // shown until the next key: the responder has seen it
 	if m.fullDetail && key.Matches(msg, k.Back, k.FullScreen) {
 		m.fullDetail = false
 		return nil

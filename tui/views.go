@@ -77,7 +77,7 @@ func emptyText(q string) string {
 	if cs, err := index.ParseClauses(q); err == nil && !unfilteredQuery(q) {
 		for _, c := range cs {
 			if c.Field == "" && !c.Not && !strings.ContainsAny(c.Value, "*?") {
-				return fmt.Sprintf("no events match: a bare word is an exact user, namespace, name or resource; %s* matches a prefix, user:%s* a user's", c.Value, c.Value)
+				return fmt.Sprintf("no events match: a bare word is exact (user, namespace, name, resource): try %s*", c.Value)
 			}
 		}
 	}
@@ -232,6 +232,7 @@ func (m *Model) restore(what string) tea.Cmd {
 	m.fullDetail = false
 	m.errText = "" // an error belonged to the view just left
 	m.message = what + m.cur.Title
+	m.navMessage = true // esc goes on going back over it
 	if !m.cur.Loaded {
 		// left before its first results arrived: there are no rows to restore
 		m.cur.Items, m.cur.Total, m.cur.Scroll, m.cur.Done = nil, 0, components.Scroll{}, false

@@ -297,3 +297,9 @@ func secretLine(c cols, s *index.SecretAtRest) string {
 	return columns("  ", common.Fit(common.Clean(name), 40), common.Fit(common.Clean(s.State), 11), common.Fit(common.Clean(prov), 22),
 		common.Fit(common.Clean(s.Type), 26), common.Fit(common.Clean(dec), 18), common.Clean(old))
 }
+
+// Position is the cursor's place and the count the title shows ("n of N").
+func (t *Timeline) Position() (n, total int) {
+	n, total = t.position()
+	return n, max(t.Total, total)
+}
