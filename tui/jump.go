@@ -232,9 +232,13 @@ func (m *Model) jumpTo(at time.Time) tea.Cmd {
 	if m.cur.Kind != ViewSearch {
 		q = m.cur.histQuery()
 	}
-	when := m.ctx.Time(at) + " " + m.ctx.Zone()
+	what := "all events"
+	if !unfilteredQuery(q) {
+		what = q
+	}
+	// the time first: a long query must not cut it from the title
 	return m.push(Frame{Kind: ViewSearch, Query: q, JumpTo: at,
-		Title: strings.TrimSuffix(searchTitle(q), " (newest first)") + " at " + when + " and before (↑ newer)"})
+		Title: "Timeline from " + m.ctx.ShortTime(at) + " " + m.ctx.Zone() + " back (↑ newer): " + what})
 }
 
 // parseJump reads the jump prompt: a date and time (2026-03-02T08:15, as in time:

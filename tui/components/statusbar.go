@@ -59,7 +59,8 @@ func (s *StatusBar) View(w int) string {
 	if s.Took > 0 {
 		parts = append(parts, s.Took.Round(time.Millisecond).String())
 	}
-	parts = append(parts, "case "+common.Clean(s.Case), "? help")
+	// the case's path last: it is the longest and the least read
+	parts = append(parts, "? help", "case "+common.Clean(s.Case))
 	body := " " + strings.Join(parts, " │ ") + " "
 	if common.Width(left) > w {
 		left = common.Fit(left, w) // a long message on a narrow terminal must not wrap
