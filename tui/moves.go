@@ -195,6 +195,7 @@ func (m *Model) pager() tea.Cmd {
 	c := exec.Command(argv[0], argv[1:]...)
 	// redact: the pager's input is the event through the redactor
 	c.Stdin = bytes.NewReader(redacted(b))
+	// redact: the pager reads the event through the redactor (Stdin above)
 	return tea.ExecProcess(c, func(err error) tea.Msg { return pagerMsg{err} })
 }
 
