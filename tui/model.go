@@ -170,7 +170,7 @@ type Model struct {
 	// navMessage says the message only reports a back or forward: esc does not stop
 	// to dismiss it
 	navMessage bool
-	quitting         bool
+	quitting   bool
 	// Annotation writes run one at a time, in the order they were made: two commands in
 	// flight could reach the case in either order (bubbletea runs each on its own
 	// goroutine), and b b would then leave the bookmark set while the screen shows it
