@@ -63,11 +63,11 @@ type Engine struct {
 	notEval     map[string]int
 	// notEvalEvents counts the events on which at least one rule was not evaluable
 	notEvalEvents int
-	evalErrs    map[string]int
-	first       time.Time // first event time seen (learning periods count from it)
-	now         time.Time
-	onFind      func(Finding)
-	state       map[string]*ruleState
+	evalErrs      map[string]int
+	first         time.Time // first event time seen (learning periods count from it)
+	now           time.Time
+	onFind        func(Finding)
+	state         map[string]*ruleState
 	// constKeys holds the value of key expressions that are literals ("cluster")
 	constKeys map[cel.Program][]string
 }
