@@ -27,6 +27,9 @@ func unfiltered(text string) bool {
 func (c *Case) Search(ctx context.Context, q Query) (_ *Result, err error) {
 	defer guard(c.dir, storeFile, &err)()
 	start := time.Now()
+	if q, err = ApplyTime(q); err != nil {
+		return nil, err
+	}
 	if q.Limit <= 0 {
 		q.Limit = 50
 	}

@@ -19,6 +19,8 @@ import (
 //     the process streams behind the wrapper's back);
 //   - reach the stream under a redacting Writer (Underlying, terminalOf) without a
 //     "redact:" comment saying why;
+//   - copy to the terminal's clipboard or hand data to a program (bubbletea's
+//     SetClipboard, ExecProcess) without a "redact:" comment;
 //   - create or open a file for writing (os.Create, os.OpenFile, os.WriteFile) unless the
 //     call carries a "redact:" comment saying why what it writes is redacted (a store of
 //     redacted events, a stream through NewWriter, generated test data, a lock file).
@@ -132,6 +134,11 @@ func checkFile(t *testing.T, path, rel string) []string {
 				// the stream under a redacting Writer: a way around it
 				if !justified[fset.Position(x.Pos()).Line] && !isDecl(f, x) {
 					report(x, x.Sel.Name+" reaches the stream under the redactor without a \"redact:\" comment saying why")
+				}
+			case (x.Sel.Name == "SetClipboard" || x.Sel.Name == "ExecProcess") && strings.HasSuffix(pkg, "bubbletea/v2"):
+				// the TUI's clipboard (OSC 52) and $PAGER are outputs like a file
+				if !justified[fset.Position(x.Pos()).Line] {
+					report(x, "tea."+x.Sel.Name+" without a \"redact:\" comment: pass what it outputs through the redactor and say so")
 				}
 			case pkg == "log":
 				report(x, "the standard log package writes to stderr behind the redactor")
