@@ -577,6 +577,7 @@ func (w *Writer) Finish(findings []analyzer.Finding, engineState []byte, etcd *E
 	// the custody record names it as the redactor leaves it (its SHA-256 identifies it)
 	for i := range sources {
 		sources[i].Path, sources[i].SameAs = redact.String(sources[i].Path), redact.String(sources[i].SameAs)
+		sources[i].AbsPath = redact.String(sources[i].AbsPath)
 	}
 	err = w.db.Update(func(tx *bolt.Tx) error {
 		if findings == nil {
