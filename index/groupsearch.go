@@ -26,6 +26,23 @@ type plan struct {
 	// through the ID index instead of the groups.
 	byAuditID []string
 	from, to  uint64 // time prefixes, [from, to)
+	// bySig checks each selected group's signature: wildcard clauses (name:*, *?*) which
+	// bleve answers by expanding every matching term of the dictionary into a searcher of
+	// its own, in memory that grows with the case
+	bySig *rowMatcher
+}
+
+// wideWildcard reports a keyword clause whose pattern bleve would expand into many
+// terms: any wildcard but a trailing * after a prefix of three or more characters.
+func wideWildcard(c Clause) bool {
+	if textFields[c.Field] || numericFields[c.Field] || looseFields[c.Field] {
+		return false
+	}
+	i := strings.IndexAny(c.Value, "*?")
+	if i < 0 {
+		return false
+	}
+	return !(i == len(c.Value)-1 && c.Value[i] == '*' && i >= 3)
 }
 
 // looseFields are not part of a group's signature: a group cannot answer them exactly.
@@ -48,7 +65,12 @@ func planQuery(q Query) (*plan, error) {
 	}
 	b := bleve.NewBooleanQuery()
 	must, mustNot, loose := 0, 0, false
+	var sigClauses []Clause
 	for _, c := range cs {
+		if wideWildcard(c) {
+			sigClauses = append(sigClauses, c)
+			continue
+		}
 		if !looseFields[c.Field] {
 			if c.Not {
 				b.AddMustNot(clauseQuery(c))
@@ -84,6 +106,13 @@ func planQuery(q Query) (*plan, error) {
 		}
 		p.verify = m
 	}
+	if len(sigClauses) > 0 {
+		m, err := newRowMatcher(sigClauses)
+		if err != nil {
+			return nil, err
+		}
+		p.bySig = m
+	}
 	if !q.From.IsZero() || !q.To.IsZero() {
 		// the groups of the hours the range touches; members are cut to it exactly
 		lo, hi := "", ""
@@ -112,7 +141,6 @@ func planQuery(q Query) (*plan, error) {
 type matchedGroup struct {
 	gid   uint64
 	h     groupHeader
-	sig   signature
 	whole bool
 	keys  [][]byte // the matching members when !whole (in order); loaded lazily when whole
 	n     int
@@ -239,6 +267,16 @@ func (c *Case) matchGroups(ctx context.Context, tx *bolt.Tx, p *plan, gids []uin
 		if h.Tmax < p.from || h.Tmin >= p.to {
 			return nil
 		}
+		if p.bySig != nil {
+			sig, err := decodeSignature(h.sig)
+			if err != nil {
+				return damaged(storeFile, "the signature of group %d does not decode", gid)
+			}
+			r := sigRow(&sig)
+			if !p.bySig.match(&r) {
+				return nil
+			}
+		}
 		g := &matchedGroup{gid: gid, h: h}
 		if p.verify == nil && h.Tmin >= p.from && h.Tmax < p.to {
 			g.whole, g.n = true, h.Count
@@ -277,10 +315,7 @@ func (c *Case) matchGroups(ctx context.Context, tx *bolt.Tx, p *plan, gids []uin
 				return nil
 			}
 		}
-		if g.sig, err = decodeSignature(h.sig); err != nil {
-			return fmt.Errorf("group %d: %w", gid, err)
-		}
-		out = append(out, g)
+		out = append(out, g) // its signature is decoded when a facet needs it
 		return nil
 	}
 	if p.groups == nil {
@@ -342,15 +377,11 @@ func (c *Case) byAuditID(tx *bolt.Tx, p *plan) ([]*matchedGroup, error) {
 			return nil, err
 		}
 		// one pseudo-group per event: its signature gives the facet values
-		out = append(out, &matchedGroup{keys: [][]byte{k}, n: 1, sig: sigOfRow(&r)})
+		out = append(out, &matchedGroup{keys: [][]byte{k}, n: 1, h: groupHeader{sig: signatureOf(&r)}})
 	}
 	return out, nil
 }
 
-func sigOfRow(r *Row) signature {
-	s, _ := decodeSignature(signatureOf(r))
-	return s
-}
 
 // facet counts the values of field over the matches and returns the top size, most
 // frequent first (ties by value).
@@ -358,7 +389,11 @@ func facet(gs []*matchedGroup, field string, size int) []FacetCount {
 	counts := map[string]int{}
 	var vals []string
 	for _, g := range gs {
-		vals = g.sig.facetValues(field, vals[:0])
+		sig, err := decodeSignature(g.h.sig)
+		if err != nil {
+			continue // counted by Total; a facet cannot name it (verify reports the group)
+		}
+		vals = sig.facetValues(field, vals[:0])
 		for _, v := range vals {
 			counts[v] += g.n
 		}
@@ -559,4 +594,15 @@ func latencyQuery(op string, v float64) query.Query {
 	}
 	q.SetField("latency")
 	return q
+}
+
+// sigRow is the row every member of a group shares: its signature's fields.
+func sigRow(s *signature) Row {
+	r := Row{Stage: s.Stage, User: s.User, Impersonate: s.Impersonate, UserAgent: s.UserAgent, Verb: s.Verb,
+		APIGroup: s.APIGroup, Resource: s.Resource, Subresource: s.Subresource, Namespace: s.Namespace, Name: s.Name,
+		Code: s.Code, Decision: s.Decision, Level: s.Level, Groups: s.Groups, SourceIPs: s.SourceIPs, Reason: s.Reason}
+	if len(s.SourceIPs) > 0 {
+		r.SourceIP = s.SourceIPs[0]
+	}
+	return r
 }
