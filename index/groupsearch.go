@@ -382,7 +382,6 @@ func (c *Case) byAuditID(tx *bolt.Tx, p *plan) ([]*matchedGroup, error) {
 	return out, nil
 }
 
-
 // facet counts the values of field over the matches and returns the top size, most
 // frequent first (ties by value).
 func facet(gs []*matchedGroup, field string, size int) []FacetCount {
