@@ -13,6 +13,7 @@ import (
 	authnv1 "k8s.io/api/authentication/v1"
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 
+	"github.com/kubesleuth/kubesleuth/analyzer/sigma/sigmafn"
 	"github.com/kubesleuth/kubesleuth/analyzer/workload"
 )
 
@@ -25,6 +26,7 @@ func newEnv(al Allowlists) (*cel.Env, error) {
 	}
 	return cel.NewEnv(
 		ext.Strings(), ext.Lists(), ext.Sets(),
+		sigmafn.Library(), // what Sigma rules translate to (analyzer/sigma)
 		cel.Variable("auditID", cel.StringType),
 		cel.Variable("stage", cel.StringType),
 		cel.Variable("level", cel.StringType),

@@ -89,6 +89,7 @@ func (f Finding) Redacted() Finding {
 	f.Subject = f.Subject.Redacted()
 	f.Message = redact.String(f.Message)
 	f.Title = redact.String(f.Title)
+	f.Author = redact.String(f.Author)
 	if len(f.AuditIDs) > 0 {
 		ids := make([]string, len(f.AuditIDs))
 		for i, id := range f.AuditIDs {
@@ -144,6 +145,11 @@ type Finding struct {
 	LastSeen  time.Time `json:"last_seen"`
 	Count     int       `json:"count"`
 	Message   string    `json:"message"`
+
+	// Author and References attribute the finding to the rule's author, for rules whose
+	// license asks for it (Sigma's DRL 1.1); see Attribute.
+	Author     string   `json:"author,omitempty"`
+	References []string `json:"references,omitempty"`
 }
 
 // MarshalJSON keeps list fields as [] rather than null so consumers can iterate blindly.

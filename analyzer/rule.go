@@ -52,6 +52,12 @@ type Rule struct {
 	Steps       []Step     `json:"steps,omitempty"`
 	MaxKeys     int        `json:"max_keys,omitempty"`
 
+	// Author and FalsePositives come from rule formats that carry them (Sigma). A rule
+	// whose license asks for attribution (Sigma's DRL 1.1) keeps its author and
+	// references visible wherever its findings are shown.
+	Author         string   `json:"author,omitempty"`
+	FalsePositives []string `json:"falsepositives,omitempty"`
+
 	// Source is the file the rule was read from ("builtin:exec.yaml" for the catalog).
 	Source string `json:"-"`
 }
