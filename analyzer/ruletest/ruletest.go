@@ -1,6 +1,10 @@
 // Package ruletest runs rule fixtures: for every rule, testdata/rules/<ID>/fire.jsonl must
 // produce at least one finding of that rule and miss.jsonl (a near miss) none. It backs
 // `kubesleuth rules test DIR` and the catalog's Go test.
+//
+// A rule whose match is the constant false can never fire (a Sigma rule whose detection
+// no audit event can satisfy: `rules lint` says why). It has never.jsonl in place of
+// fire.jsonl: the events it was written for, on which it must stay silent.
 package ruletest
 
 import (
@@ -18,7 +22,7 @@ import (
 type Result struct {
 	RuleID   string `json:"rule_id"`
 	Fixture  string `json:"fixture"` // path of the file
-	Want     string `json:"want"`    // "fire" or "miss"
+	Want     string `json:"want"`    // "fire", "miss", or "never" (a rule that cannot fire)
 	Findings int    `json:"findings"`
 	Events   int    `json:"events"`
 	Pass     bool   `json:"pass"`
@@ -37,6 +41,11 @@ func Run(rules []*analyzer.Rule, cfg analyzer.Config, dir string) ([]Result, err
 	}
 	for _, r := range rules {
 		for _, want := range []string{"fire", "miss"} {
+			if want == "fire" && r.Match == "false" {
+				if _, err := os.Stat(filepath.Join(dir, r.ID, "never.jsonl")); err == nil {
+					want = "never"
+				}
+			}
 			path := filepath.Join(dir, r.ID, want+".jsonl")
 			res := Result{RuleID: r.ID, Fixture: path, Want: want}
 			if _, err := os.Stat(path); err != nil {
@@ -71,6 +80,8 @@ func Run(rules []*analyzer.Rule, cfg analyzer.Config, dir string) ([]Result, err
 				res.Problem = "rule did not fire"
 			case want == "miss" && res.Findings > 0:
 				res.Problem = fmt.Sprintf("rule fired %d time(s) on its near miss", res.Findings)
+			case want == "never" && res.Findings > 0:
+				res.Problem = fmt.Sprintf("rule that cannot fire fired %d time(s)", res.Findings)
 			default:
 				res.Pass = true
 			}
