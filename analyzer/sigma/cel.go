@@ -229,7 +229,7 @@ func (g gen) strings(a accessor, ps []pred) cx {
 				return cTrue
 			}
 		}
-		g.c.note("field %q is always %q: %s never matches", a.field, a.expr, patternList(ps))
+		g.c.note(a.line, "field %q is always %q: %s never matches", a.field, a.expr, patternList(ps))
 		return cFalse
 	case aInt:
 		// a number: literal values compare as numbers, a value that is not one never matches
@@ -245,7 +245,7 @@ func (g gen) strings(a accessor, ps []pred) cx {
 				out = append(out, expr(a.expr+" == "+strconv.FormatInt(n, 10)))
 				continue
 			}
-			g.c.note("field %q is a number in audit events: value %q never matches", a.field, p.s.String())
+			g.c.note(a.line, "field %q is a number in audit events: value %q never matches", a.field, p.s.String())
 		}
 		if len(rest) > 0 {
 			out = append(out, ops("string("+a.expr+")", false, true, rest))
@@ -394,7 +394,7 @@ func (g gen) other(a accessor, p pred) cx {
 		case aTime, aDyn:
 			src = a.expr
 		case aInt:
-			g.c.note("field %q is a number, not a date: %s never matches", a.field, p.part)
+			g.c.note(a.line, "field %q is a number, not a date: %s never matches", a.field, p.part)
 			return cFalse
 		default:
 			src = celStrings(a)
@@ -407,7 +407,7 @@ func (g gen) other(a accessor, p pred) cx {
 	case kCIDR:
 		switch a.kind {
 		case aInt, aConst, aTime:
-			g.c.note("field %q holds no addresses: cidr never matches", a.field)
+			g.c.note(a.line, "field %q holds no addresses: cidr never matches", a.field)
 			return cFalse
 		case aString:
 			return expr("sigmaCIDR(" + a.expr + ", " + q(p.cidr) + ")")

@@ -80,11 +80,16 @@ type pred struct {
 type buildCtx struct {
 	file  string
 	al    analyzer.Allowlists
-	notes []string
+	notes []noteAt
 }
 
-func (c *buildCtx) note(format string, a ...any) {
-	n := fmt.Sprintf(format, a...)
+type noteAt struct {
+	line int
+	text string
+}
+
+func (c *buildCtx) note(line int, format string, a ...any) {
+	n := noteAt{line, fmt.Sprintf(format, a...)}
 	for _, have := range c.notes {
 		if have == n {
 			return
@@ -211,8 +216,9 @@ func (c *buildCtx) parseField(key string, vals []*yaml.Node, line int, at *yaml.
 	if err != nil {
 		return nil, unsupported(at, "%v", err)
 	}
+	acc.line = line
 	if acc.note != "" {
-		c.note("%s", acc.note)
+		c.note(line, "%s", acc.note)
 	}
 	f := &nField{acc: acc, line: line}
 	var cased bool
@@ -254,7 +260,7 @@ func (c *buildCtx) parseField(key string, vals []*yaml.Node, line int, at *yaml.
 		}
 	}
 	if f.all && len(vals) == 1 {
-		c.note("field %q: all with a single value (the specification disallows it; it is the value itself)", key)
+		c.note(line, "field %q: all with a single value (the specification disallows it; it is the value itself)", key)
 	}
 	if acc.kind == aKeyword && typ != "" && typ != "re" {
 		return nil, errAt(at, "keywords take string modifiers and re, not %s", typ)
@@ -362,7 +368,7 @@ func (c *buildCtx) parseField(key string, vals []*yaml.Node, line int, at *yaml.
 				return nil, unsupported(v, "field %q: fieldref to %q: %v", key, v.Value, err)
 			}
 			if ref.note != "" {
-				c.note("%s", ref.note)
+				c.note(v.Line, "%s", ref.note)
 			}
 			add(pred{kind: kRef, ref: ref, refSh: sh, cased: cased})
 		}
@@ -519,7 +525,7 @@ func (c *buildCtx) holders(key string, s sstr, v *yaml.Node) (map[string]string,
 			return nil, unsupported(v, "field %q: placeholder %%%s%% is not an allowlist (expand takes %%registries%%, %%images%%, %%system_identities%%, %%operators%% from the allowlist file)", key, p.text)
 		}
 		if len(entries) == 0 {
-			c.note("field %q: placeholder %%%s%% has no entries in the allowlists: the value matches nothing", key, p.text)
+			c.note(v.Line, "field %q: placeholder %%%s%% has no entries in the allowlists: the value matches nothing", key, p.text)
 			out[p.text] = `[^\x00-\x{10FFFF}]`
 			continue
 		}

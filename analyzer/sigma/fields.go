@@ -20,6 +20,7 @@ type accessor struct {
 	// key identifies a field the prefilter can test ("verb", "objectRef.resource"...)
 	key  string
 	note string // how the field was resolved, when not plainly
+	line int    // where the rule names it
 }
 
 type accKind uint8

@@ -403,9 +403,13 @@ func (l *loader) finish() *Set {
 	return &Set{Rules: out, Unsupported: l.unsup, Notes: l.notes}
 }
 
-func (l *loader) addNotes(d *doc, notes []string) {
+func (l *loader) addNotes(d *doc, notes []noteAt) {
 	for _, n := range notes {
-		l.notes = append(l.notes, Note{File: d.file, Line: d.line, RuleID: d.ruleID, Text: n})
+		line := n.line
+		if line == 0 {
+			line = d.line
+		}
+		l.notes = append(l.notes, Note{File: d.file, Line: line, RuleID: d.ruleID, Text: n.text})
 	}
 }
 
@@ -415,7 +419,7 @@ type compiledRule struct {
 	match  cx
 	on     *analyzer.Prefilter
 	needs  string
-	notes  []string
+	notes  []noteAt
 	filter []string // filters applied, for the description
 	err    error
 }
@@ -452,12 +456,12 @@ func (l *loader) compileRule(d *doc, filters []*doc) *compiledRule {
 		c.filter = append(c.filter, fmt.Sprintf("%s (%s, %s:%d)", f.title, f.ruleID, f.file, f.line))
 	}
 	if d.status == "deprecated" {
-		ctx.note("its status is deprecated")
+		ctx.note(get(d.root, "status").Line, "its status is deprecated")
 	}
 	c.tree = tree
 	c.match = gen{ctx}.node(tree)
 	if c.match.c == -1 {
-		ctx.note("the detection can never match an audit event: the rule never fires")
+		ctx.note(d.body.Line, "the detection can never match an audit event: the rule never fires")
 	}
 	c.on = prefilterOf(tree)
 	if c.match.c == -1 {
@@ -473,7 +477,7 @@ func (l *loader) compileRule(d *doc, filters []*doc) *compiledRule {
 	})
 	if c.needs == "response" {
 		// RequestResponse records both bodies; one level covers a rule reading both
-		ctx.note("the rule reads responseObject: events below RequestResponse level are counted not evaluable")
+		ctx.note(d.body.Line, "the rule reads responseObject: events below RequestResponse level are counted not evaluable")
 	}
 	c.notes = ctx.notes
 	return c

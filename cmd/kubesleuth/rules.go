@@ -4,6 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,27 +17,54 @@ import (
 	"github.com/kubesleuth/kubesleuth/analyzer"
 	"github.com/kubesleuth/kubesleuth/analyzer/ruletest"
 	"github.com/kubesleuth/kubesleuth/analyzer/secrets"
+	"github.com/kubesleuth/kubesleuth/analyzer/sigma"
 )
 
 func init() { register(newRulesCmd) }
 
 func newRulesCmd(io stdio) *cobra.Command {
-	var extra []string
+	var extra, sigmaPaths []string
 	var noBuiltin bool
 	cmd := &cobra.Command{
 		Use:   "rules",
 		Short: "List, show, lint and test detection rules",
 		Long: `Rules are data: YAML files with a CEL expression over the audit event (the format is
 described in analyzer/rules/README.md). The built-in catalog is embedded; add your own
-files with --rules PATH (a file or a folder, repeatable) here and in scan.`,
+files with --rules PATH (a file or a folder, repeatable) here and in scan.
+
+Sigma rules (https://sigmahq.io, logsource product: kubernetes, service: audit) run as
+they are written: --sigma PATH (a file or a folder, repeatable) adds them, each becoming a
+rule of the engine under its Sigma id (correlations become threshold, distinct and
+sequence rules; filters apply to the rules they name). lint reads both formats. A Sigma
+document that cannot run here (another log source, an unknown modifier, a correlation
+chain) is reported with its file, line and reason.`,
 		Example: `  kubesleuth rules list
   kubesleuth rules list -o markdown        # the README's catalog table
   kubesleuth rules show KS-EXEC-001
   kubesleuth rules lint my-rules.yaml
-  kubesleuth rules test testdata/rules     # fire.jsonl must fire, miss.jsonl must not`,
+  kubesleuth rules lint sigma/rules/       # Sigma files: what runs, how fields are read, what cannot run and why
+  kubesleuth rules list --sigma sigma/rules/
+  kubesleuth rules show --sigma sigma/rules/ a1b0ca4e-7835-413e-8471-3ff2b8a66be6
+  kubesleuth rules test testdata/rules     # fire.jsonl must fire, miss.jsonl must not
+  kubesleuth rules test --no-builtin-rules --sigma sigma/rules/ testdata/sigma`,
 	}
 	cmd.PersistentFlags().StringArrayVar(&extra, "rules", nil, "additional rule file or folder (repeatable)")
+	cmd.PersistentFlags().StringArrayVar(&sigmaPaths, "sigma", nil, "Sigma rule file or folder (repeatable)")
 	cmd.PersistentFlags().BoolVar(&noBuiltin, "no-builtin-rules", false, "leave the built-in catalog out")
+	// loadAll is the catalog, --rules and --sigma; Sigma documents that cannot run are
+	// reported on stderr (never dropped silently)
+	loadAll := func() ([]*analyzer.Rule, error) {
+		rules, err := loadRules(extra, noBuiltin)
+		if err != nil || len(sigmaPaths) == 0 {
+			return rules, err
+		}
+		set, err := loadSigma(sigmaPaths, rules)
+		if err != nil {
+			return nil, err
+		}
+		reportUnsupported(io.err, set.Unsupported)
+		return append(rules, set.Rules...), nil
+	}
 
 	var output, showOutput string
 	list := &cobra.Command{
@@ -44,7 +75,7 @@ files with --rules PATH (a file or a folder, repeatable) here and in scan.`,
 			if err := checkOutput(output, "table", "json", "markdown"); err != nil {
 				return err
 			}
-			rules, err := loadRules(extra, noBuiltin)
+			rules, err := loadAll()
 			if err != nil {
 				return usageError{err}
 			}
@@ -72,7 +103,7 @@ files with --rules PATH (a file or a folder, repeatable) here and in scan.`,
 		Short: "Show one rule in full",
 		Args:  cobra.ExactArgs(1),
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-			rules, _ := loadRules(extra, noBuiltin)
+			rules, _ := loadAll()
 			var ids []string
 			for _, r := range rules {
 				ids = append(ids, r.ID+"\t"+r.Title)
@@ -80,7 +111,7 @@ files with --rules PATH (a file or a folder, repeatable) here and in scan.`,
 			return ids, cobra.ShellCompDirectiveNoFileComp
 		},
 		RunE: func(_ *cobra.Command, args []string) error {
-			rules, err := loadRules(extra, noBuiltin)
+			rules, err := loadAll()
 			if err != nil {
 				return usageError{err}
 			}
@@ -118,20 +149,44 @@ files with --rules PATH (a file or a folder, repeatable) here and in scan.`,
 	show.Flags().StringVarP(&showOutput, "output", "o", "text", "output format: text or json")
 
 	lint := &cobra.Command{
-		Use:   "lint FILE...",
-		Short: "Check rule files: fields, unique IDs, and that every CEL expression compiles",
-		Args:  cobra.MinimumNArgs(1),
+		Use:   "lint FILE|DIR...",
+		Short: "Check rule files (kubesleuth or Sigma): fields, unique IDs, and that every CEL expression compiles",
+		Long: `lint reads kubesleuth rule files and Sigma files (told apart by content) and compiles
+every rule. For Sigma files it also prints notes on how fields were read (a field that is
+not a path of the audit event is matched as a key at any depth; a value that can never
+match) and fails, with file, line and reason, on every document that cannot run here.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			rules, err := analyzer.LoadRuleFiles(args...)
+			native, sigmaFiles, err := splitRuleFiles(args)
 			if err != nil {
 				return usageError{err}
+			}
+			var rules []*analyzer.Rule
+			if len(native) > 0 {
+				if rules, err = analyzer.LoadRuleFiles(native...); err != nil {
+					return usageError{err}
+				}
 			}
 			al, err := analyzer.DefaultAllowlists()
 			if err != nil {
 				return err
 			}
+			var set *sigma.Set
+			if len(sigmaFiles) > 0 {
+				if set, err = loadSigma(sigmaFiles, rules); err != nil {
+					return usageError{err}
+				}
+				rules = append(rules, set.Rules...)
+				for _, n := range set.Notes {
+					fmt.Fprintf(io.out, "note: %s\n", n)
+				}
+			}
 			if _, err := analyzer.NewEngine(rules, analyzer.Config{Allowlists: al}); err != nil {
 				return usageError{err}
+			}
+			if set != nil && len(set.Unsupported) > 0 {
+				reportUnsupported(io.err, set.Unsupported)
+				return usagef("%d rule(s) OK, %d Sigma document(s) cannot run (above)", len(rules), len(set.Unsupported))
 			}
 			fmt.Fprintf(io.out, "%d rule(s) OK in %s\n", len(rules), strings.Join(args, ", "))
 			return nil
@@ -143,7 +198,7 @@ files with --rules PATH (a file or a folder, repeatable) here and in scan.`,
 		Short: "Run rule fixtures: DIR/<ID>/fire.jsonl must fire, DIR/<ID>/miss.jsonl must not",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			rules, err := loadRules(extra, noBuiltin)
+			rules, err := loadAll()
 			if err != nil {
 				return usageError{err}
 			}
@@ -193,6 +248,9 @@ func rulesMarkdown(rules []*analyzer.Rule) string {
 func printRule(w io.Writer, r *analyzer.Rule) {
 	fmt.Fprintf(w, "%s  %s\n", r.ID, r.Title)
 	fmt.Fprintf(w, "severity: %s   kind: %s   mitre: %s   needs: %s\n", r.Severity, r.Kind, strings.Join(r.MITRE, ", "), or(r.Needs, "none"))
+	if r.Author != "" {
+		fmt.Fprintf(w, "author: %s\n", r.Author)
+	}
 	fmt.Fprintf(w, "source: %s\n\n", r.Source)
 	if r.Description != "" {
 		fmt.Fprintf(w, "%s\n\n", strings.TrimSpace(r.Description))
@@ -224,6 +282,15 @@ func printRule(w io.Writer, r *analyzer.Rule) {
 	if r.Remediation != "" {
 		fmt.Fprintf(w, "\nremediation: %s\n", strings.TrimSpace(r.Remediation))
 	}
+	if len(r.FalsePositives) > 0 {
+		fmt.Fprintf(w, "\nfalse positives:\n")
+		for _, fp := range r.FalsePositives {
+			fmt.Fprintf(w, "  - %s\n", fp)
+		}
+	}
+	if r.Author != "" && len(r.References) > 0 {
+		fmt.Fprintf(w, "\nreferences:\n")
+	}
 	for _, ref := range r.References {
 		fmt.Fprintf(w, "  - %s\n", ref)
 	}
@@ -234,4 +301,82 @@ func dur(d analyzer.Duration) string {
 		return ""
 	}
 	return time.Duration(d).String()
+}
+
+// loadSigma reads Sigma files with the default allowlists (for expand placeholders) and
+// refuses an id that another rule already has.
+func loadSigma(paths []string, others []*analyzer.Rule) (*sigma.Set, error) {
+	al, err := analyzer.DefaultAllowlists()
+	if err != nil {
+		return nil, err
+	}
+	set, err := sigma.Load(sigma.Options{Allowlists: al}, paths...)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]string{}
+	for _, r := range others {
+		seen[r.ID] = r.Source
+	}
+	for _, r := range set.Rules {
+		if prev, ok := seen[r.ID]; ok {
+			return nil, fmt.Errorf("%s: rule %s: id also used in %s", r.Source, r.ID, prev)
+		}
+	}
+	return set, nil
+}
+
+func reportUnsupported(w io.Writer, us []sigma.Unsupported) {
+	for _, u := range us {
+		fmt.Fprintf(w, "sigma: cannot run %s\n", u)
+	}
+	if len(us) > 0 {
+		fmt.Fprintf(w, "sigma: %d document(s) not loaded\n", len(us))
+	}
+}
+
+// splitRuleFiles expands files and folders (every *.yaml and *.yml, hidden entries
+// skipped) and tells kubesleuth rule files from Sigma files by their content.
+func splitRuleFiles(args []string) (native, sigmaFiles []string, err error) {
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil {
+			return nil, nil, err
+		}
+		files := []string{a}
+		if st.IsDir() {
+			files = nil
+			err = filepath.WalkDir(a, func(f string, d fs.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				if f != a && strings.HasPrefix(d.Name(), ".") {
+					if d.IsDir() {
+						return filepath.SkipDir
+					}
+					return nil
+				}
+				if !d.IsDir() && (strings.HasSuffix(f, ".yaml") || strings.HasSuffix(f, ".yml")) {
+					files = append(files, f)
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, nil, err
+			}
+			sort.Strings(files)
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, nil, err
+			}
+			if sigma.IsSigma(b) {
+				sigmaFiles = append(sigmaFiles, f)
+			} else {
+				native = append(native, f)
+			}
+		}
+	}
+	return native, sigmaFiles, nil
 }
