@@ -472,10 +472,16 @@ filter:
 	for name, c := range map[string]struct{ yaml, want string }{
 		"unknown rule": {docs(failedLogin, "title: f\nlogsource: {product: kubernetes, service: audit}\nfilter:\n    rules: [nope]\n    s: {verb: get}\n    condition: s\n"), "\"nope\", which is not loaded"},
 		"windows":      {docs(failedLogin, "title: f\nlogsource: {product: windows}\nfilter:\n    rules: [failed_login]\n    s: {User: x}\n    condition: s\n"), "kubesleuth reads Kubernetes audit logs"},
+		"broken":       {docs(failedLogin, "title: f\nlogsource: {product: kubernetes, service: audit}\nfilter:\n    rules: [failed_login]\n    s: {verb|nope: x}\n    condition: s\n"), "unknown modifier"},
 	} {
-		us := unsupportedOf(t, c.yaml)
+		al, _ := analyzer.DefaultAllowlists()
+		set := Parse(Options{Allowlists: al}, []byte(c.yaml), "test.yml")
+		us := set.Unsupported
 		if len(us) != 1 || !strings.Contains(us[0].Reason, c.want) {
 			t.Errorf("%s: unsupported = %v, want %q", name, us, c.want)
+		}
+		if len(set.Rules) != 1 || strings.Contains(set.Rules[0].Match, "!") {
+			t.Errorf("%s: the rule it names does not run unfiltered: %v", name, set.Rules)
 		}
 	}
 }

@@ -314,8 +314,7 @@ func (x *dEvent) dyn(a accessor) []any {
 	}
 	var root any
 	if strings.HasPrefix(m[1], "[") {
-		root = []any{x.root("user"), x.root("impersonatedUser"), x.root("objectRef"), x.root("responseStatus"),
-			x.root("requestObject"), x.root("responseObject"), x.root("annotations")}
+		root = []any{x.root("user"), x.root("impersonatedUser"), x.root("objectRef"), x.root("responseStatus"), x.root("requestObject")}
 	} else {
 		root = x.root(m[1])
 	}

@@ -21,6 +21,9 @@ type accessor struct {
 	key  string
 	note string // how the field was resolved, when not plainly
 	line int    // where the rule names it
+	// deep is the last key of a field searched at any depth; body the last key of a
+	// requestObject or responseObject path: a value found there sits under that JSON key
+	deep, body string
 }
 
 type accKind uint8
@@ -49,9 +52,13 @@ var metadataKeys = map[string]bool{"resource": true, "namespace": true, "name": 
 	"apiVersion": true, "resourceVersion": true, "subresource": true, "username": true, "groups": true, "extra": true,
 	"code": true, "status": true, "reason": true, "message": true}
 
-// deepRoots are the event's structured parts a field name outside the event's schema is
-// searched in (its top-level scalars are named by their own paths).
-const deepRoots = "[user, impersonatedUser, objectRef, responseStatus, requestObject, responseObject, annotations]"
+// deepRoots are the event's parts a field name outside the event's schema is searched
+// in: the request body (the object the client sent) and the maps that name the request
+// (object, identity, outcome). The response body (the apiserver's copy of the object,
+// managedFields and all) and the annotations are left out: they are named by their own
+// paths (responseObject.x, annotations.k), and the key can then be looked for in the raw
+// request body before anything is parsed.
+const deepRoots = "[user, impersonatedUser, objectRef, responseStatus, requestObject]"
 
 // keywordRoots is every field of the event, for keyword search.
 const keywordRoots = "[auditID, stage, level, verb, requestURI, userAgent, user, impersonatedUser, sourceIPs, objectRef, responseStatus, requestObject, responseObject, annotations, string(time)]"
@@ -82,8 +89,9 @@ func resolveField(name string) (accessor, error) {
 		a.expr = "sigmaValues(" + deepRoots + ", " + q(sigmafn.Deep+name) + ")"
 		if !metadataKeys[segs[len(segs)-1]] {
 			a.needs = "request"
+			a.deep = segs[len(segs)-1] // then only the request body can hold it
 		}
-		a.note = fmt.Sprintf("field %q is not a path of the audit event (audit.k8s.io/v1): it is matched as a key path at any depth (objectRef, user, annotations, request and response bodies)", name)
+		a.note = fmt.Sprintf("field %q is not a path of the audit event (audit.k8s.io/v1): it is matched as a key path at any depth of the request body, objectRef, user and responseStatus", name)
 		return a, nil
 	}
 	single := func(kind accKind, expr string) (accessor, error) {
@@ -151,6 +159,9 @@ func resolveField(name string) (accessor, error) {
 		return a, nil
 	case "requestObject", "responseObject":
 		a.kind, a.expr = aDyn, "sigmaValues("+head+", "+q(rest)+")"
+		if rest != "" {
+			a.body = segs[len(segs)-1]
+		}
 		a.needs = "request"
 		if head == "responseObject" {
 			a.needs = "response"

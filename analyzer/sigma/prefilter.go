@@ -272,3 +272,69 @@ func mergePrefilters(ps []*analyzer.Prefilter) *analyzer.Prefilter {
 	}
 	return out
 }
+
+// needles are byte strings one of which the raw body a rule reads (request or response)
+// holds in every event the rule can match: the last key of a body path (or of a field
+// searched at any depth of the request body) that the rule requires a value under.
+// Events whose body holds none are skipped before the body is parsed, as the catalog's
+// `on: body` does. A key is looked for as `key"`, the end of a JSON key, so that a key
+// with dots ("app.kubernetes.io/name") is found by its last segment too. nil: none.
+func needles(n node, body string) []string {
+	switch x := n.(type) {
+	case *nField:
+		a := x.acc
+		key := ""
+		switch {
+		case body == "request" && a.deep != "":
+			key = a.deep
+		case a.body != "" && strings.HasPrefix(a.expr, "sigmaValues("+body+"Object,"):
+			key = a.body
+		}
+		if key == "" || x.neg || !plainKey(key) {
+			return nil
+		}
+		for _, g := range x.groups {
+			for _, p := range g {
+				if p.kind == kNull || (p.kind == kExists && !p.exists) {
+					return nil // satisfied by an absent key
+				}
+			}
+		}
+		return []string{key + `"`}
+	case nAnd:
+		var best []string
+		for _, y := range x.xs {
+			if nd := needles(y, body); nd != nil && (best == nil || len(nd) < len(best)) {
+				best = nd
+			}
+		}
+		return best
+	case nOr:
+		return needlesAll(x.xs, body)
+	case nAtLeast:
+		return needlesAll(x.xs, body)
+	}
+	return nil
+}
+
+func needlesAll(xs []node, body string) []string {
+	var out []string
+	for _, y := range xs {
+		nd := needles(y, body)
+		if nd == nil {
+			return nil
+		}
+		out = append(out, nd...)
+	}
+	return uniq(out)
+}
+
+// plainKey: a key the apiserver's JSON encoder writes as it is (no escapes).
+func plainKey(k string) bool {
+	for _, r := range k {
+		if !(r == '.' || r == '-' || r == '_' || r == '/' || r == ':' || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || ('0' <= r && r <= '9')) {
+			return false
+		}
+	}
+	return k != ""
+}

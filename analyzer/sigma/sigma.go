@@ -1,30 +1,3 @@
-// Package sigma runs Sigma rules (https://sigmahq.io, specification 2.1) as they are
-// written, beside kubesleuth's own catalog: a Sigma detection rule becomes an
-// analyzer.Rule of kind match whose CEL is the translation of its detection; a
-// correlation rule becomes a threshold (event_count), distinct (value_count, temporal) or
-// sequence (temporal_ordered) rule; a filter is folded into the rules it names.
-//
-// Wiring, next to the built-in catalog:
-//
-//	set, err := sigma.Load(sigma.Options{Allowlists: al}, paths...) // files or folders of .yml/.yaml
-//	if err != nil { ... }                                              // a path that cannot be read
-//	for _, u := range set.Unsupported { report u (file:line, rule, reason) }
-//	rules = append(catalog, set.Rules...)
-//	eng, err := analyzer.NewEngine(rules, analyzer.Config{Allowlists: al})
-//
-// Nothing is dropped silently: a rule for another log source, a modifier or a correlation
-// the engine cannot run, a malformed document, each is an Unsupported entry naming the
-// file, the line, the rule and why; Notes tell how fields were read (a field that is not
-// an audit event path, a value that can never match).
-//
-// Why translation to CEL rather than a second evaluator: a translated rule is an engine
-// rule like any other, so it gets the prefilter index (rules keyed by resource, verbs,
-// codes and stages tested before CEL), the memo of matches on repeating values (identity,
-// verb, object), the not-evaluable accounting for bodies the audit level did not record,
-// state, folding and redaction, and `kubesleuth rules show` prints the CEL it runs. What
-// CEL cannot say alone (paths through lists, keys at any depth, keyword search, CIDR,
-// date parts) is a few total Go functions (analyzer/sigma/sigmafn). The benchmark in
-// this package measures the cost beside the catalog.
 package sigma
 
 import (
@@ -192,22 +165,19 @@ func (l *loader) reject(d *doc, line int, reason string) {
 
 // rejectErr files an error from a rule's parts, at its own line when it has one.
 func (l *loader) rejectErr(d *doc, err error) {
-	line := d.line
-	msg := err.Error()
-	var le *lineErr
+	line, msg := splitErr(err)
+	l.reject(d, line, msg)
+}
+
+// splitErr is an error's line (0: none) and message without it.
+func splitErr(err error) (int, string) {
 	if e, ok := err.(unsupportedErr); ok {
 		err = e.error
 	}
 	if e, ok := err.(*lineErr); ok {
-		le = e
+		return e.line, e.msg
 	}
-	if le != nil {
-		if le.line > 0 {
-			line = le.line
-		}
-		msg = le.msg
-	}
-	l.reject(d, line, msg)
+	return 0, err.Error()
 }
 
 func (l *loader) add(b []byte, file string) {
@@ -400,7 +370,29 @@ func (l *loader) finish() *Set {
 			}
 		}
 	}
-	return &Set{Rules: out, Unsupported: l.unsup, Notes: l.notes}
+	// every translation must compile: a rule that does not would fail the whole engine
+	// (catalog included), so it is reported instead, as a fault of this translator
+	if len(out) == 0 {
+		return &Set{Unsupported: l.unsup, Notes: l.notes}
+	}
+	if _, err := analyzer.NewEngine(out, analyzer.Config{Allowlists: l.opts.Allowlists}); err == nil {
+		return &Set{Rules: out, Unsupported: l.unsup, Notes: l.notes}
+	}
+	kept := out[:0]
+	for _, r := range out { // find the culprits
+		if _, err := analyzer.NewEngine([]*analyzer.Rule{r}, analyzer.Config{Allowlists: l.opts.Allowlists}); err != nil {
+			file, line := r.Source, 0
+			if i := strings.LastIndexByte(file, ':'); i > 0 {
+				fmt.Sscan(file[i+1:], &line)
+				file = file[:i]
+			}
+			l.unsup = append(l.unsup, Unsupported{File: file, Line: line, RuleID: r.ID, Title: r.Title,
+				Reason: fmt.Sprintf("kubesleuth's translation of it does not compile (a bug, please report it): %v", err)})
+			continue
+		}
+		kept = append(kept, r)
+	}
+	return &Set{Rules: kept, Unsupported: l.unsup, Notes: l.notes}
 }
 
 func (l *loader) addNotes(d *doc, notes []noteAt) {
@@ -424,7 +416,7 @@ type compiledRule struct {
 	err    error
 }
 
-func (l *loader) compileRule(d *doc, filters []*doc) *compiledRule {
+func (l *loader) compileRule(d *doc, filters []*filter) *compiledRule {
 	c := &compiledRule{}
 	if p := logsourceProblem(d.logsource); p != "" {
 		c.err = errAt(get(d.root, "logsource"), "%s", p)
@@ -445,15 +437,9 @@ func (l *loader) compileRule(d *doc, filters []*doc) *compiledRule {
 		return c
 	}
 	for _, f := range filters {
-		fctx := &buildCtx{file: f.file, al: l.opts.Allowlists}
-		ft, err := fctx.detection(f.body, "filter")
-		if err != nil {
-			c.err = fmt.Errorf("filter %s (%s:%d): %v", f.ruleID, f.file, f.line, err)
-			return c
-		}
-		tree = nAnd{[]node{tree, nNot{ft}}}
-		ctx.notes = append(ctx.notes, fctx.notes...)
-		c.filter = append(c.filter, fmt.Sprintf("%s (%s, %s:%d)", f.title, f.ruleID, f.file, f.line))
+		tree = nAnd{[]node{tree, nNot{f.tree}}}
+		ctx.notes = append(ctx.notes, f.notes...)
+		c.filter = append(c.filter, fmt.Sprintf("%s (%s, %s:%d)", f.d.title, f.d.ruleID, f.d.file, f.d.line))
 	}
 	if d.status == "deprecated" {
 		ctx.note(get(d.root, "status").Line, "its status is deprecated")
@@ -475,6 +461,9 @@ func (l *loader) compileRule(d *doc, filters []*doc) *compiledRule {
 			c.needs = "request"
 		}
 	})
+	if c.needs != "" {
+		c.on.Body = needles(tree, c.needs)
+	}
 	if c.needs == "response" {
 		// RequestResponse records both bodies; one level covers a rule reading both
 		ctx.note(d.body.Line, "the rule reads responseObject: events below RequestResponse level are counted not evaluable")
@@ -546,15 +535,24 @@ func (c *buildCtx) detection(body *yaml.Node, what string) (node, error) {
 	return nOr{xs}, nil // a list of conditions: any of them
 }
 
-// filters maps each rule to the Sigma filters that name it.
-func (l *loader) filters() map[*doc][]*doc {
-	out := map[*doc][]*doc{}
+// filter is a Sigma filter, compiled.
+type filter struct {
+	d     *doc
+	tree  node
+	notes []noteAt
+}
+
+// filters maps each rule to the Sigma filters that name it. A filter that cannot run is
+// reported and applies to nothing: the rules it names still run, unfiltered (noisier,
+// rather than blind because of a tuning file).
+func (l *loader) filters() map[*doc][]*filter {
+	out := map[*doc][]*filter{}
 	for _, f := range l.docs {
 		if f.kind != "filter" {
 			continue
 		}
 		if p := logsourceProblem(f.logsource); p != "" {
-			l.reject(f, f.line, p)
+			l.reject(f, get(f.root, "logsource").Line, p+"; the rules it names run unfiltered")
 			continue
 		}
 		names, err := strList(get(f.body, "rules"))
@@ -562,6 +560,14 @@ func (l *loader) filters() map[*doc][]*doc {
 			l.reject(f, f.body.Line, "filter: rules is a list of the rule ids or names it applies to")
 			continue
 		}
+		ctx := &buildCtx{file: f.file, al: l.opts.Allowlists}
+		tree, err := ctx.detection(f.body, "filter")
+		if err != nil {
+			line, msg := splitErr(err)
+			l.reject(f, line, msg+"; the rules it names run unfiltered")
+			continue
+		}
+		flt := &filter{d: f, tree: tree, notes: ctx.notes}
 		for _, n := range names {
 			target, ok := l.byRef[n]
 			switch {
@@ -574,11 +580,11 @@ func (l *loader) filters() map[*doc][]*doc {
 				refs, _ := strList(get(target.body, "rules"))
 				for _, r := range refs {
 					if t, ok := l.byRef[r]; ok && t.kind == "rule" {
-						out[t] = append(out[t], f)
+						out[t] = append(out[t], flt)
 					}
 				}
 			default:
-				out[target] = append(out[target], f)
+				out[target] = append(out[target], flt)
 			}
 		}
 	}

@@ -59,7 +59,7 @@ func TestSigmaHQRulesLoad(t *testing.T) {
 		b, _ := os.ReadFile(f)
 		var y struct {
 			ID, Title, Description, Author, Level string
-			References, FalsePositives, Tags     []string
+			References, FalsePositives, Tags      []string
 		}
 		if err := yaml.Unmarshal(b, &y); err != nil {
 			t.Fatal(err)

@@ -124,7 +124,7 @@ func native(v any) any {
 // segment, or several segments joined by dots (annotation and label keys hold dots), each
 // way that exists. A list is crossed: each element is followed. A leaf that is a list is
 // returned as one value (its presence is what `exists` asks); the projections flatten it.
-// A path that starts with Deep is tried from every map and list below root. An empty path
+// A path that starts with Deep is tried from every map below root. An empty path
 // is root itself.
 func Values(root any, path string) []any {
 	out := []any{}
@@ -170,7 +170,8 @@ func resolve(n any, segs []string, depth int, out []any) []any {
 	return out
 }
 
-// walk calls fn on every map and list at any depth below n (n included).
+// walk calls fn on every map at any depth below n (n included). Lists are crossed, not
+// offered: a path tried from a list is tried from its elements, which are offered.
 func walk(n any, depth int, fn func(any)) {
 	if depth > maxDepth {
 		return
@@ -184,7 +185,6 @@ func walk(n any, depth int, fn func(any)) {
 	case map[string]string:
 		fn(x)
 	case []any:
-		fn(x)
 		for _, v := range x {
 			walk(v, depth+1, fn)
 		}
