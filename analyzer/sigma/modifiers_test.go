@@ -77,6 +77,10 @@ func TestModifiers(t *testing.T) {
 			detection: "selection:\n    requestURI|wide|base64offset|contains: 'cmd'\ncondition: selection",
 			fire:      []string{`{"requestURI":"/exec?command=YwBtAGQA"}`}, // UTF-16LE "cmd"
 			miss:      []string{`{"requestURI":"/exec?command=Y21k"}`}},    // UTF-8 "cmd"
+		{name: "utf16 (byte order mark) and utf16be, then base64",
+			detection: "bom:\n    requestObject.data.a|utf16|base64: 'cmd'\nbe:\n    requestObject.data.b|utf16be|base64: 'cmd'\ncondition: bom and be",
+			fire:      []string{`{"requestObject":{"data":{"a":"//5jAG0AZAA=","b":"AGMAbQBk"}}}`},
+			miss:      []string{`{"requestObject":{"data":{"a":"AGMAbQBk","b":"//5jAG0AZAA="}}}`}},
 		{name: "windash: any dash",
 			detection: "selection:\n    requestURI|windash|contains: ' -enc '\ncondition: selection",
 			fire:      []string{`{"requestURI":"x -enc y"}`, `{"requestURI":"x /enc y"}`, "{\"requestURI\":\"x \u2013enc y\"}", "{\"requestURI\":\"x \u2015enc y\"}"},
