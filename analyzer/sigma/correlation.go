@@ -230,12 +230,13 @@ func (l *loader) correlation(d *doc, compile func(*doc) (*compiledRule, error)) 
 		}
 		r.Kind, r.Within = analyzer.KindSequence, analyzer.Duration(ts)
 		r.Window = 0
-		for i, p := range parts {
+		for _, p := range parts {
 			step := p.d.name
 			if step == "" {
 				step = p.d.title
 			}
-			r.Steps = append(r.Steps, analyzer.Step{Name: step, On: p.c.on, Match: matches[i], Key: p.key})
+			// a step is evaluated under its own rule's prefilter
+			r.Steps = append(r.Steps, analyzer.Step{Name: step, On: p.c.on, Match: p.c.lean.s, Key: p.key})
 		}
 		key = keys[len(keys)-1] // the message is made on the last step's event
 	}

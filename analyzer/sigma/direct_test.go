@@ -59,15 +59,6 @@ func newDirect(opts Options, files map[string][]byte) *direct {
 
 var levelN = map[auditv1.Level]int{auditv1.LevelNone: 0, auditv1.LevelMetadata: 1, auditv1.LevelRequest: 2, auditv1.LevelRequestResponse: 3}
 
-func in(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 func (r *directRule) pass(ev *auditv1.Event) bool {
 	p := r.on
 	res, sub, ns := "", "", ""

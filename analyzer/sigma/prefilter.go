@@ -156,7 +156,21 @@ func fieldCons(f *nField) cons {
 	if vals == nil {
 		vals = []string{}
 	}
+	if k == "objectRef.namespace" && in(vals, "") {
+		// the engine's namespace prefilter refuses events without an objectRef, which
+		// have the empty namespace
+		return cons{}
+	}
 	return cons{m: map[string][]string{k: vals}}
+}
+
+func in(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
 }
 
 func uniq(v []string) []string {
@@ -337,4 +351,47 @@ func plainKey(k string) bool {
 		}
 	}
 	return k != ""
+}
+
+// lean drops from the top-level conjunction of a detection the field tests the prefilter
+// already makes: an event that passed `on: verbs: [delete]` has verb delete, so the CEL
+// need not test it again (and a rule whose every test is such needs no CEL at all). Only
+// for a rule evaluated under its own prefilter: a correlation that ORs several rules under
+// a merged prefilter keeps their full expressions.
+func lean(n node) node {
+	var conj []node
+	var flat func(n node)
+	flat = func(n node) {
+		if a, ok := n.(nAnd); ok {
+			for _, x := range a.xs {
+				flat(x)
+			}
+			return
+		}
+		conj = append(conj, n)
+	}
+	flat(n)
+	out := make([]node, 0, len(conj))
+	for _, x := range conj {
+		if f, ok := x.(*nField); ok && prefilterMade(f) {
+			continue
+		}
+		out = append(out, x)
+	}
+	switch len(out) {
+	case 0:
+		return nConst{true}
+	case 1:
+		return out[0]
+	}
+	return nAnd{out}
+}
+
+// prefilterMade: the field test is a set of plain values of a prefiltered field, which
+// the prefilter (built from the same tree, where it is a conjunct) tests exactly. (Values
+// of responseStatus.code that are not integers never match, and the prefilter leaves them
+// out: an event that passed has one of the others.)
+func prefilterMade(f *nField) bool {
+	vs, ok := fieldCons(f).m[f.acc.key]
+	return ok && len(vs) > 0
 }

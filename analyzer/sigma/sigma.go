@@ -409,6 +409,7 @@ func (l *loader) addNotes(d *doc, notes []noteAt) {
 type compiledRule struct {
 	tree   node
 	match  cx
+	lean   cx // match without what the prefilter tests (see lean)
 	on     *analyzer.Prefilter
 	needs  string
 	notes  []noteAt
@@ -450,6 +451,7 @@ func (l *loader) compileRule(d *doc, filters []*filter) *compiledRule {
 		ctx.note(d.body.Line, "the detection can never match an audit event: the rule never fires")
 	}
 	c.on = prefilterOf(tree)
+	c.lean = gen{&buildCtx{al: l.opts.Allowlists}}.node(lean(tree))
 	if c.match.c == -1 {
 		c.on.Verbs = []string{} // no verb passes: the rule is never evaluated
 	}
@@ -648,7 +650,7 @@ func (l *loader) matchRule(d *doc, c *compiledRule) *analyzer.Rule {
 	r.Kind = analyzer.KindMatch
 	r.On = c.on
 	r.Needs = c.needs
-	r.Match = c.match.s
+	r.Match = c.lean.s
 	r.Subject = []string{"user", "object"}
 	if len(c.filter) > 0 {
 		r.Description = strings.TrimSpace(r.Description + "\n\nFiltered by Sigma filter " + strings.Join(c.filter, "; "))

@@ -255,6 +255,12 @@ func printRule(w io.Writer, r *analyzer.Rule) {
 	if r.Description != "" {
 		fmt.Fprintf(w, "%s\n\n", strings.TrimSpace(r.Description))
 	}
+	if r.On != nil {
+		// what is tested before the CEL (a Sigma rule's plain verb, resource... tests
+		// are there, not in its match)
+		b, _ := json.Marshal(r.On)
+		fmt.Fprintf(w, "filter (on): %s\n", b)
+	}
 	if r.Match != "" {
 		fmt.Fprintf(w, "match: %s\n", strings.TrimSpace(r.Match))
 	}

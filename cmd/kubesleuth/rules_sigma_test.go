@@ -67,7 +67,8 @@ func TestRulesListShowSigma(t *testing.T) {
 	}
 	code, out, _ = runCmd(t, "", "rules", "show", "--sigma", sigmaHQRules, "a1b0ca4e-7835-413e-8471-3ff2b8a66be6")
 	for _, want := range []string{"Potential Remote Command Execution In Pod Container", "severity: medium", "mitre: T1609",
-		"author: Leo Tsaousis (@laripping)", "kubernetes_audit_exec_into_container.yml:1", "match: (verb.lowerAscii() == \"create\"",
+		"author: Leo Tsaousis (@laripping)", "kubernetes_audit_exec_into_container.yml:1", `filter (on): {"verbs":["create"],"resources":["pods"],"subresources":["exec"],"stages":["ResponseStarted","ResponseComplete","Panic"]}`,
+		"match: true",
 		"false positives:\n  - Legitimate debugging activity", "references:\n  - https://microsoft.github.io/Threat-Matrix-for-Kubernetes/techniques/Exec%20into%20container/"} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("show lacks %q:\n%s", want, out)
