@@ -20,6 +20,10 @@ type textRule struct {
 	needles []string
 	// check, when set, must accept the match (the secret's text) for it to count
 	check func(string) bool
+	// pre, when set, is a linear test the string must pass for the regexp to run: a
+	// condition without which the regexp cannot match (Go's backtracker is slow on long
+	// strings, and URLs are everywhere)
+	pre func(string) bool
 }
 
 var textRules = []textRule{
@@ -51,7 +55,7 @@ var textRules = []textRule{
 	// redis-cli -a PASSWORD
 	{kind: "credential", re: regexp.MustCompile(`(?i)\bredis-cli\b[^\n]*?(?:\s|&command=)-a(?:\s+|&command=)([^\s&"']+)`), group: 1, needles: []string{"redis-cli"}},
 	// user:password@ in URLs and connection strings (an empty user: redis://:password@)
-	{kind: "credential", re: regexp.MustCompile(`\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:/@"']*:([^\s@"'?#]+)@`), group: 1, needles: []string{"://"}},
+	{kind: "credential", re: regexp.MustCompile(`\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:/@"']*:([^\s@"'?#]+)@`), group: 1, needles: []string{"://"}, pre: userinfoURL},
 	// a PEM private key in base64 (a kubeconfig's client-key-data, a Secret copied into
 	// a ConfigMap)
 	{kind: "private-key", re: regexp.MustCompile(`LS0tLS1CRUdJTi[A-Za-z0-9+/]{20,}={0,2}`), needles: []string{"ls0tls1crudjti"},
@@ -118,12 +122,43 @@ type span struct {
 	kind       string
 }
 
+// userinfoURL reports whether s can hold user:password@ after a "://", as the regexp
+// reads it: right after the "://" a run without whitespace : / @ " ' (maybe empty) that
+// ends in ':', then a run without whitespace @ " ' ? # that ends in '@'. A run can only
+// end where the first character outside it is, so testing the longest runs is exact.
+func userinfoURL(s string) bool {
+	const user, pass = " \t\n\f\r:/@\"'", " \t\n\f\r@\"'?#"
+	for i := strings.Index(s, "://"); i >= 0; {
+		j := i + 3
+		k := j
+		for k < len(s) && !strings.ContainsRune(user, rune(s[k])) {
+			k++
+		}
+		if k < len(s) && s[k] == ':' {
+			m := k + 1
+			n := m
+			for n < len(s) && !strings.ContainsRune(pass, rune(s[n])) {
+				n++
+			}
+			if n > m && n < len(s) && s[n] == '@' {
+				return true
+			}
+		}
+		next := strings.Index(s[j:], "://")
+		if next < 0 {
+			break
+		}
+		i = j + next
+	}
+	return false
+}
+
 // spans finds the secrets in s (lower is s lowercased), left to right, without overlaps.
 func spans(s, lower string) []span {
 	var out []span
 	for i := range textRules {
 		r := &textRules[i]
-		if !containsAny(lower, r.needles) {
+		if !containsAny(lower, r.needles) || (r.pre != nil && !r.pre(s)) {
 			continue
 		}
 		for _, m := range r.re.FindAllStringSubmatchIndex(s, -1) {

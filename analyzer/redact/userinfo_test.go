@@ -1,0 +1,81 @@
+package redact
+
+import (
+	"math/rand"
+	"strings"
+	"testing"
+)
+
+// userinfoURL is a condition the user:password@ regexp cannot match without: whenever
+// the regexp matches, userinfoURL holds. Crafted cases, then random strings over the
+// characters that matter.
+func TestUserinfoURLIsNecessary(t *testing.T) {
+	var re = textRules[0].re
+	for _, r := range textRules {
+		if r.pre != nil {
+			re = r.re
+		}
+	}
+	cases := []string{
+		"postgres://app:hunter2hunter@db:5432/x", "https://u:p@h", "see https://a.b/c and mysql://u:p@h",
+		"http://x:8080/path", "https://microsoft.github.io/Threat-Matrix-for-Kubernetes/", "a://b:c", "a://:c@d", "a://b:@d",
+		"x://b:c d@e", "x://b:c/d@e", "x://b:c\"@e", "x://é:ü@ö", "redis://:pw@h", "ftp://u:p@", "://u:p@h", "s3://a:b@c://d:e@f",
+		"x://b:c?d@e", "x://b:c#d@e", "x://b:c:d@e", "x://:@e",
+	}
+	// user:password URLs, then one to three characters inserted, deleted or replaced by
+	// the ones that matter
+	rng := rand.New(rand.NewSource(1))
+	special := []rune{'a', 'Z', '1', ':', '/', '@', ' ', '\t', '"', '\'', '.', '+', 'é', '?', '#'}
+	safe := []rune{'a', 'Z', '1', '.', '+', 'é', '-'}
+	word := func() string {
+		var b []rune
+		for n := 1 + rng.Intn(4); n > 0; n-- {
+			b = append(b, safe[rng.Intn(len(safe))])
+		}
+		return string(b)
+	}
+	for i := 0; i < 200000; i++ {
+		r := []rune(word() + " pg" + word() + "://" + word() + ":" + word() + "@" + word())
+		for n := rng.Intn(4); n > 0; n-- {
+			j := rng.Intn(len(r))
+			switch rng.Intn(3) {
+			case 0:
+				r = append(r[:j], append([]rune{special[rng.Intn(len(special))]}, r[j:]...)...)
+			case 1:
+				r = append(r[:j], r[j+1:]...)
+			default:
+				r[j] = special[rng.Intn(len(special))]
+			}
+		}
+		cases = append(cases, string(r))
+	}
+	matched := 0
+	for _, s := range cases {
+		if re.MatchString(s) {
+			matched++
+			if !userinfoURL(s) {
+				t.Fatalf("the regexp matches %q but userinfoURL says it cannot", s)
+			}
+		}
+	}
+	t.Logf("%d of %d strings match", matched, len(cases))
+	if matched < 10000 || matched > len(cases)-10000 {
+		t.Errorf("only %d strings matched: the check proves little", matched)
+	}
+	for _, s := range []string{"https://microsoft.github.io/Threat-Matrix-for-Kubernetes/techniques/Exec%20into%20container/", "http://x:8080/path"} {
+		if userinfoURL(s) {
+			t.Errorf("userinfoURL(%q): a URL without user:password@ should not run the regexp", s)
+		}
+	}
+	if got := String("postgres://app:hunter2hunter@db:5432/x"); strings.Contains(got, "hunter2hunter") {
+		t.Errorf("password kept: %s", got)
+	}
+}
+
+// BenchmarkURLString: a finding message that cites four URLs (a Sigma rule's attribution).
+func BenchmarkURLString(b *testing.B) {
+	s := "Privileged Container Deployed (Sigma rule by Leo Tsaousis (@laripping); references: https://microsoft.github.io/Threat-Matrix-for-Kubernetes/techniques/Privileged%20container/ https://docs.aws.amazon.com/guardduty/latest/ug/guardduty_finding-types-kubernetes.html#privilegeescalation-kubernetes-privilegedcontainer https://www.elastic.co/guide/en/security/current/kubernetes-pod-created-with-hostnetwork.html https://www.elastic.co/guide/en/security/current/kubernetes-container-created-with-excessive-linux-capabilities.html)"
+	for i := 0; i < b.N; i++ {
+		String(s)
+	}
+}
