@@ -47,7 +47,7 @@ var textRules = []textRule{
 		needles: []string{"pass", "key", "signature"}},
 	// signatures of presigned URLs (S3, GCS) and Azure SAS tokens
 	{kind: "credential", re: regexp.MustCompile(`(?i)[?&;](?:x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential|sig|signature)=([^&\s"'#]+)`), group: 1,
-		needles: []string{"sig"}},
+		needles: []string{"sig"}, pre: func(s string) bool { return strings.IndexByte(s, '=') >= 0 }},
 	// .netrc: machine HOST login USER password PASSWORD
 	{kind: "credential", re: regexp.MustCompile(`(?i)\b(?:machine|login)\s+\S+[^\n]*?\bpassword\s+(\S+)`), group: 1, needles: []string{"password"}},
 	// curl -u user:password, --user, --proxy-user (also as exec arguments)

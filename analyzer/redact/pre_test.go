@@ -6,16 +6,10 @@ import (
 	"testing"
 )
 
-// userinfoURL is a condition the user:password@ regexp cannot match without: whenever
-// the regexp matches, userinfoURL holds. Crafted cases, then random strings over the
-// characters that matter.
-func TestUserinfoURLIsNecessary(t *testing.T) {
-	var re = textRules[0].re
-	for _, r := range textRules {
-		if r.pre != nil {
-			re = r.re
-		}
-	}
+// A rule's pre is a condition its regexp cannot match without: whenever the regexp
+// matches, pre holds. Crafted cases, then user:password URLs and presigned URLs mutated
+// with the characters that matter.
+func TestPreIsNecessary(t *testing.T) {
 	cases := []string{
 		"postgres://app:hunter2hunter@db:5432/x", "https://u:p@h", "see https://a.b/c and mysql://u:p@h",
 		"http://x:8080/path", "https://microsoft.github.io/Threat-Matrix-for-Kubernetes/", "a://b:c", "a://:c@d", "a://b:@d",
@@ -34,8 +28,12 @@ func TestUserinfoURLIsNecessary(t *testing.T) {
 		}
 		return string(b)
 	}
+	cases = append(cases, "https://b.s3.amazonaws.com/k?X-Amz-Signature=abc&x=1", "https://x/y?sig=abc", "a;signature=b", "?sig", "&sig=")
 	for i := 0; i < 200000; i++ {
 		r := []rune(word() + " pg" + word() + "://" + word() + ":" + word() + "@" + word())
+		if i%2 == 1 {
+			r = []rune("https://" + word() + "/" + word() + "?x=" + word() + "&sig=" + word())
+		}
 		for n := rng.Intn(4); n > 0; n-- {
 			j := rng.Intn(len(r))
 			switch rng.Intn(3) {
@@ -49,18 +47,28 @@ func TestUserinfoURLIsNecessary(t *testing.T) {
 		}
 		cases = append(cases, string(r))
 	}
-	matched := 0
-	for _, s := range cases {
-		if re.MatchString(s) {
-			matched++
-			if !userinfoURL(s) {
-				t.Fatalf("the regexp matches %q but userinfoURL says it cannot", s)
+	rules := 0
+	for _, r := range textRules {
+		if r.pre == nil {
+			continue
+		}
+		rules++
+		matched := 0
+		for _, s := range cases {
+			if r.re.MatchString(s) {
+				matched++
+				if !r.pre(s) {
+					t.Fatalf("%v: the regexp matches %q but pre says it cannot", r.needles, s)
+				}
 			}
 		}
+		t.Logf("%v: %d of %d strings match", r.needles, matched, len(cases))
+		if matched < 10000 || matched > len(cases)-10000 {
+			t.Errorf("%v: %d strings matched: the check proves little", r.needles, matched)
+		}
 	}
-	t.Logf("%d of %d strings match", matched, len(cases))
-	if matched < 10000 || matched > len(cases)-10000 {
-		t.Errorf("only %d strings matched: the check proves little", matched)
+	if rules != 2 {
+		t.Errorf("%d rules with pre", rules)
 	}
 	for _, s := range []string{"https://microsoft.github.io/Threat-Matrix-for-Kubernetes/techniques/Exec%20into%20container/", "http://x:8080/path"} {
 		if userinfoURL(s) {
