@@ -73,7 +73,9 @@
 // long-running request at ResponseStarted and ResponseComplete: such a request counts
 // twice in its finding, as in a SIEM). The prefilter takes the values a field must have in
 // every match: verbs, resources, subresources and namespaces are compared lowercase, as
-// the apiserver writes them; the CEL still compares without case.
+// the apiserver writes them. A test the prefilter makes exactly is left out of the CEL
+// (most SigmaHQ rules need none: `rules show` prints both); a correlation that ORs
+// several rules under their merged prefilter keeps every rule's full expression.
 //
 // # Correlations and filters
 //
