@@ -36,7 +36,7 @@ var textRules = []textRule{
 	// key=value and key: value with a credential-like key (config files, query strings,
 	// env assignments, JSON held in a string)
 	{kind: "credential", re: regexp.MustCompile(`(?i)(?:password|passwd|passphrase|pwd|secret(?:[_.-]?(?:access[_.-]?)?key)?|token|api[_.-]?key|access[_.-]?key|private[_.-]?key|credentials?)(?:\\?")?\s*[=:]\s*(?:\\?")?([^\s"'&;,<>{}\[\]\\]{3,})`), group: 1,
-		needles: []string{"pass", "pwd", "secret", "token", "key", "credential"}},
+		needles: []string{"pass", "pwd", "secret", "token", "key", "credential"}, pre: assignedKey(kvKeys)},
 	// command-line passwords: mysql -pSECRET, --password SECRET, sshpass -p SECRET; in
 	// an exec requestURI the arguments are separated by &command=
 	{kind: "credential", re: regexp.MustCompile(`(?i)\b(?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump)\b[^\n]*?(?:\s|&command=|\bcommand=)-p([^\s&"']+)`), group: 1, needles: []string{"mysql", "mariadb"}},
@@ -44,7 +44,7 @@ var textRules = []textRule{
 		needles: []string{"--pass", "--token", "--client-secret", "sshpass", "--requirepass", "--masterauth", "--auth-token", "--api-key", "--secret-key", "--access-key"}},
 	// the same key words spelled short and bare: DB_PASS=, .env files
 	{kind: "credential", re: regexp.MustCompile(`(?i)(?:^|[^a-z0-9])(?:pass|client[_.-]key[_.-]data|account[_.-]?key|shared[_.-]?access[_.-]?key|shared[_.-]?access[_.-]?signature)(?:\\?")?\s*[=:]\s*(?:\\?")?([^\s"'&;,<>{}\[\]\\]{3,})`), group: 1,
-		needles: []string{"pass", "key", "signature"}},
+		needles: []string{"pass", "key", "signature"}, pre: assignedKey(shortKeys)},
 	// signatures of presigned URLs (S3, GCS) and Azure SAS tokens
 	{kind: "credential", re: regexp.MustCompile(`(?i)[?&;](?:x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential|sig|signature)=([^&\s"'#]+)`), group: 1,
 		needles: []string{"sig"}, pre: func(s string) bool { return strings.IndexByte(s, '=') >= 0 }},
@@ -379,4 +379,76 @@ func execURI(s string, kinds *[]string) (string, bool) {
 		}
 	}
 	return s[:q+1] + strings.Join(parts, "&"), true
+}
+
+// kvKeys and shortKeys are the keys the key=value rules end on, every spelling of their
+// separators, for their pre checks.
+var (
+	kvKeys    = keySpellings("password", "passwd", "passphrase", "pwd", "secret", "secret~key", "secret~access~key", "token", "api~key", "access~key", "private~key", "credential", "credentials")
+	shortKeys = keySpellings("pass", "client~key~data", "account~key", "shared~access~key", "shared~access~signature")
+)
+
+// keySpellings expands each ~ into no separator and each of _ . -.
+func keySpellings(keys ...string) []string {
+	var out []string
+	for _, k := range keys {
+		forms := []string{""}
+		for _, part := range strings.Split(k, "~") {
+			var next []string
+			for _, f := range forms {
+				if f == "" {
+					next = append(next, part)
+					continue
+				}
+				for _, sep := range []string{"", "_", ".", "-"} {
+					next = append(next, f+sep+part)
+				}
+			}
+			forms = next
+		}
+		out = append(out, forms...)
+	}
+	return out
+}
+
+// assignedKey is the pre check of a key=value rule: some '=' or ':' in s follows one of
+// the keys (after spaces and an optional, possibly escaped, closing quote). The rules'
+// regexps cannot match without it; most strings that hold a key word (a message saying
+// "secret", a URI with "token") hold no such assignment, and the case-insensitive
+// alternation is costly to run for nothing. Strings with non-ASCII bytes are left to the
+// regexp (its case folding knows letters like the Kelvin sign).
+func assignedKey(keys []string) func(string) bool {
+	return func(s string) bool {
+		for i := 0; i < len(s); i++ {
+			if s[i] >= 0x80 {
+				return true
+			}
+		}
+		for i := 0; i < len(s); i++ {
+			if s[i] != '=' && s[i] != ':' {
+				continue
+			}
+			j := i
+			for j > 0 && isRegexpSpace(s[j-1]) {
+				j--
+			}
+			if j > 0 && s[j-1] == '"' {
+				j--
+				if j > 0 && s[j-1] == '\\' {
+					j--
+				}
+			}
+			for _, k := range keys {
+				if j >= len(k) && strings.EqualFold(s[j-len(k):j], k) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+}
+
+// isRegexpSpace is \s of Go's regexp: space, \t, \n, \f, \r (and \v).
+func isRegexpSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r' || c == '\v'
 }
