@@ -128,27 +128,12 @@ func unquote(s string) string {
 	return strings.NewReplacer(`\"`, `"`, `\\`, `\`).Replace(s)
 }
 
-// ParseQuery turns a search query into a bleve query (see ParseClauses).
-func ParseQuery(text string) (query.Query, error) {
-	cs, err := ParseClauses(text)
-	if err != nil {
-		return nil, err
-	}
-	b := bleve.NewBooleanQuery()
-	must := 0
-	for _, c := range cs {
-		q := clauseQuery(c)
-		if c.Not {
-			b.AddMustNot(q)
-		} else {
-			b.AddMust(q)
-			must++
-		}
-	}
-	if must == 0 {
-		b.AddMust(bleve.NewMatchAllQuery())
-	}
-	return b, nil
+// ValidateQuery checks a search query's syntax (see ParseClauses) without running it:
+// what a prompt or a flag calls before opening anything. It names no type of the store
+// behind the case, so that a second store can answer the same queries.
+func ValidateQuery(text string) error {
+	_, err := ParseClauses(text)
+	return err
 }
 
 func clauseQuery(c Clause) query.Query {

@@ -39,7 +39,7 @@ func (m *Model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
 			// a typo is reported at once, with the prompt still open to fix it (parsing
 			// is pure: no case access on the update loop)
 			if q := strings.TrimSpace(v); q != "" && q != "*" {
-				if _, err := index.ParseQuery(q); err != nil {
+				if err := index.ValidateQuery(q); err != nil {
 					m.errText = err.Error()
 					return nil
 				}

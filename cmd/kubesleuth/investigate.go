@@ -63,7 +63,7 @@ func runInvestigate(cmd *cobra.Command, io stdio, o investigateOptions) error {
 		return usagef("investigate needs a terminal on standard input and output; use kubesleuth search --case %s QUERY in scripts", o.caseDir)
 	}
 	if o.query != "" {
-		if _, err := index.ParseQuery(o.query); err != nil {
+		if err := index.ValidateQuery(o.query); err != nil {
 			return usagef("--query: %v", err)
 		}
 	}
