@@ -36,6 +36,9 @@ type EventStore interface {
 	Reindex(p *Prepared) error
 	// Flush writes what is buffered (events and the groups that closed).
 	Flush() error
+	// Commit makes what was added durable and complete in the store (as a finished run
+	// would) without sealing the case: a live run's checkpoint stands on it.
+	Commit() error
 	// Added is the number of events this writer stored.
 	Added() int
 }

@@ -107,6 +107,9 @@ type Pipeline struct {
 	// (progress counts).
 	OnRecord func(Record)
 
+	// Delivered counts the finding updates handed to the sinks.
+	Delivered int
+
 	updates []analyzer.Update
 }
 
@@ -172,6 +175,7 @@ func (p *Pipeline) deliver() error {
 			}
 		}
 	}
+	p.Delivered += len(p.updates)
 	clear(p.updates)
 	p.updates = p.updates[:0]
 	return nil
