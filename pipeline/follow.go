@@ -173,6 +173,14 @@ func (f *Follow) Each(ctx context.Context, newWorker func() Worker, fn func(Reco
 			}
 			f.cur = live
 		}
+		// a file truncated and written past the old offset since the last read: its
+		// first bytes tell it, before anything is read from the old offset
+		if moved, err := f.checkTruncated(); err != nil || moved {
+			if err != nil {
+				return err
+			}
+			continue
+		}
 		got, err := f.readSome(false)
 		if err != nil {
 			return err
@@ -613,20 +621,30 @@ func (f *Follow) checkRotation() (bool, error) {
 		f.cur = nil
 		return true, nil
 	}
-	if c.gz != nil {
+	return f.checkTruncated()
+}
+
+// checkTruncated handles the live file truncated in place (copytruncate): shorter than
+// what was read, or rewritten from its start. The rest of what was read is in the copy.
+func (f *Follow) checkTruncated() (bool, error) {
+	c := f.cur
+	if c == nil || !c.live || c.gz != nil {
 		return false, nil
 	}
-	// the same file: shorter than what was read, or rewritten from its start
-	if st.Size() < c.st.Offset || !sameHead(c.f, c.head) {
-		f.note("%s: truncated in place (copytruncate); reading the rest from its copy", c.st.Path)
-		if err := f.readCopy(c.st, livePath); err != nil {
-			return false, err
-		}
-		c.head, c.st.Offset, c.st.Line = nil, 0, 0
-		c.fingerprint()
-		return true, nil
+	st, err := c.f.Stat()
+	if err != nil {
+		return false, nil
 	}
-	return false, nil
+	if st.Size() >= c.st.Offset && sameHead(c.f, c.head) {
+		return false, nil
+	}
+	f.note("%s: truncated in place (copytruncate); reading the rest from its copy", c.st.Path)
+	if err := f.readCopy(c.st, c.st.Path); err != nil {
+		return false, err
+	}
+	c.head, c.st.Offset, c.st.Line = nil, 0, 0
+	c.fingerprint()
+	return true, nil
 }
 
 func sameHead(fh *os.File, head []byte) bool {

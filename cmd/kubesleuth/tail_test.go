@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/kubesleuth/kubesleuth/index"
+	"github.com/kubesleuth/kubesleuth/internal/canary"
 	"github.com/kubesleuth/kubesleuth/internal/generate"
 	"github.com/kubesleuth/kubesleuth/internal/testbin"
 	"github.com/kubesleuth/kubesleuth/pipeline"
@@ -517,5 +519,98 @@ func TestTailSIGKILLRestart(t *testing.T) {
 	checkCase(t, l, caseDir)
 	if b, _ := os.ReadFile(filepath.Join(dir, "stderr.txt")); len(b) > 0 {
 		t.Logf("stderr:\n%s", b)
+	}
+}
+
+// TestNoCanaryLeaksTail runs tail over the canary inputs (every place a secret can sit;
+// see TestNoCanaryLeaks), one file after the other as rotations of one log, with a case,
+// a JSON-lines alert file and human lines: no canary may appear in stdout, stderr, the
+// alert file, the checkpoint (engine state, grouped repeats, findings) or the case.
+func TestNoCanaryLeaksTail(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	bin := testbin.Path(t)
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "in"), 0o700)
+	set, err := canary.Write(filepath.Join(dir, "in"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inputs []string
+	for _, p := range set.Files {
+		inputs = append(inputs, p)
+	}
+	sort.Strings(inputs)
+	logs := filepath.Join(dir, "logs")
+	os.Mkdir(logs, 0o700)
+	w := &logWriter{t: t, dir: logs}
+	w.open()
+	state := filepath.Join(dir, "tail.state")
+	alerts := filepath.Join(dir, "alerts.jsonl")
+	caseDir := filepath.Join(dir, "case")
+	p := startTail(t, bin, dir, w.live(), "--state", state, "--case", caseDir, "--alert", "jsonl="+alerts, "--alert", "line", "--poll", "20ms", "--max-errors", "0")
+	time.Sleep(300 * time.Millisecond)
+	for _, in := range inputs {
+		b, err := os.ReadFile(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.HasPrefix(b, []byte{0x1f, 0x8b}) {
+			continue // a gzip file is not a log being written
+		}
+		if len(b) > 0 && b[len(b)-1] != '\n' {
+			b = append(b, '\n')
+		}
+		w.write([][]byte{b})
+		w.rename()
+	}
+	waitCaughtUp(t, state, w.live(), p)
+	if code := p.stop(t, syscall.SIGTERM); code != 143 {
+		t.Errorf("exit %d after SIGTERM", code)
+	}
+	checked := 0
+	check := func(what string, b []byte) {
+		t.Helper()
+		checked++
+		for _, l := range set.Leaks(b) {
+			t.Errorf("%s leaks %s", what, l)
+		}
+	}
+	for _, f := range []string{"stdout.txt", "stderr.txt", "alerts.jsonl", "tail.state"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) == 0 && f != "stderr.txt" {
+			t.Errorf("%s is empty: nothing was alerted", f)
+		}
+		check(f, b)
+	}
+	if b, _ := os.ReadFile(alerts); !bytes.Contains(b, []byte("KS-SECRET-")) {
+		t.Errorf("no secret finding alerted: the canaries were not seen by the rules")
+	}
+	err = filepath.WalkDir(caseDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		check("case file "+d.Name(), b)
+		switch d.Name() {
+		case "events.zst":
+			check("events.zst decompressed", decompressAll(t, b))
+		case "events.db":
+			check("events.db values", boltValues(t, path))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked < 8 {
+		t.Fatalf("only %d outputs checked", checked)
 	}
 }
