@@ -25,6 +25,16 @@ type Checkpoint struct {
 
 const checkpointVersion = 1
 
+// StateError is a state file that cannot be resumed from (it does not decode, another
+// version, or a state the engine refuses): the operator's to fix, not kubesleuth's.
+type StateError struct {
+	Path string
+	Err  error
+}
+
+func (e *StateError) Error() string { return fmt.Sprintf("state file %s: %v", e.Path, e.Err) }
+func (e *StateError) Unwrap() error { return e.Err }
+
 // LoadCheckpoint reads a checkpoint; a missing file is (nil, nil): a first run.
 //
 // Failure modes: a file that does not decode or has another version is an error naming
@@ -40,10 +50,10 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	}
 	var c Checkpoint
 	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, fmt.Errorf("state file %s (%d bytes) does not decode: %v", path, len(b), err)
+		return nil, &StateError{path, fmt.Errorf("%d bytes that do not decode (%v)", len(b), err)}
 	}
 	if c.Version != checkpointVersion {
-		return nil, fmt.Errorf("state file %s: version %d, this build reads %d", path, c.Version, checkpointVersion)
+		return nil, &StateError{path, fmt.Errorf("version %d, this build reads %d", c.Version, checkpointVersion)}
 	}
 	return &c, nil
 }

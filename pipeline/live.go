@@ -55,7 +55,7 @@ func (l *Live) Run(ctx context.Context) error {
 	if cp != nil {
 		if len(cp.Engine) > 0 {
 			if err := l.Engine.RestoreState(cp.Engine); err != nil {
-				return fmt.Errorf("state file %s: %w", l.StatePath, err)
+				return &StateError{l.StatePath, err}
 			}
 		}
 		st := cp.File

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -212,6 +213,10 @@ func runTail(cmd *cobra.Command, io stdio, o tailOptions, path string) error {
 		if ferr := finishTailCase(w, eng, found, live.Store, path); ferr != nil {
 			return ferr
 		}
+	}
+	var se *pipeline.StateError
+	if errors.As(err, &se) {
+		return usageError{err}
 	}
 	return readError(err)
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -612,5 +613,33 @@ func TestNoCanaryLeaksTail(t *testing.T) {
 	}
 	if checked < 8 {
 		t.Fatalf("only %d outputs checked", checked)
+	}
+}
+
+// TestTailExitCodes: a bad --alert, a state file that does not decode (both the caller's
+// to fix: 2), and an alert file that cannot be opened (kubesleuth's failure: 4).
+func TestTailExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "audit.log")
+	os.WriteFile(log, nil, 0o600)
+	bad := filepath.Join(dir, "bad.state")
+	os.WriteFile(bad, []byte("{not json"), 0o600)
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"tail", log, "--alert", "xml"}, exitUsage, "unknown kind"},
+		{[]string{"tail", log, "--alert", "jsonl,min=severe"}, exitUsage, "unknown severity"},
+		{[]string{"tail", log, "--alert", "webhook=https://127.0.0.1:1/x"}, exitUsage, "serve"},
+		{[]string{"tail"}, exitUsage, "accepts 1 arg"},
+		{[]string{"tail", log, "--state", bad}, exitUsage, "do not decode"},
+		{[]string{"tail", log, "--state", filepath.Join(dir, "s"), "--alert", "jsonl=" + filepath.Join(dir, "no", "such", "dir", "a.jsonl")}, exitFailure, "alert file"},
+	} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), tc.args, stdio{in: strings.NewReader(""), out: &out, err: &errb})
+		if code != tc.code || !strings.Contains(errb.String(), tc.msg) {
+			t.Errorf("%v: exit %d (%q), want %d with %q", tc.args, code, errb.String(), tc.code, tc.msg)
+		}
 	}
 }
