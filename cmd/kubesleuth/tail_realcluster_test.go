@@ -64,6 +64,13 @@ func TestTailRealAPIServer(t *testing.T) {
 	}
 	t.Logf("%d log files", len(files))
 
+	// which events belong to which scenario: the driver attributes them by time span,
+	// actor and the objects each scenario caused
+	for _, f := range files {
+		if err := realcluster.EachEvent(f, func(e *realcluster.Event) error { d.Attribute(e); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
 	l := &tailLog{attacks: map[string]bool{}, want: map[string]int{}}
 	for _, r := range d.Runs {
 		if r.Kind == realcluster.KindAttack {
@@ -95,7 +102,7 @@ func TestTailRealAPIServer(t *testing.T) {
 	if len(l.want) < 10 {
 		t.Fatalf("scan alerts on only %d (rule, attack event) pairs of the real log", len(l.want))
 	}
-	t.Logf("%d (rule, attack event) pairs to alert", len(l.want))
+	t.Logf("%d attack requests, %d (rule, attack event) pairs to alert", len(l.attacks), len(l.want))
 	checkAlerts(t, l, alerts)
 	if b, _ := os.ReadFile(filepath.Join(dir, "stderr.txt")); len(b) > 0 {
 		t.Logf("stderr:\n%s", b)

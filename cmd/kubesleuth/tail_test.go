@@ -134,6 +134,8 @@ func (p *tailProc) stop(t *testing.T, sig syscall.Signal) int {
 	if err := p.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
+	sent := time.Now()
+	defer func() { t.Logf("tail exited %s after %v", time.Since(sent).Round(time.Millisecond), sig) }()
 	select {
 	case err := <-p.done:
 		var ee *exec.ExitError
