@@ -600,7 +600,25 @@ func (f *Follow) checkRotation() (bool, error) {
 		return true, nil
 	}
 	if !ok {
-		return false, nil // renamed away and no new file yet: keep the old one open
+		// renamed away and no new file yet: keep the old one open, unless rotated files
+		// newer than it are waiting (the writer rotated more than once, or stopped
+		// before it opened a new file): those are read on
+		lp := c.st.Path
+		files := f.siblings(lp, false)
+		at := f.identify(c.st, files)
+		if at < 0 || files[at].Path == lp || at == len(files)-1 {
+			return false, nil
+		}
+		if _, err := f.readSome(true); err != nil {
+			return false, err
+		}
+		f.finish(c)
+		f.note("%s: rotated to %s; reading the files rotated after it", lp, files[at].Path)
+		if err := f.readAfter(c.st, lp); err != nil {
+			return false, err
+		}
+		f.cur = nil
+		return true, nil
 	}
 	st, err := os.Stat(livePath)
 	if err != nil {

@@ -191,3 +191,19 @@ func TestDedupWindow(t *testing.T) {
 }
 
 func typesUID(s string) types.UID { return types.UID(s) }
+
+// A log renamed away with no new live file yet, and a newer rotated file already there
+// (a writer that rotated twice, or stopped before opening its next file): the newer file
+// is read on, not waited behind.
+func TestFollowRotatedWithoutNewLiveFile(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "audit.log")
+	appendTo(t, log, "")
+	fl := startFollow(t, &Follow{Path: log})
+	time.Sleep(50 * time.Millisecond)
+	appendTo(t, log, line(1)+line(2))
+	fl.waitN(t, 2)
+	os.Rename(log, filepath.Join(dir, "audit-2026-03-02T08-00-01.000.log"))
+	appendTo(t, filepath.Join(dir, "audit-2026-03-02T08-00-02.000.log"), line(3)+line(4))
+	checkIDs(t, fl.waitN(t, 4), 1, 4)
+}

@@ -31,6 +31,7 @@ type rotatingLog struct {
 	n       int
 	written int64
 	lines   int64
+	inodes  map[uint64]int // inode -> the number of the rotated file (0: the live one)
 }
 
 const (
@@ -41,31 +42,50 @@ const (
 func (r *rotatingLog) live() string { return filepath.Join(r.dir, "audit.log") }
 
 func (r *rotatingLog) Write(p []byte) (int, error) {
-	if r.fh == nil {
-		fh, err := os.OpenFile(r.live(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	written := 0
+	for {
+		if r.fh == nil {
+			fh, err := os.OpenFile(r.live(), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+			if err != nil {
+				return written, err
+			}
+			r.fh, r.f = fh, bufio.NewWriterSize(fh, 1<<20)
+		}
+		// rotate at the first line end past rotateBytes
+		chunk := p
+		rotate := false
+		if over := r.size + int64(len(p)) - rotateBytes; over >= 0 {
+			if i := bytes.IndexByte(p[max(0, int64(len(p))-over-1):], '\n'); i >= 0 {
+				cut := int(max(0, int64(len(p))-over-1)) + i + 1
+				chunk, rotate = p[:cut], true
+			}
+		}
+		n, err := r.f.Write(chunk)
+		r.size += int64(n)
+		r.written += int64(n)
+		r.lines += int64(bytes.Count(chunk[:n], []byte{'\n'}))
+		written += n
 		if err != nil {
-			return 0, err
+			return written, err
 		}
-		r.fh, r.f = fh, bufio.NewWriterSize(fh, 1<<20)
-	}
-	n, err := r.f.Write(p)
-	r.size += int64(n)
-	r.written += int64(n)
-	r.lines += int64(bytes.Count(p, []byte{'\n'}))
-	if err != nil {
-		return n, err
-	}
-	if r.size >= rotateBytes && len(p) > 0 && p[len(p)-1] == '\n' {
-		if err := r.rotate(); err != nil {
-			return n, err
+		p = p[n:]
+		if rotate {
+			if err := r.rotate(); err != nil {
+				return written, err
+			}
+		}
+		if len(p) == 0 {
+			return written, nil
 		}
 	}
-	return n, nil
 }
 
 func (r *rotatingLog) rotate() error {
 	if err := r.f.Flush(); err != nil {
 		return err
+	}
+	if fi, err := r.fh.Stat(); err == nil {
+		r.inodes[fi.Sys().(*syscall.Stat_t).Ino] = r.n + 1
 	}
 	r.fh.Close()
 	r.fh, r.size = nil, 0
@@ -77,31 +97,30 @@ func (r *rotatingLog) rotate() error {
 	// what it has read
 	for {
 		behind := r.n - r.readRotations()
-		if behind <= maxLag {
+		if behind < maxLag {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	for i := 1; i < r.readRotations(); i++ {
+	for i := 1; i < min(r.readRotations(), r.n+1); i++ {
 		os.Remove(filepath.Join(r.dir, fmt.Sprintf("audit-2026-03-02T08-00-00.%03d.log", i)))
 	}
 	return nil
 }
 
-// readRotations is the number of the rotated file tail's checkpoint stands in (the
-// live file: r.n).
+// readRotations is the number of the rotated file tail's checkpoint stands in, by its
+// inode (a checkpoint names a file by the path it was opened under), r.n+1 for the live
+// file, 0 when unknown.
 func (r *rotatingLog) readRotations() int {
 	cp, err := pipeline.LoadCheckpoint(r.state)
 	if err != nil || cp == nil {
 		return 0
 	}
-	base := filepath.Base(cp.File.Path)
-	if base == "audit.log" {
-		return r.n
-	}
-	var k int
-	if _, err := fmt.Sscanf(base, "audit-2026-03-02T08-00-00.%03d.log", &k); err == nil {
+	if k, ok := r.inodes[cp.File.Ino]; ok {
 		return k
+	}
+	if fi, err := os.Stat(r.live()); err == nil && fi.Sys().(*syscall.Stat_t).Ino == cp.File.Ino {
+		return r.n + 1
 	}
 	return 0
 }
@@ -137,10 +156,11 @@ func TestTailSoakMemory(t *testing.T) {
 	logs := filepath.Join(dir, "logs")
 	os.Mkdir(logs, 0o700)
 	state := filepath.Join(dir, "tail.state")
-	w := &rotatingLog{t: t, dir: logs, state: state}
-	if _, err := w.Write(nil); err != nil {
+	w := &rotatingLog{t: t, dir: logs, state: state, inodes: map[uint64]int{}}
+	if _, err := w.Write([]byte{}); err != nil {
 		t.Fatal(err)
 	}
+	w.f.Flush()
 	p := startTail(t, bin, dir, w.live(), "--state", state, "--alert", "jsonl="+filepath.Join(dir, "alerts.jsonl"), "--alert", "line,min=critical")
 	time.Sleep(time.Second)
 
