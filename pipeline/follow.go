@@ -83,6 +83,7 @@ type Follow struct {
 	OnNote func(string)
 
 	cur     *cursor
+	last    *FileState      // the last file read to its end
 	done    map[string]bool // fingerprints of files read to their end
 	dedup   *dedupWindow
 	workers []Worker
@@ -117,6 +118,11 @@ func (c *cursor) close() {
 // State is the position a checkpoint written now would resume from.
 func (f *Follow) State() FileState {
 	if f.cur == nil {
+		// between files: at the end of the last one read, so that a restart reads the
+		// files rotated after it before the live one
+		if f.last != nil {
+			return *f.last
+		}
 		return FileState{Path: f.Path}
 	}
 	return f.cur.st
@@ -164,6 +170,19 @@ func (f *Follow) Each(ctx context.Context, newWorker func() Worker, fn func(Reco
 			live, err := f.openLive(0)
 			if err != nil {
 				return err
+			}
+			// the files rotated between the last one read and the live one just opened
+			// (a writer that rotated again meanwhile) come first; the live one is pinned
+			// by its descriptor, so a rotation from now on is its own
+			if f.last != nil {
+				var pinned uint64
+				if live != nil {
+					pinned = live.st.Ino
+				}
+				if err := f.readAfter(*f.last, f.liveOr(live), pinned); err != nil {
+					live.close()
+					return err
+				}
 			}
 			if live == nil {
 				if err := f.idle(); err != nil {
@@ -614,7 +633,7 @@ func (f *Follow) checkRotation() (bool, error) {
 		}
 		f.finish(c)
 		f.note("%s: rotated to %s; reading the files rotated after it", lp, files[at].Path)
-		if err := f.readAfter(c.st, lp); err != nil {
+		if err := f.readAfter(c.st, lp, 0); err != nil {
 			return false, err
 		}
 		f.cur = nil
@@ -633,7 +652,7 @@ func (f *Follow) checkRotation() (bool, error) {
 		}
 		f.finish(c)
 		f.note("%s: rotated; read to its end, now following %s", c.st.Path, livePath)
-		if err := f.readAfter(c.st, livePath); err != nil {
+		if err := f.readAfter(c.st, livePath, 0); err != nil {
 			return false, err
 		}
 		f.cur = nil
@@ -679,7 +698,23 @@ func (f *Follow) finish(c *cursor) {
 	if c.st.FP != "" {
 		f.done[c.st.FP] = true
 	}
+	st := c.st
+	f.last = &st
 	c.close()
+}
+
+// liveOr is the path of the live cursor, or the followed path's live file.
+func (f *Follow) liveOr(c *cursor) string {
+	if c != nil {
+		return c.st.Path
+	}
+	if p, ok := f.livePath(); ok {
+		return p
+	}
+	if f.last != nil {
+		return f.last.Path
+	}
+	return f.Path
 }
 
 // headOf is the fingerprint of path's first n bytes (decompressed), "" when shorter.
@@ -724,8 +759,9 @@ func (f *Follow) identify(st FileState, files []audit.Input) int {
 }
 
 // readAfter reads, whole, the rotated files that come after the one st describes (a
-// reader behind by more than one rotation), skipping those already read.
-func (f *Follow) readAfter(st FileState, livePath string) error {
+// reader behind by more than one rotation), skipping those already read and the file
+// whose inode is pinned (the live one, opened already).
+func (f *Follow) readAfter(st FileState, livePath string, pinned uint64) error {
 	files := f.siblings(livePath, false)
 	at := f.identify(st, files)
 	if at < 0 {
@@ -734,6 +770,11 @@ func (f *Follow) readAfter(st FileState, livePath string) error {
 	for _, in := range files[at+1:] {
 		if in.Path == livePath {
 			break
+		}
+		if pinned != 0 {
+			if fi, err := os.Stat(in.Path); err == nil && fi.Sys().(*syscall.Stat_t).Ino == pinned {
+				continue
+			}
 		}
 		if err := f.readWhole(in.Path, 0, 0); err != nil {
 			return err

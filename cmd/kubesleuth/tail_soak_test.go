@@ -162,7 +162,7 @@ func TestTailSoakMemory(t *testing.T) {
 	}
 	w.f.Flush()
 	p := startTail(t, bin, dir, w.live(), "--state", state, "--alert", "jsonl="+filepath.Join(dir, "alerts.jsonl"), "--alert", "line,min=critical")
-	time.Sleep(time.Second)
+	waitStarted(t, state)
 
 	type sample struct {
 		at     time.Duration

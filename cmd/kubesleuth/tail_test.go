@@ -250,6 +250,20 @@ func (w *logWriter) copytruncate() {
 	}
 }
 
+// waitStarted waits for tail's first checkpoint: its starting position (a first run
+// starts at the end of the log: what is written before is not read, as with tail).
+func waitStarted(t *testing.T, state string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(state); err == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("tail wrote no checkpoint %s", state)
+}
+
 // waitCaughtUp waits until tail's checkpoint stands at the end of the live log.
 func waitCaughtUp(t *testing.T, state, live string, p *tailProc) {
 	t.Helper()
@@ -453,7 +467,7 @@ func TestTailFollowsRotations(t *testing.T) {
 			alerts := filepath.Join(dir, "alerts.jsonl")
 			caseDir := filepath.Join(dir, "case")
 			p := startTail(t, bin, dir, w.live(), "--state", state, "--case", caseDir, "--alert", "jsonl="+alerts, "--poll", "50ms", "--group", "1s")
-			time.Sleep(500 * time.Millisecond) // tail starts at the end of an empty log
+			waitStarted(t, state) // tail starts at the end of an empty log
 			tc.play(w, parts(tc.k))
 			waitCaughtUp(t, state, w.live(), p)
 			if code := p.stop(t, syscall.SIGTERM); code != 143 {
@@ -490,7 +504,7 @@ func TestTailSIGKILLRestart(t *testing.T) {
 	caseDir := filepath.Join(dir, "case")
 	args := []string{w.live(), "--state", state, "--case", caseDir, "--alert", "jsonl=" + alerts, "--poll", "20ms", "--group", "1s"}
 	p := startTail(t, bin, dir, args...)
-	time.Sleep(500 * time.Millisecond)
+	waitStarted(t, state)
 	const k = 8
 	n := len(l.lines)
 	for i := 0; i < k; i++ {
@@ -553,7 +567,7 @@ func TestNoCanaryLeaksTail(t *testing.T) {
 	alerts := filepath.Join(dir, "alerts.jsonl")
 	caseDir := filepath.Join(dir, "case")
 	p := startTail(t, bin, dir, w.live(), "--state", state, "--case", caseDir, "--alert", "jsonl="+alerts, "--alert", "line", "--poll", "20ms", "--max-errors", "0")
-	time.Sleep(300 * time.Millisecond)
+	waitStarted(t, state)
 	for _, in := range inputs {
 		b, err := os.ReadFile(in)
 		if err != nil {
@@ -591,7 +605,9 @@ func TestNoCanaryLeaksTail(t *testing.T) {
 		check(f, b)
 	}
 	if b, _ := os.ReadFile(alerts); !bytes.Contains(b, []byte("KS-SECRET-")) {
-		t.Errorf("no secret finding alerted: the canaries were not seen by the rules")
+		st, _ := os.ReadFile(state)
+		se, _ := os.ReadFile(filepath.Join(dir, "stderr.txt"))
+		t.Errorf("no secret finding alerted: the canaries were not seen by the rules (state %.300s; stderr %s)", st, se)
 	}
 	err = filepath.WalkDir(caseDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
