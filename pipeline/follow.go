@@ -266,6 +266,15 @@ func isLiveName(p string) bool {
 	return files[1].Path == p // the live file sorts after its own backup
 }
 
+// family lists the files of the followed log in rotation order, oldest first: the
+// folder's files when Path is a folder, else Path and its rotated siblings.
+func (f *Follow) family() []audit.Input {
+	if st, err := os.Stat(f.Path); err == nil && st.IsDir() {
+		return f.siblings(f.Path, true)
+	}
+	return f.siblings(f.Path, false)
+}
+
 // siblings lists the regular files next to path (in the folder, when path is a folder)
 // that belong to its log (same stem), in rotation order, oldest first.
 func (f *Follow) siblings(path string, isDir bool) []audit.Input {
@@ -623,7 +632,7 @@ func (f *Follow) checkRotation() (bool, error) {
 		// newer than it are waiting (the writer rotated more than once, or stopped
 		// before it opened a new file): those are read on
 		lp := c.st.Path
-		files := f.siblings(lp, false)
+		files := f.family()
 		at := f.identify(c.st, files)
 		if at < 0 || files[at].Path == lp || at == len(files)-1 {
 			return false, nil
@@ -762,7 +771,7 @@ func (f *Follow) identify(st FileState, files []audit.Input) int {
 // reader behind by more than one rotation), skipping those already read and the file
 // whose inode is pinned (the live one, opened already).
 func (f *Follow) readAfter(st FileState, livePath string, pinned uint64) error {
-	files := f.siblings(livePath, false)
+	files := f.family()
 	at := f.identify(st, files)
 	if at < 0 {
 		return nil
@@ -785,7 +794,7 @@ func (f *Follow) readAfter(st FileState, livePath string, pinned uint64) error {
 
 // readCopy reads, from st's offset, the copy logrotate made before truncating.
 func (f *Follow) readCopy(st FileState, livePath string) error {
-	files := f.siblings(livePath, false)
+	files := f.family()
 	for _, in := range files {
 		if in.Path == livePath {
 			continue
@@ -834,7 +843,7 @@ func (f *Follow) resume(st FileState) error {
 	if !ok {
 		livePath = st.Path
 	}
-	files := f.siblings(livePath, false)
+	files := f.family()
 	at := f.identify(st, files)
 	if at < 0 {
 		f.note("%s: the checkpointed file (offset %d) is gone; following %s from its start", st.Path, st.Offset, livePath)

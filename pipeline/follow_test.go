@@ -207,3 +207,23 @@ func TestFollowRotatedWithoutNewLiveFile(t *testing.T) {
 	appendTo(t, filepath.Join(dir, "audit-2026-03-02T08-00-02.000.log"), line(3)+line(4))
 	checkIDs(t, fl.waitN(t, 4), 1, 4)
 }
+
+// The same, with the newer rotated file appearing only after the follower has finished
+// the renamed one and waits for a live file.
+func TestFollowRotatedFileAppearsWhileWaiting(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "audit.log")
+	appendTo(t, log, "")
+	fl := startFollow(t, &Follow{Path: log})
+	time.Sleep(50 * time.Millisecond)
+	appendTo(t, log, line(1)+line(2))
+	fl.waitN(t, 2)
+	os.Rename(log, filepath.Join(dir, "audit-2026-03-02T08-00-01.000.log"))
+	appendTo(t, filepath.Join(dir, "audit-2026-03-02T08-00-02.000.log"), line(3))
+	fl.waitN(t, 3)
+	time.Sleep(100 * time.Millisecond) // waiting for a live file now
+	appendTo(t, filepath.Join(dir, "audit-2026-03-02T08-00-03.000.log"), line(4)+line(5))
+	fl.waitN(t, 5)
+	appendTo(t, log, line(6))
+	checkIDs(t, fl.waitN(t, 6), 1, 6)
+}
