@@ -155,7 +155,10 @@ type Info struct {
 // event decoded from it. SameAs is set when the file was not read because a finished ingest
 // already read a file of the same size and SHA-256 (that source's path).
 type SourceInfo struct {
-	Path        string     `json:"path"`
+	Path string `json:"path"`
+	// AbsPath is Path made absolute when it was ingested (chain of custody: a relative
+	// path says nothing once the case has moved).
+	AbsPath     string     `json:"abs_path,omitempty"`
 	Kind        string     `json:"kind"` // "audit" or "etcd-snapshot"
 	Size        int64      `json:"size"`
 	SHA256      string     `json:"sha256"`
@@ -205,7 +208,8 @@ type Reader interface {
 }
 
 // Fields are the searchable field names, as used in queries and --facet. Time is not a
-// field: Query.From and Query.To bound it (--from, --to).
+// field: Query.From and Query.To bound it (--from, --to), and so do time: clauses
+// (timequery.go), which ApplyTime moves into them.
 var Fields = []string{
 	"auditID", "stage", "level", "verb", "user", "group", "impersonatedUser", "namespace",
 	"resource", "subresource", "name", "apiGroup", "sourceIP", "userAgent", "decision",

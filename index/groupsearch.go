@@ -26,6 +26,23 @@ type plan struct {
 	// through the ID index instead of the groups.
 	byAuditID []string
 	from, to  uint64 // time prefixes, [from, to)
+	// bySig checks each selected group's signature: wildcard clauses (name:*, *?*) which
+	// bleve answers by expanding every matching term of the dictionary into a searcher of
+	// its own, in memory that grows with the case
+	bySig *rowMatcher
+}
+
+// wideWildcard reports a keyword clause whose pattern bleve would expand into many
+// terms: any wildcard but a trailing * after a prefix of three or more characters.
+func wideWildcard(c Clause) bool {
+	if textFields[c.Field] || numericFields[c.Field] || looseFields[c.Field] {
+		return false
+	}
+	i := strings.IndexAny(c.Value, "*?")
+	if i < 0 {
+		return false
+	}
+	return !(i == len(c.Value)-1 && c.Value[i] == '*' && i >= 3)
 }
 
 // looseFields are not part of a group's signature: a group cannot answer them exactly.
@@ -48,7 +65,12 @@ func planQuery(q Query) (*plan, error) {
 	}
 	b := bleve.NewBooleanQuery()
 	must, mustNot, loose := 0, 0, false
+	var sigClauses []Clause
 	for _, c := range cs {
+		if wideWildcard(c) {
+			sigClauses = append(sigClauses, c)
+			continue
+		}
 		if !looseFields[c.Field] {
 			if c.Not {
 				b.AddMustNot(clauseQuery(c))
@@ -73,24 +95,7 @@ func planQuery(q Query) (*plan, error) {
 			must++
 		case "latency":
 			v, _ := strconv.ParseFloat(c.Value, 64)
-			t := true
-			switch c.Op {
-			case ">", ">=":
-				q := bleve.NewNumericRangeInclusiveQuery(&v, nil, &t, nil)
-				q.SetField("latencyMax")
-				b.AddMust(q)
-			case "<", "<=":
-				q := bleve.NewNumericRangeInclusiveQuery(nil, &v, nil, &t)
-				q.SetField("latencyMin")
-				b.AddMust(q)
-			default:
-				lo := bleve.NewNumericRangeInclusiveQuery(nil, &v, nil, &t)
-				lo.SetField("latencyMin")
-				hi := bleve.NewNumericRangeInclusiveQuery(&v, nil, &t, nil)
-				hi.SetField("latencyMax")
-				b.AddMust(lo)
-				b.AddMust(hi)
-			}
+			b.AddMust(latencyQuery(c.Op, v))
 			must++
 		}
 	}
@@ -101,18 +106,26 @@ func planQuery(q Query) (*plan, error) {
 		}
 		p.verify = m
 	}
-	if !q.From.IsZero() {
-		t := true
-		dq := bleve.NewDateRangeInclusiveQuery(q.From, time.Time{}, &t, nil)
-		dq.SetField("tmax")
-		b.AddMust(dq)
-		must++
+	if len(sigClauses) > 0 {
+		m, err := newRowMatcher(sigClauses)
+		if err != nil {
+			return nil, err
+		}
+		p.bySig = m
 	}
-	if !q.To.IsZero() {
-		f := false
-		dq := bleve.NewDateRangeInclusiveQuery(time.Time{}, q.To, nil, &f)
-		dq.SetField("tmin")
-		b.AddMust(dq)
+	if !q.From.IsZero() || !q.To.IsZero() {
+		// the groups of the hours the range touches; members are cut to it exactly
+		lo, hi := "", ""
+		if !q.From.IsZero() {
+			lo = hourTerm(q.From)
+		}
+		if !q.To.IsZero() {
+			hi = hourTerm(q.To)
+		}
+		t := true
+		tq := bleve.NewTermRangeInclusiveQuery(lo, hi, &t, &t)
+		tq.SetField("hour")
+		b.AddMust(tq)
 		must++
 	}
 	if must+mustNot > 0 {
@@ -128,7 +141,6 @@ func planQuery(q Query) (*plan, error) {
 type matchedGroup struct {
 	gid   uint64
 	h     groupHeader
-	sig   signature
 	whole bool
 	keys  [][]byte // the matching members when !whole (in order); loaded lazily when whole
 	n     int
@@ -255,6 +267,16 @@ func (c *Case) matchGroups(ctx context.Context, tx *bolt.Tx, p *plan, gids []uin
 		if h.Tmax < p.from || h.Tmin >= p.to {
 			return nil
 		}
+		if p.bySig != nil {
+			sig, err := decodeSignature(h.sig)
+			if err != nil {
+				return damaged(storeFile, "the signature of group %d does not decode", gid)
+			}
+			r := sigRow(&sig)
+			if !p.bySig.match(&r) {
+				return nil
+			}
+		}
 		g := &matchedGroup{gid: gid, h: h}
 		if p.verify == nil && h.Tmin >= p.from && h.Tmax < p.to {
 			g.whole, g.n = true, h.Count
@@ -293,10 +315,7 @@ func (c *Case) matchGroups(ctx context.Context, tx *bolt.Tx, p *plan, gids []uin
 				return nil
 			}
 		}
-		if g.sig, err = decodeSignature(h.sig); err != nil {
-			return fmt.Errorf("group %d: %w", gid, err)
-		}
-		out = append(out, g)
+		out = append(out, g) // its signature is decoded when a facet needs it
 		return nil
 	}
 	if p.groups == nil {
@@ -358,14 +377,9 @@ func (c *Case) byAuditID(tx *bolt.Tx, p *plan) ([]*matchedGroup, error) {
 			return nil, err
 		}
 		// one pseudo-group per event: its signature gives the facet values
-		out = append(out, &matchedGroup{keys: [][]byte{k}, n: 1, sig: sigOfRow(&r)})
+		out = append(out, &matchedGroup{keys: [][]byte{k}, n: 1, h: groupHeader{sig: signatureOf(&r)}})
 	}
 	return out, nil
-}
-
-func sigOfRow(r *Row) signature {
-	s, _ := decodeSignature(signatureOf(r))
-	return s
 }
 
 // facet counts the values of field over the matches and returns the top size, most
@@ -374,7 +388,11 @@ func facet(gs []*matchedGroup, field string, size int) []FacetCount {
 	counts := map[string]int{}
 	var vals []string
 	for _, g := range gs {
-		vals = g.sig.facetValues(field, vals[:0])
+		sig, err := decodeSignature(g.h.sig)
+		if err != nil {
+			continue // counted by Total; a facet cannot name it (verify reports the group)
+		}
+		vals = sig.facetValues(field, vals[:0])
 		for _, v := range vals {
 			counts[v] += g.n
 		}
@@ -554,4 +572,36 @@ func (c *Case) page(tx *bolt.Tx, gs []*matchedGroup, q Query) ([]Row, error) {
 		rows = append(rows, r)
 	}
 	return rows, nil
+}
+
+// latencyQuery finds the groups whose latency buckets may hold a member that meets the
+// clause (the members are checked exactly afterwards).
+func latencyQuery(op string, v float64) query.Query {
+	b := latencyBucket(int64(math.Ceil(v)))
+	if v < 0 {
+		b = 0
+	}
+	t := true
+	var q *query.TermRangeQuery
+	switch op {
+	case ">", ">=":
+		q = bleve.NewTermRangeInclusiveQuery(latencyTerm(latencyBucket(int64(math.Floor(v)))), "", &t, nil)
+	case "<", "<=":
+		q = bleve.NewTermRangeInclusiveQuery("", latencyTerm(b), nil, &t)
+	default:
+		q = bleve.NewTermRangeInclusiveQuery(latencyTerm(b), latencyTerm(b), &t, &t)
+	}
+	q.SetField("latency")
+	return q
+}
+
+// sigRow is the row every member of a group shares: its signature's fields.
+func sigRow(s *signature) Row {
+	r := Row{Stage: s.Stage, User: s.User, Impersonate: s.Impersonate, UserAgent: s.UserAgent, Verb: s.Verb,
+		APIGroup: s.APIGroup, Resource: s.Resource, Subresource: s.Subresource, Namespace: s.Namespace, Name: s.Name,
+		Code: s.Code, Decision: s.Decision, Level: s.Level, Groups: s.Groups, SourceIPs: s.SourceIPs, Reason: s.Reason}
+	if len(s.SourceIPs) > 0 {
+		r.SourceIP = s.SourceIPs[0]
+	}
+	return r
 }

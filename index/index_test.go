@@ -129,6 +129,10 @@ func bruteForce(t *testing.T, f *fixture) {
 	defer c.Close()
 	mid := f.rows[len(f.rows)/2].Time
 	later := mid.Add(5 * time.Minute)
+	first, last := f.rows[0].Time, f.rows[0].Time
+	for _, r := range f.rows {
+		first, last = minTime(first, r.Time), maxTime(last, r.Time)
+	}
 	hasGroup := func(ev *auditv1.Event, g string) bool { return slices.Contains(ev.User.Groups, g) }
 	ref := func(ev *auditv1.Event) *auditv1.ObjectReference {
 		if ev.ObjectRef == nil {
@@ -142,12 +146,41 @@ func bruteForce(t *testing.T, f *fixture) {
 		}
 		return ev.ResponseStatus.Code
 	}
-	cases := []struct {
+	// time clauses: the brute force applies the range they name (from, to)
+	minute := func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04") }
+	sec := func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05") }
+	plus2 := time.FixedZone("+02:00", 2*3600)
+	midM, laterM := mid.Truncate(time.Minute), later.Truncate(time.Minute)
+	midS, laterS := mid.Truncate(time.Second), later.Truncate(time.Second)
+	day := time.Date(mid.Year(), mid.Month(), mid.Day(), 0, 0, 0, 0, time.UTC)
+	type bfCase = struct {
 		name     string
 		q        Query
 		want     func(*auditv1.Event) bool
 		nonEmpty bool
-	}{
+	}
+	// the range the brute force applies instead of q.From, q.To (the time: clauses')
+	ranges := map[string][2]time.Time{}
+	tc := func(name string, q Query, want func(*auditv1.Event) bool, nonEmpty bool, from, to time.Time) bfCase {
+		ranges[name] = [2]time.Time{from, to}
+		return bfCase{name, q, want, nonEmpty}
+	}
+	all := func(*auditv1.Event) bool { return true }
+	cutUS := f.rows[len(f.rows)/3].Time
+	cases := []bfCase{
+		tc("time range clause", Query{Text: "verb:get time:[" + minute(mid) + " TO " + minute(later) + "]"},
+			func(e *auditv1.Event) bool { return e.Verb == "get" }, true, midM, laterM.Add(time.Minute)),
+		tc("time bounds alone (the store walk)", Query{Text: "time:>=" + sec(mid) + " time:<" + sec(later)}, all, true, midS, laterS),
+		tc("time up to a day, with From", Query{Text: "resource:secrets time:<=" + day.Format("2006-01-02"), From: mid},
+			func(e *auditv1.Event) bool { return ref(e).Resource == "secrets" }, true, mid, day.Add(24*time.Hour)),
+		tc("time range with a zone", Query{Text: "-verb:watch time:" + midM.In(plus2).Format("2006-01-02T15:04-07:00") + ".." + laterM.In(plus2).Format("2006-01-02T15:04-07:00")},
+			func(e *auditv1.Event) bool { return e.Verb != "watch" }, true, midM, laterM.Add(time.Minute)),
+		tc("time after, strictly", Query{Text: "verb:list time:>" + sec(mid)},
+			func(e *auditv1.Event) bool { return e.Verb == "list" }, true, midS.Add(time.Second), time.Time{}),
+		tc("time within a minute", Query{Text: "time:" + minute(mid)}, all, true, midM, midM.Add(time.Minute)),
+		tc("time clauses that do not meet", Query{Text: "time:<" + sec(mid) + " time:>=" + sec(later)}, all, false, later, later),
+		tc("time to the microsecond", Query{Text: "verb:get time:<=" + cutUS.UTC().Format("2006-01-02T15:04:05.000000Z")},
+			func(e *auditv1.Event) bool { return e.Verb == "get" }, true, time.Time{}, cutUS.Truncate(time.Microsecond).Add(time.Microsecond)),
 		{"everything", Query{Text: ""}, func(*auditv1.Event) bool { return true }, true},
 		{"star in a range", Query{Text: "*", From: mid, To: later}, func(*auditv1.Event) bool { return true }, true},
 		{"term", Query{Text: "verb:get"}, func(e *auditv1.Event) bool { return e.Verb == "get" }, true},
@@ -158,6 +191,16 @@ func bruteForce(t *testing.T, f *fixture) {
 		{"value with colons", Query{Text: "group:system:masters"}, func(e *auditv1.Event) bool { return hasGroup(e, "system:masters") }, false},
 		{"quoted value", Query{Text: `group:"system:authenticated" verb:create`}, func(e *auditv1.Event) bool { return hasGroup(e, "system:authenticated") && e.Verb == "create" }, true},
 		{"numeric", Query{Text: "code:>=400"}, func(e *auditv1.Event) bool { return code(e) >= 400 }, true},
+		// code and latency are fixed-width terms and buckets: every bound form
+		{"code greater, fractional", Query{Text: "code:>399.5"}, func(e *auditv1.Event) bool { return code(e) >= 400 }, true},
+		{"code below", Query{Text: "code:<300"}, func(e *auditv1.Event) bool { c := code(e); return c != 0 && c < 300 }, true},
+		{"code at most", Query{Text: "code:<=201"}, func(e *auditv1.Event) bool { c := code(e); return c != 0 && c <= 201 }, true},
+		{"code equals", Query{Text: "code:404"}, func(e *auditv1.Event) bool { return code(e) == 404 }, false},
+		{"code above", Query{Text: "code:>200 verb:get"}, func(e *auditv1.Event) bool { return code(e) > 200 && e.Verb == "get" }, false},
+		{"no code below zero", Query{Text: "code:<0"}, func(e *auditv1.Event) bool { return false }, false},
+		{"latency zero", Query{Text: "latency:<=0"}, func(e *auditv1.Event) bool { return latency(e) == 0 }, false},
+		{"latency above", Query{Text: "latency:>100"}, func(e *auditv1.Event) bool { return latency(e) > 100 }, false},
+		{"range cutting hours", Query{Text: "verb:get", From: first.Add(90 * time.Second), To: last.Add(-70 * time.Second)}, func(e *auditv1.Event) bool { return e.Verb == "get" }, true},
 		{"bare value", Query{Text: "kube-system"}, func(e *auditv1.Event) bool {
 			r := ref(e)
 			return r.Namespace == "kube-system" || r.Name == "kube-system" || r.Resource == "kube-system" || e.User.Username == "kube-system"
@@ -194,9 +237,13 @@ func bruteForce(t *testing.T, f *fixture) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var want []Row
+			from, to := tc.q.From, tc.q.To
+			if r, ok := ranges[tc.name]; ok {
+				from, to = r[0], r[1]
+			}
 			for i, ev := range f.events {
 				tm := f.rows[i].Time
-				if (!tc.q.From.IsZero() && tm.Before(tc.q.From)) || (!tc.q.To.IsZero() && !tm.Before(tc.q.To)) {
+				if (!from.IsZero() && tm.Before(from)) || (!to.IsZero() && !tm.Before(to)) {
 					continue
 				}
 				if tc.want(ev) {
@@ -504,4 +551,18 @@ func TestFindingsOrder(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("order %v, want %v", got, want)
 	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

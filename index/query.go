@@ -2,6 +2,7 @@ package index
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -30,13 +31,73 @@ type Clause struct {
 // ParseClauses splits a query into clauses: [-|+]field:value or [-|+]value, values quoted
 // with "..." when they hold spaces. Every clause must match (a - clause must not). A field
 // name is everything before the first colon when it names a field, so user:system:admin
-// needs no quotes. Errors name the clause and the known fields.
+// needs no quotes. time: clauses bound the request time (timequery.go). Errors name the
+// clause; an unknown field is an *UnknownFieldError, with the nearest field name.
 func ParseClauses(text string) ([]Clause, error) {
-	var out []Clause
 	toks, err := tokens(text)
 	if err != nil {
 		return nil, err
 	}
+	return clausesOf(toks)
+}
+
+// UnknownFieldError is a clause whose field is not a field of the query language.
+type UnknownFieldError struct {
+	Field, Clause string
+	// Suggest is the known field nearest to Field ("" when none is near).
+	Suggest string
+}
+
+func (e *UnknownFieldError) Error() string {
+	if e.Suggest != "" {
+		return fmt.Sprintf("unknown field %q in %q: did you mean %s? (fields: %s, time)", e.Field, e.Clause, e.Suggest, strings.Join(Fields, ", "))
+	}
+	return fmt.Sprintf("unknown field %q in %q (fields: %s, time)", e.Field, e.Clause, strings.Join(Fields, ", "))
+}
+
+// nearestField is the known field closest to f by edit distance (case-insensitive), when
+// that is close enough to be a typo.
+func nearestField(f string) string {
+	best, bestD := "", 1<<30
+	for _, k := range append(append([]string(nil), Fields...), timeField) {
+		if d := editDistance(strings.ToLower(f), strings.ToLower(k)); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if bestD > max(1, len(f)/3) {
+		return ""
+	}
+	return best
+}
+
+// editDistance is the optimal-string-alignment distance: insertions, deletions,
+// substitutions and swaps of neighbours (tiem for time) cost one each.
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			c := 1
+			if a[i-1] == b[j-1] {
+				c = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+c)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
+}
+
+func clausesOf(toks []token) ([]Clause, error) {
+	var out []Clause
 	for _, t := range toks {
 		var c Clause
 		raw := t.s
@@ -46,13 +107,13 @@ func ParseClauses(text string) ([]Clause, error) {
 		}
 		if i := strings.IndexByte(raw, ':'); i > 0 && !t.quotedAll && i < t.quoteAt {
 			f := raw[:i]
-			if !keywordFields[f] && !numericFields[f] && !textFields[f] {
-				return nil, fmt.Errorf("unknown field %q in %q (fields: %s)", f, t.s, strings.Join(Fields, ", "))
+			if !keywordFields[f] && !numericFields[f] && !textFields[f] && f != timeField {
+				return nil, &UnknownFieldError{Field: f, Clause: t.s, Suggest: nearestField(f)}
 			}
 			c.Field, raw = f, raw[i+1:]
 		}
 		c.Value = unquote(raw)
-		if c.Field != "" && numericFields[c.Field] {
+		if c.Field != "" && (numericFields[c.Field] || c.Field == timeField) {
 			c.Op = "="
 			for _, op := range []string{">=", "<=", ">", "<"} {
 				if strings.HasPrefix(c.Value, op) {
@@ -60,12 +121,22 @@ func ParseClauses(text string) ([]Clause, error) {
 					break
 				}
 			}
-			if _, err := strconv.ParseFloat(c.Value, 64); err != nil {
-				return nil, fmt.Errorf("%s wants a number, optionally after >, >=, < or <=: %q", c.Field, t.s)
-			}
 		}
 		if c.Value == "" {
 			return nil, fmt.Errorf("empty value in %q", t.s)
+		}
+		switch {
+		case c.Field == timeField:
+			if c.Not {
+				return nil, fmt.Errorf("%q: a time range cannot be negated (time:<T or time:>T says the same)", t.s)
+			}
+			if _, _, err := timeClauseRange(c); err != nil {
+				return nil, err
+			}
+		case c.Field != "" && numericFields[c.Field]:
+			if _, err := strconv.ParseFloat(c.Value, 64); err != nil {
+				return nil, fmt.Errorf("%s wants a number, optionally after >, >=, < or <=: %q", c.Field, t.s)
+			}
 		}
 		out = append(out, c)
 	}
@@ -81,7 +152,8 @@ type token struct {
 func tokens(text string) ([]token, error) {
 	var out []token
 	var cur strings.Builder
-	in, esc := false, false
+	in, esc, closed := false, false, false
+	bracket := false // inside field:[a TO b], whose spaces do not split
 	q := -1
 	flush := func() {
 		if cur.Len() == 0 {
@@ -97,18 +169,29 @@ func tokens(text string) ([]token, error) {
 		cur.Reset()
 		q = -1
 	}
-	for _, r := range text {
+	for i, r := range text {
+		space := r == ' ' || r == '\t' || r == '\n'
+		if closed && !space {
+			// user:"alice"resource:secrets would be one value: say so rather than find nothing
+			return nil, fmt.Errorf("%q: a quoted value is glued to what follows it at position %d: put a space after the closing quote", text, i+1)
+		}
+		closed = false
 		switch {
 		case esc:
 			esc = false
 		case r == '\\':
 			esc = true
-		case r == '"':
+		case r == '"' && !bracket:
 			if q < 0 {
 				q = cur.Len()
 			}
 			in = !in
-		case !in && (r == ' ' || r == '\t' || r == '\n'):
+			closed = !in
+		case !in && r == '[' && strings.HasSuffix(cur.String(), ":"):
+			bracket = true
+		case bracket && r == ']':
+			bracket = false
+		case !in && !bracket && space:
 			flush()
 			continue
 		}
@@ -116,6 +199,9 @@ func tokens(text string) ([]token, error) {
 	}
 	if in {
 		return nil, fmt.Errorf("unterminated quote in %q", text)
+	}
+	if bracket {
+		return nil, fmt.Errorf("unterminated [ in %q", text)
 	}
 	flush()
 	return out, nil
@@ -128,14 +214,6 @@ func unquote(s string) string {
 	return strings.NewReplacer(`\"`, `"`, `\\`, `\`).Replace(s)
 }
 
-// ValidateQuery checks a search query's syntax (see ParseClauses) without running it:
-// what a prompt or a flag calls before opening anything. It names no type of the store
-// behind the case, so that a second store can answer the same queries.
-func ValidateQuery(text string) error {
-	_, err := ParseClauses(text)
-	return err
-}
-
 func clauseQuery(c Clause) query.Query {
 	if c.Field == "" {
 		var qs []query.Query
@@ -145,24 +223,30 @@ func clauseQuery(c Clause) query.Query {
 		return bleve.NewDisjunctionQuery(qs...)
 	}
 	switch {
-	case numericFields[c.Field]:
+	case c.Field == "latency":
 		v, _ := strconv.ParseFloat(c.Value, 64)
-		t, f := true, false
-		var q *query.NumericRangeQuery
+		return latencyQuery(c.Op, v)
+	case numericFields[c.Field]: // code: fixed-width terms (codeTerm), ranges as term ranges
+		v, _ := strconv.ParseFloat(c.Value, 64)
+		// the integer bounds: code > v is code >= floor(v)+1, code < v is code <= ceil(v)-1
+		var lo, hi int64 = math.MinInt64, math.MaxInt64
 		switch c.Op {
 		case ">":
-			q = bleve.NewNumericRangeInclusiveQuery(&v, nil, &f, nil)
+			lo = int64(math.Floor(v)) + 1
 		case ">=":
-			q = bleve.NewNumericRangeInclusiveQuery(&v, nil, &t, nil)
+			lo = int64(math.Ceil(v))
 		case "<":
-			q = bleve.NewNumericRangeInclusiveQuery(nil, &v, nil, &f)
+			hi = int64(math.Ceil(v)) - 1
 		case "<=":
-			q = bleve.NewNumericRangeInclusiveQuery(nil, &v, nil, &t)
+			hi = int64(math.Floor(v))
 		default:
-			q = bleve.NewNumericRangeInclusiveQuery(&v, &v, &t, &t)
+			if v != math.Trunc(v) {
+				lo, hi = 1, 0 // no integer code equals it
+			} else {
+				lo, hi = int64(v), int64(v)
+			}
 		}
-		q.SetField(c.Field)
-		return q
+		return codeRange(lo, hi)
 	case textFields[c.Field]:
 		q := bleve.NewMatchQuery(c.Value)
 		q.SetField(c.Field)
@@ -185,5 +269,25 @@ func keywordQuery(field, v string) query.Query {
 	}
 	q := bleve.NewTermQuery(v)
 	q.SetField(field)
+	return q
+}
+
+// codeRange finds the groups whose code lies in [lo, hi]. Codes are terms of six digits
+// (codeTerm); a code outside 0..999999 (no HTTP status is) is found by equality only.
+func codeRange(lo, hi int64) query.Query {
+	t := true
+	if lo == hi && (lo < 0 || lo > 999999) {
+		q := bleve.NewTermQuery(codeTerm(lo))
+		q.SetField("code")
+		return q
+	}
+	lo, hi = max(lo, 0), min(hi, 999999)
+	if lo > hi {
+		q := bleve.NewTermQuery("none") // no code term is a word
+		q.SetField("code")
+		return q
+	}
+	q := bleve.NewTermRangeInclusiveQuery(codeTerm(lo), codeTerm(hi), &t, &t)
+	q.SetField("code")
 	return q
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"math/bits"
 	"sort"
 	"strings"
 	"time"
@@ -27,6 +28,9 @@ func unfiltered(text string) bool {
 func (c *Case) Search(ctx context.Context, q Query) (_ *Result, err error) {
 	defer guard(c.dir, storeFile, &err)()
 	start := time.Now()
+	if q, err = ApplyTime(q); err != nil {
+		return nil, err
+	}
 	if q.Limit <= 0 {
 		q.Limit = 50
 	}
@@ -186,26 +190,75 @@ type histogram struct {
 }
 
 func newHistogram(from, to time.Time, iv time.Duration) (*histogram, error) {
-	n := int(math.Ceil(float64(to.Sub(from)) / float64(iv)))
+	if iv <= 0 {
+		return nil, fmt.Errorf("histogram: the interval must be positive, not %s", iv)
+	}
+	from = from.Truncate(iv)
+	// time.Time.Sub saturates at 292 years: a case spanning 1700 to 2200 (times the reader
+	// accepts) made a 1 ns histogram look small and then loop for centuries
+	n, ok := intervals(to, from, iv)
+	if !ok || n > maxBuckets {
+		return nil, fmt.Errorf("histogram: %s intervals from %s to %s are more than %d: choose a longer interval or a shorter range",
+			iv, from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), maxBuckets)
+	}
 	if n < 1 {
 		n = 1
 	}
-	if n > maxBuckets {
-		return nil, fmt.Errorf("histogram: %s over %s is %d intervals (at most %d): choose a longer interval or a shorter range", iv, to.Sub(from), n, maxBuckets)
-	}
-	from = from.Truncate(iv)
-	h := &histogram{from: from, interval: iv}
-	for t := from; t.Before(to); t = t.Add(iv) {
+	h := &histogram{from: from, interval: iv, buckets: make([]Bucket, 0, n+1)}
+	for t := from; t.Before(to) && len(h.buckets) <= maxBuckets; t = t.Add(iv) {
 		h.buckets = append(h.buckets, Bucket{Start: t.UTC()})
 	}
 	return h, nil
+}
+
+// intervals is how many whole intervals iv lie between from and t (t >= from), rounded
+// up, computed on 128 bits: ok is false when the count does not fit an int.
+func intervals(t, from time.Time, iv time.Duration) (int, bool) {
+	q, rem, ok := spanDiv(t, from, iv)
+	if !ok {
+		return 0, false
+	}
+	if rem > 0 {
+		q++
+	}
+	return q, q >= 0
+}
+
+// spanDiv divides the time from 'from' to t (t >= from) by iv without the 292-year
+// limit of time.Duration.
+func spanDiv(t, from time.Time, iv time.Duration) (q int, rem uint64, ok bool) {
+	ds := t.Unix() - from.Unix()
+	dn := int64(t.Nanosecond()) - int64(from.Nanosecond())
+	if dn < 0 {
+		ds--
+		dn += 1e9
+	}
+	if ds < 0 {
+		return 0, 0, false
+	}
+	hi, lo := bits.Mul64(uint64(ds), 1e9)
+	var c uint64
+	lo, c = bits.Add64(lo, uint64(dn), 0)
+	hi += c
+	if hi >= uint64(iv) {
+		return 0, 0, false
+	}
+	quo, r := bits.Div64(hi, lo, uint64(iv))
+	if quo > math.MaxInt32 {
+		return 0, 0, false
+	}
+	return int(quo), r, true
 }
 
 func (h *histogram) index(t time.Time) int {
 	if t.Before(h.from) {
 		return -1
 	}
-	return int(t.Sub(h.from) / h.interval)
+	q, _, ok := spanDiv(t, h.from, h.interval)
+	if !ok {
+		return math.MaxInt32
+	}
+	return q
 }
 
 func (h *histogram) add(t time.Time) {

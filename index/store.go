@@ -13,7 +13,7 @@ import (
 // searchable) and the case's metadata (chain of custody, findings, the engine's state,
 // notes, the etcd result). The interfaces below split them so that a second event store
 // (a distributed one, VictoriaLogs: issue 18) can stand behind the same case. Neither
-// names a type of bbolt or bleve: queries are text (ValidateQuery checks one), results
+// names a type of bbolt or bleve: queries are text (ParseClauses parses one), results
 // are Rows and raw JSON.
 //
 // *Writer implements EventStore and CaseMeta for an ingest or a tail; *Case implements

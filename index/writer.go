@@ -18,6 +18,7 @@ import (
 	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 
 	"github.com/kubesleuth/kubesleuth/analyzer"
+	"github.com/kubesleuth/kubesleuth/analyzer/redact"
 )
 
 // Status is what the case already knows of an event, for an ingest deciding what to do.
@@ -725,6 +726,12 @@ func (w *Writer) Finish(findings []analyzer.Finding, engineState []byte, etcd *E
 	defer guard(w.dir, storeFile, &err)()
 	if err := w.flush(true); err != nil {
 		return err
+	}
+	// a file's name can hold a token (wget names a download after its presigned URL):
+	// the custody record names it as the redactor leaves it (its SHA-256 identifies it)
+	for i := range sources {
+		sources[i].Path, sources[i].SameAs = redact.String(sources[i].Path), redact.String(sources[i].SameAs)
+		sources[i].AbsPath = redact.String(sources[i].AbsPath)
 	}
 	err = w.db.Update(func(tx *bolt.Tx) error {
 		if findings == nil {

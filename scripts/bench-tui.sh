@@ -23,7 +23,7 @@ wait_for() { # text, seconds
 }
 wait_for "events │" 30
 tmux -L "$sock" send-keys / 'resource:secrets -verb:watch' Enter
-wait_for "query resource:secrets" 30
+wait_for "verb:watch (newest first) — 1 of" 30 # the rows are in: u has a selection
 tmux -L "$sock" send-keys u; wait_for 'query user:' 30
 tmux -L "$sock" send-keys I; wait_for 'identity │' 30
 tmux -L "$sock" send-keys Escape Escape Escape

@@ -42,7 +42,7 @@ func TestExportsHoldNoCanary(t *testing.T) {
 	press(t, m, "m")
 	typeText(t, m, "saw curl -H 'Authorization: Bearer "+set.Canaries[0].Value+"'")
 	press(t, m, "enter")
-	press(t, m, "x", "X", "tab", "x", "X", "E", "x", "X")
+	press(t, m, "x", "X", "shift+tab", "x", "X", "E", "x", "X")
 	files, _ := filepath.Glob(filepath.Join(m.opts.ExportDir, "*"))
 	if len(files) < 5 {
 		t.Fatalf("only %d exports written (%v); status %q %q", len(files), files, m.message, m.errText)

@@ -29,7 +29,7 @@ func TestTUIEvidenceCodeOfRequestReceived(t *testing.T) {
 	r := newFakeReader()
 	r.rows[0].Stage, r.rows[0].Code = "RequestReceived", 0 // evidence of KS-EXEC-001
 	m := testModel(t, r, 160, 48, "")
-	press(t, m, "tab") // findings: the first, KS-EXEC-001, is in the detail pane
+	press(t, m, "shift+tab") // findings: the first, KS-EXEC-001, is in the detail pane
 	var got []string
 	for _, l := range m.detail.Lines() {
 		if strings.Contains(l, "get pods prod/obj-") {

@@ -102,12 +102,20 @@ func rowField(r *index.Row, field string) string {
 		return r.Verb
 	case "resource":
 		return r.Resource
+	case "stage":
+		return r.Stage
+	case "auditID":
+		return r.AuditID
 	}
 	return ""
 }
 
 func (f *fakeReader) Search(ctx context.Context, q index.Query) (*index.Result, error) {
 	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	q, err := index.ApplyTime(q) // the time: clauses, as every store does
+	if err != nil {
 		return nil, err
 	}
 	cs, err := index.ParseClauses(q.Text)
@@ -125,7 +133,12 @@ func (f *fakeReader) Search(ctx context.Context, q index.Query) (*index.Result, 
 			if c.Field == "" && c.Value == "*" {
 				continue
 			}
-			if (rowField(r, c.Field) == c.Value) == c.Not {
+			v := rowField(r, c.Field)
+			hit := v == c.Value
+			if pre, isPrefix := strings.CutSuffix(c.Value, "*"); isPrefix {
+				hit = strings.HasPrefix(v, pre)
+			}
+			if hit == c.Not {
 				ok = false
 			}
 		}
@@ -134,6 +147,22 @@ func (f *fakeReader) Search(ctx context.Context, q index.Query) (*index.Result, 
 		}
 	}
 	res := &index.Result{Total: len(match), Took: time.Millisecond}
+	for _, f := range q.Facets {
+		count := map[string]int{}
+		for i := range match {
+			count[rowField(&match[i], f)]++
+		}
+		if res.Facets == nil {
+			res.Facets = map[string][]index.FacetCount{}
+		}
+		for v, n := range count {
+			res.Facets[f] = append(res.Facets[f], index.FacetCount{Value: v, Count: n})
+		}
+		sort.Slice(res.Facets[f], func(i, j int) bool {
+			a, b := res.Facets[f][i], res.Facets[f][j]
+			return a.Count > b.Count || (a.Count == b.Count && a.Value < b.Value)
+		})
+	}
 	if q.Histogram > 0 {
 		from, to := q.From, q.To
 		if len(match) > 0 && from.IsZero() {
@@ -174,7 +203,9 @@ func (f *fakeReader) Event(id index.EventID) (json.RawMessage, error) {
 	}
 	ev := map[string]any{
 		"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": r.AuditID, "stage": r.Stage,
-		"requestURI": r.URI, "verb": r.Verb, "user": map[string]any{"username": r.User, "groups": []string{"system:authenticated"}},
+		"requestURI": r.URI, "verb": r.Verb, "user": map[string]any{"username": r.User, "groups": []string{"system:authenticated"},
+			// a bound token's credential id: the pivot T follows it (two tokens per user)
+			"extra": map[string]any{"authentication.kubernetes.io/credential-id": []string{fmt.Sprintf("JTI=%s-%d", r.User, len(r.AuditID)%2+int(r.Time.Sub(fakeStart)/time.Hour))}}},
 		"sourceIPs": []string{r.SourceIP}, "userAgent": r.UserAgent,
 		"objectRef":                map[string]any{"resource": r.Resource, "namespace": r.Namespace, "name": r.Name, "apiVersion": "v1"},
 		"responseStatus":           map[string]any{"metadata": map[string]any{}, "code": r.Code},

@@ -59,7 +59,7 @@ func loadAnnotations(r index.Reader) tea.Cmd {
 // rows already loaded. Paging is by time (keyset): To is the oldest loaded time + 1 ns
 // and Offset skips the rows already loaded at exactly that time, so a page costs the
 // same at the end of a million events as at the start.
-func searchPage(ctx context.Context, r index.Reader, gen int, text string, after []index.Row) tea.Cmd {
+func searchPage(ctx context.Context, r index.Reader, gen int, text string, after []index.Row, collapse bool) tea.Cmd {
 	return func() tea.Msg {
 		q := index.Query{Text: text, Limit: PageSize, Newest: true}
 		if n := len(after); n > 0 {
@@ -86,8 +86,54 @@ func searchPage(ctx context.Context, r index.Reader, gen int, text string, after
 			}
 			res.Events = kept
 		}
-		return pageMsg{gen: gen, res: res, more: len(after) > 0}
+		msg := pageMsg{gen: gen, res: res, more: len(after) > 0, raw: len(res.Events)}
+		if n := len(res.Events); n > 0 {
+			last := res.Events[n-1].Time
+			for i := n - 1; i >= 0 && res.Events[i].Time.Equal(last); i-- {
+				msg.tail = append([]index.Row{res.Events[i]}, msg.tail...)
+			}
+		}
+		if collapse {
+			res.Events, msg.pos = hideAnswered(r, res.Events)
+		}
+		return msg
 	}
+}
+
+// laterStages are the stages that follow RequestReceived.
+var laterStages = []string{"ResponseComplete", "ResponseStarted", "Panic"}
+
+// hideAnswered drops the RequestReceived row of each request that has a later stage in
+// rows or in the case, so that a request is one row: its response (code, latency). A
+// request whose response was never logged keeps its only row. pos is each kept row's
+// place in rows (1-based).
+func hideAnswered(r index.Reader, rows []index.Row) (kept []index.Row, pos []int) {
+	later := map[string]bool{}
+	for _, e := range rows {
+		if e.Stage != "RequestReceived" {
+			later[e.AuditID] = true
+		}
+	}
+	kept = rows[:0:0]
+	for i, e := range rows {
+		if e.Stage == "RequestReceived" {
+			answered := later[e.AuditID]
+			for _, st := range laterStages {
+				if answered {
+					break
+				}
+				if _, err := r.Row(index.EventID(e.AuditID + "/" + st)); err == nil {
+					answered = true
+				}
+			}
+			if answered {
+				continue
+			}
+		}
+		kept = append(kept, e)
+		pos = append(pos, i+1)
+	}
+	return kept, pos
 }
 
 // histogram counts the matches of text per bucket over [from, to), with about cols
@@ -140,9 +186,12 @@ func rowsHistogram(items []components.Item, key string, from, to time.Time, cols
 
 // identityView is everything one identity did, oldest first, split into bursts wherever
 // consecutive events are more than IdleGap apart.
-func identityView(ctx context.Context, r index.Reader, gen int, user string, c *common.Context) tea.Cmd {
+func identityView(ctx context.Context, r index.Reader, gen int, user, text string, collapse bool, c *common.Context) tea.Cmd {
 	return func() tea.Msg {
-		res, err := r.Search(ctx, index.Query{Text: clause("user", user), Limit: identityLimit})
+		res, err := r.Search(ctx, index.Query{Text: text, Limit: identityLimit})
+		if err == nil && collapse {
+			res.Events, _ = hideAnswered(r, res.Events)
+		}
 		if err != nil {
 			return viewMsg{gen: gen, err: fmt.Errorf("identity %s: %w", common.Clean(user), err)}
 		}
@@ -195,17 +244,23 @@ func bursts(rows []index.Row, gap time.Duration, c *common.Context) []components
 
 // secretView is who read, listed or changed one secret: the requests naming it, and the
 // lists and watches of secrets in its namespace or cluster-wide, in time order.
-func secretView(ctx context.Context, r index.Reader, gen int, ns, name string) tea.Cmd {
+func secretView(ctx context.Context, r index.Reader, gen int, ns, name, extra string, collapse bool) tea.Cmd {
 	return func() tea.Msg {
 		named := "resource:secrets " + clause("name", name)
 		if ns != "" {
 			named += " " + clause("namespace", ns)
 		}
+		with := func(q string) string {
+			if extra == "" {
+				return q
+			}
+			return q + " " + extra
+		}
 		seen := map[index.EventID]bool{}
 		var rows []index.Row
 		var cut []string
 		for _, q := range []string{named, "resource:secrets verb:list", "resource:secrets verb:watch"} {
-			res, err := r.Search(ctx, index.Query{Text: q, Limit: secretLimit})
+			res, err := r.Search(ctx, index.Query{Text: with(q), Limit: secretLimit})
 			if err != nil {
 				return viewMsg{gen: gen, err: fmt.Errorf("secret %s/%s: %w", common.Clean(ns), common.Clean(name), err)}
 			}
@@ -223,6 +278,9 @@ func secretView(ctx context.Context, r index.Reader, gen int, ns, name string) t
 			}
 		}
 		sort.SliceStable(rows, func(i, j int) bool { return rows[i].Time.Before(rows[j].Time) })
+		if collapse {
+			rows, _ = hideAnswered(r, rows)
+		}
 		var items []components.Item
 		if len(cut) > 0 {
 			// the oldest requests only: the view must not pass for every read
@@ -266,12 +324,33 @@ func etcdView(r index.Reader, gen int) tea.Cmd {
 	}
 }
 
-// contextView is the events around id, with the cursor on id.
-func contextView(ctx context.Context, r index.Reader, gen int, id index.EventID) tea.Cmd {
+// contextView is the events around id, with the cursor on id. With the timeline's
+// added clauses (extra: one row per request, system hidden) it is the events around it
+// that they leave, so that lease renewals do not fill it.
+func contextView(ctx context.Context, r index.Reader, gen int, id index.EventID, extra string, collapse bool) tea.Cmd {
 	return func() tea.Msg {
-		rows, err := r.Around(ctx, id, ContextEvents)
+		var rows []index.Row
+		var err error
+		if unfilteredQuery(extra) {
+			rows, err = r.Around(ctx, id, ContextEvents)
+		} else {
+			rows, err = aroundFiltered(ctx, r, id, extra)
+		}
 		if err != nil {
 			return viewMsg{gen: gen, err: fmt.Errorf("events around %s: %w", common.Clean(string(id)), err)}
+		}
+		if collapse {
+			var kept []index.Row
+			for _, e := range rows {
+				if e.ID == id { // the anchor stays, whatever its stage
+					kept = append(kept, e)
+					continue
+				}
+				if k, _ := hideAnswered(r, []index.Row{e}); len(k) == 1 {
+					kept = append(kept, e)
+				}
+			}
+			rows = kept
 		}
 		m := viewMsg{gen: gen, total: len(rows)}
 		for i := range rows {
@@ -284,12 +363,69 @@ func contextView(ctx context.Context, r index.Reader, gen int, id index.EventID)
 	}
 }
 
+// aroundFiltered is ContextEvents matches of text before the event id and as many at
+// and after it, oldest first, the event itself included.
+func aroundFiltered(ctx context.Context, r index.Reader, id index.EventID, text string) ([]index.Row, error) {
+	at, err := r.Row(id)
+	if err != nil {
+		return nil, err
+	}
+	before, err := r.Search(ctx, index.Query{Text: text, To: at.Time, Newest: true, Limit: ContextEvents})
+	if err != nil {
+		return nil, err
+	}
+	after, err := r.Search(ctx, index.Query{Text: text, From: at.Time, Limit: ContextEvents + 1})
+	if err != nil {
+		return nil, err
+	}
+	var rows []index.Row
+	for i := len(before.Events) - 1; i >= 0; i-- {
+		rows = append(rows, before.Events[i])
+	}
+	seen := false
+	for _, e := range after.Events {
+		if e.ID == id {
+			seen = true
+		}
+		if !seen && e.Time.After(at.Time) {
+			rows, seen = append(rows, at), true // hidden by the filter: shown as the anchor
+		}
+		rows = append(rows, e)
+	}
+	if !seen {
+		rows = append(rows, at)
+	}
+	return rows, nil
+}
+
+// collapseStages drops the RequestReceived row of each request whose later stage is
+// among rows: the evidence of a finding is then one row per request too.
+func collapseStages(rows []index.Row) []index.Row {
+	later := map[string]bool{}
+	for _, r := range rows {
+		if r.Stage != "RequestReceived" {
+			later[r.AuditID] = true
+		}
+	}
+	out := rows[:0:0]
+	for _, r := range rows {
+		if r.Stage == "RequestReceived" && later[r.AuditID] {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
 // evidenceView is the events a finding cites.
-func evidenceView(r index.Reader, gen int, f analyzer.Finding) tea.Cmd {
+func evidenceView(r index.Reader, gen int, f analyzer.Finding, collapse bool) tea.Cmd {
 	return func() tea.Msg {
 		rows, err := r.ResolveEvidence(f)
 		if err != nil {
 			return viewMsg{gen: gen, err: fmt.Errorf("evidence of %s: %w", common.Clean(f.RuleID), err)}
+		}
+		if collapse {
+			rows = collapseStages(rows)
 		}
 		m := viewMsg{gen: gen, total: len(rows)}
 		for i := range rows {

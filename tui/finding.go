@@ -10,6 +10,7 @@ import (
 	"github.com/kubesleuth/kubesleuth/analyzer/secrets"
 	"github.com/kubesleuth/kubesleuth/index"
 	"github.com/kubesleuth/kubesleuth/tui/common"
+	"github.com/kubesleuth/kubesleuth/tui/components"
 )
 
 // ruleText is the explanation and remediation of a rule, from the built-in catalog (audit
@@ -49,6 +50,7 @@ func findingLines(f analyzer.Finding, evidence []index.Row, evErr error, c *comm
 		st.Severity[f.Severity].Render(strings.ToUpper(f.Severity.String())) + "  " + st.Title.Render(common.Clean(f.Title)),
 		k("rule") + common.Clean(f.RuleID) + "   MITRE " + common.Clean(strings.Join(f.MITRE, ", ")),
 		k("subject") + common.Clean(f.Subject.String()),
+		k("source") + map[bool]string{true: "etcd (secrets at rest)", false: "audit log"}[isEtcd(f)],
 		k("seen") + fmt.Sprintf("%s – %s, %d time(s)", c.Time(f.FirstSeen), c.Time(f.LastSeen), f.Count),
 	}
 	if f.Subject.SourceIP != "" || f.Subject.UserAgent != "" {
@@ -86,7 +88,33 @@ func findingLines(f analyzer.Finding, evidence []index.Row, evErr error, c *comm
 		if r.Code != 0 {
 			code = strconv.Itoa(r.Code)
 		}
-		lines = append(lines, common.Clean(fmt.Sprintf("%s  %s  %s %s %s  %s  %s", c.Time(r.Time), r.User, r.Verb, r.Resource, obj, code, r.SourceIP)))
+		lines = append(lines, common.Clean(fmt.Sprintf("%s  %s  %s %s %s  %s  %s", c.Time(r.Time), common.ShortUser(r.User), r.Verb, r.Resource, obj, code, r.SourceIP)))
+	}
+	return lines
+}
+
+// groupLines renders a rule's group of findings for the detail pane: the rule, how many
+// subjects, the first of them.
+func groupLines(g *components.FindingGroup, items []analyzer.Finding, c *common.Context) []string {
+	st := c.Styles
+	lines := []string{
+		st.Severity[g.Severity].Render(strings.ToUpper(g.Severity.String())) + "  " + st.Title.Render(common.Clean(g.Title)),
+		st.Key.Render(fmt.Sprintf("%-12s", "rule")) + common.Clean(g.RuleID),
+		st.Key.Render(fmt.Sprintf("%-12s", "subjects")) + fmt.Sprintf("%d findings, %d events, first %s", len(g.Index), g.Count, c.Time(g.First)),
+		"", st.Dim.Render("enter lists the subjects under the rule (or hides them); / filters the findings: -rule:" + common.Clean(g.RuleID) + " hides this rule"),
+	}
+	if t, ok := ruleInfo(g.RuleID); ok && t.description != "" {
+		lines = append(lines, "", st.Header.Render("Why it matters"))
+		lines = append(lines, wrapped(t.description)...)
+	}
+	lines = append(lines, "", st.Header.Render("Subjects"))
+	for i, x := range g.Index {
+		if i == 20 {
+			lines = append(lines, st.Dim.Render(fmt.Sprintf("… %d more", len(g.Index)-20)))
+			break
+		}
+		f := items[x]
+		lines = append(lines, common.Clean(fmt.Sprintf("%s  %s  ×%d", c.Time(f.FirstSeen), common.Subject(f.Subject), f.Count)))
 	}
 	return lines
 }

@@ -43,7 +43,7 @@ func TestGoldenComponents(t *testing.T) {
 			check("statusbar", m.statusView(w))
 			// the help takes the histogram's lines too, as Render gives them
 			check("help", m.help.View("Keys: search view", m.helpGroups(), w, l.Body+l.Hist))
-			press(t, m, "tab") // findings: the detail shows the finding
+			press(t, m, "shift+tab") // findings: the detail shows the finding
 			check("detail_finding", m.detail.View(w, l.DetailH, false))
 		})
 	}
@@ -60,7 +60,7 @@ func TestGoldenScreens(t *testing.T) {
 		{"context", []string{"j", "j", "c"}},
 		{"etcd", []string{"E"}},
 		{"secret", []string{"E", "S"}}, // the etcd view opens on its first secret
-		{"evidence", []string{"tab", "enter"}},
+		{"evidence", []string{"shift+tab", "enter"}},
 		{"help", []string{"?"}},
 		{"search_prompt", []string{"/"}},
 	}
@@ -112,6 +112,39 @@ func assertScreen(t *testing.T, s string, w, h int) {
 	for i, l := range lines {
 		if pinnedWidth(l) != w {
 			t.Fatalf("line %d is %d cells wide, want %d: %q", i, pinnedWidth(l), w, l)
+		}
+	}
+}
+
+// TestGoldenInvestigationScreens are the screens of issue 17 at 80x24 and 160x48: the
+// findings grouped by rule (61 etcd findings in one row), a filtered findings list, a
+// full-screen detail, the bookmarks and notes view, and a jump in time.
+func TestGoldenInvestigationScreens(t *testing.T) {
+	views := []struct {
+		name string
+		keys []string
+		text map[int]string // typed into the prompt after the key at that index
+	}{
+		{"findings_grouped", []string{"shift+tab", "j", "j"}, nil},
+		{"findings_filtered", []string{"shift+tab", "/", "enter"}, map[int]string{1: "sev:>=high -source:etcd"}},
+		{"detail_fullscreen", []string{"shift+tab", "f"}, nil},
+		{"notes", []string{"j", "b", "m", "enter", "shift+tab", "b", "tab", "B"}, map[int]string{2: "exfiltration starts here"}},
+		{"time_jump", []string{"@", "enter"}, map[int]string{0: "08:30"}},
+	}
+	for _, sz := range sizes {
+		for _, v := range views {
+			t.Run(fmt.Sprintf("%s_%dx%d", v.name, sz[0], sz[1]), func(t *testing.T) {
+				m := testModel(t, floodedReader(), sz[0], sz[1], "")
+				for i, k := range v.keys {
+					press(t, m, k)
+					if s, ok := v.text[i]; ok {
+						typeText(t, m, s)
+					}
+				}
+				s := m.Render()
+				assertScreen(t, s, sz[0], sz[1])
+				golden.RequireEqual(t, pinned(s, colorprofile.ANSI256))
+			})
 		}
 	}
 }

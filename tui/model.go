@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/textinput"
@@ -25,6 +26,12 @@ type Options struct {
 	Now func() time.Time
 	// Context overrides the styles, keys and time zone (tests pin them).
 	Context *common.Context
+	// HistoryFile keeps the search history from one run to the next (investigate puts
+	// it in the case folder); "" keeps it in memory only.
+	HistoryFile string
+	// Pager is the command that v opens the raw event in ($PAGER, else less); tests set
+	// it to a program that records what it read.
+	Pager []string
 }
 
 // Pane is what has the keyboard focus.
@@ -36,6 +43,10 @@ const (
 	PaneDetail
 )
 
+// paneOrder is the order tab walks the panes in: the screen's, findings (top or left),
+// timeline, detail (bottom).
+var paneOrder = []Pane{PaneFindings, PaneTimeline, PaneDetail}
+
 // ViewKind is what the timeline shows.
 type ViewKind int
 
@@ -46,10 +57,12 @@ const (
 	ViewEtcd
 	ViewContext
 	ViewEvidence
+	ViewNotes
+	ViewCredential
 )
 
 var viewNames = map[ViewKind]string{ViewSearch: "search", ViewIdentity: "identity", ViewSecret: "secret",
-	ViewEtcd: "etcd", ViewContext: "context", ViewEvidence: "evidence"}
+	ViewEtcd: "etcd", ViewContext: "context", ViewEvidence: "evidence", ViewNotes: "notes", ViewCredential: "credential"}
 
 func (v ViewKind) String() string { return viewNames[v] }
 
@@ -71,6 +84,18 @@ type Frame struct {
 	// Done says every match is loaded (search view paging); Loaded says the view's first
 	// results arrived (a frame left before that is queried again on back).
 	Done, Loaded bool
+	// Newer is how many matches are newer than the first loaded row (after a jump in
+	// time: scrolling up fetches them).
+	Newer int
+	// JumpTo opens a search at a time instead of at its newest match; JumpLast at its
+	// oldest (G).
+	JumpTo   time.Time
+	JumpLast bool
+	// RawEnd is the place of the oldest loaded match among all of them (hidden stages
+	// count: positions are among the query's matches); tail the loaded matches at the
+	// oldest time, hidden ones too, where the next page starts.
+	RawEnd int
+	tail   []index.Row
 	// Focus is the pane that had the keyboard when the frame was left (back restores it).
 	Focus Pane
 	// Hist is the histogram of this frame's query, kept so back restores it too.
@@ -104,6 +129,21 @@ type Model struct {
 
 	cur   Frame
 	stack []Frame
+	// forward holds the frames left by going back, newest last (] returns to them); a
+	// new view clears it, as a browser does.
+	forward []Frame
+	// fullDetail gives the detail pane the whole screen (f).
+	fullDetail bool
+	// collapse shows a request as one row: its RequestReceived stage is hidden when the
+	// request has a later one (=). hideSystem hides the control plane's identities (H):
+	// systemUsers are the clauses that do it, made when H is first pressed.
+	collapse, hideSystem bool
+	systemUsers          []string
+	// findQuery is the findings filter (/ in the findings pane).
+	findQuery string
+	findKeep  func(analyzer.Finding) bool
+	// followKeep is the timeline filter as a test of findings (followFilter).
+	followKeep func(analyzer.Finding) bool
 
 	info        *index.Info
 	findings    *components.Findings
@@ -114,8 +154,9 @@ type Model struct {
 	help        *components.Help
 	findingHist []analyzer.Finding
 
-	detailGen int
-	detailKey string // what the detail pane shows ("e:"+ID or "f:"+FindingID)
+	detailGen  int
+	detailKey  string // what the detail pane shows ("e:"+ID or "f:"+FindingID)
+	detailFrom Pane   // the list whose selection it shows
 
 	annotations map[index.Target]index.Annotation
 
@@ -126,7 +167,10 @@ type Model struct {
 	histPos    int
 
 	message, errText string
-	quitting         bool
+	// navMessage says the message only reports a back or forward: esc does not stop
+	// to dismiss it
+	navMessage bool
+	quitting   bool
 	// Annotation writes run one at a time, in the order they were made: two commands in
 	// flight could reach the case in either order (bubbletea runs each on its own
 	// goroutine), and b b would then leave the bookmark set while the screen shows it
@@ -144,6 +188,8 @@ const (
 	promptNone promptKind = iota
 	promptSearch
 	promptNote
+	promptFindings
+	promptJump
 )
 
 // New returns the model over r. r is used from command goroutines only; the caller
@@ -168,17 +214,27 @@ func New(r index.Reader, o Options) *Model {
 		annotations: map[index.Target]index.Annotation{},
 		histCache:   map[string]histMsg{},
 		width:       80, height: 24,
+		collapse: true,
 	}
 	m.findings.Mark = func(f analyzer.Finding) string { return m.mark(index.Target{Kind: "finding", ID: FindingID(f)}) }
 	m.timeline.Mark = func(id index.EventID) string { return m.mark(index.Target{Kind: "event", ID: string(id)}) }
+	m.timeline.MarkFinding = m.findings.Mark
+	m.findings.Keep = m.keepFinding
 	m.prompt = textinput.New()
 	m.prompt.Prompt = "/"
 	st := m.prompt.Styles()
 	st.Cursor.Blink = false // a blinking cursor is a timer: it would keep tests and idle CPU busy
 	m.prompt.SetStyles(st)
 	m.cur = Frame{Kind: ViewSearch, Query: o.Query, Title: searchTitle(o.Query)}
+	if !unfilteredQuery(o.Query) {
+		// --query: esc returns to every event, as after a search typed at the prompt
+		m.stack = []Frame{{Kind: ViewSearch, Title: searchTitle("")}}
+	}
+	m.history = loadHistory(o.HistoryFile)
 	return m
 }
+
+func unfilteredQuery(q string) bool { q = strings.TrimSpace(q); return q == "" || q == "*" }
 
 func searchTitle(q string) string {
 	if q == "" || q == "*" {

@@ -27,9 +27,15 @@ type (
 	// the loaded rows (true) or starts them.
 	pageMsg struct {
 		gen  int
-		res  *index.Result
+		res  *index.Result // res.Events are the rows shown (answered RequestReceived rows hidden)
 		more bool
 		err  error
+		// pos is each shown row's place among the page's rows (1-based), raw how many
+		// the page had, tail the page's rows (hidden ones too) at its oldest time: the
+		// next page starts after them.
+		pos  []int
+		raw  int
+		tail []index.Row
 	}
 	histMsg struct {
 		gen      int

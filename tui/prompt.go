@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -20,6 +22,14 @@ func (m *Model) openPrompt(kind promptKind, value string) tea.Cmd {
 		m.prompt.Prompt = "note: "
 		m.prompt.Placeholder = "what this is (empty removes the note)"
 	}
+	switch kind {
+	case promptFindings:
+		m.prompt.Prompt = "findings/ "
+		m.prompt.Placeholder = "sev:critical  sev:>=high  rule:KS-ETCD-*  -source:etcd  user:alice*  (bare words: rule, title, subject)"
+	case promptJump:
+		m.prompt.Prompt = "jump to " + m.ctx.Zone() + ": "
+		m.prompt.Placeholder = "2026-03-02T08:15  08:15  -10m  (a time of day is on the selection's day)"
+	}
 	m.prompt.SetValue(value)
 	m.prompt.CursorEnd()
 	m.prompt.SetWidth(max(m.width-len(m.prompt.Prompt)-2, 10))
@@ -35,15 +45,37 @@ func (m *Model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Accept):
 		v := m.prompt.Value()
 		kind := m.promptKind
-		if kind == promptSearch {
+		switch kind {
+		case promptSearch:
 			// a typo is reported at once, with the prompt still open to fix it (parsing
 			// is pure: no case access on the update loop)
 			if q := strings.TrimSpace(v); q != "" && q != "*" {
-				if err := index.ValidateQuery(q); err != nil {
-					m.errText = err.Error()
+				if _, err := index.ParseClauses(q); err != nil {
+					m.errText = queryError(err)
 					return nil
 				}
 			}
+		case promptFindings:
+			if err := m.setFindingFilter(v); err != nil {
+				m.errText = err.Error()
+				return nil
+			}
+			m.errText = ""
+			m.closePrompt()
+			if m.findQuery != "" {
+				m.message = fmt.Sprintf("findings: %d of %d match %s (esc clears)", len(m.findings.Items), len(m.findings.All), m.findQuery)
+			}
+			m.detailKey = ""
+			return m.followCursor()
+		case promptJump:
+			at, err := m.parseJump(v)
+			if err != nil {
+				m.errText = err.Error()
+				return nil
+			}
+			m.errText = ""
+			m.closePrompt()
+			return m.jumpTo(at)
 		}
 		m.errText = ""
 		m.closePrompt()
@@ -53,6 +85,10 @@ func (m *Model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
 		v = strings.TrimSpace(v)
 		if v != "" && (len(m.history) == 0 || m.history[len(m.history)-1] != v) {
 			m.history = append(m.history, v)
+			if len(m.history) > maxHistory {
+				m.history = m.history[len(m.history)-maxHistory:]
+			}
+			return tea.Batch(m.search(v), saveHistory(m.opts.HistoryFile, m.history))
 		}
 		return m.search(v)
 	case key.Matches(msg, k.Cancel):
@@ -85,6 +121,19 @@ func (m *Model) promptKey(msg tea.KeyPressMsg) tea.Cmd {
 func (m *Model) closePrompt() {
 	m.promptKind = promptNone
 	m.prompt.Blur()
+}
+
+// queryError words a query's syntax error for the one line under the prompt: an
+// unknown field says the nearest field, not the whole list (? has it).
+func queryError(err error) string {
+	var uf *index.UnknownFieldError
+	if errors.As(err, &uf) {
+		if uf.Suggest != "" {
+			return fmt.Sprintf("unknown field %q: did you mean %s? (fields: %s)", uf.Field, uf.Suggest, strings.Join(append(append([]string(nil), index.Fields...), "time"), " "))
+		}
+		return fmt.Sprintf("unknown field %q (fields: %s)", uf.Field, strings.Join(append(append([]string(nil), index.Fields...), "time"), " "))
+	}
+	return err.Error()
 }
 
 // History returns the search history, oldest first.

@@ -58,7 +58,7 @@ func TestTUITinyTerminal(t *testing.T) {
 // findings list with its cursor, not to the timeline.
 func TestTUIBackRestoresFocus(t *testing.T) {
 	m := testModel(t, newFakeReader(), 80, 24, "")
-	press(t, m, "tab", "j", "enter")
+	press(t, m, "shift+tab", "j", "enter")
 	if m.cur.Kind != ViewEvidence || m.focus != PaneTimeline {
 		t.Fatalf("enter on a finding: view %v, focus %v", m.cur.Kind, m.focus)
 	}
@@ -260,7 +260,7 @@ func TestTUINotesShown(t *testing.T) {
 	if !strings.Contains(detail, "first look") || !strings.Contains(detail, "bookmarked") {
 		t.Errorf("the event's note and bookmark are not in its detail:\n%s", detail)
 	}
-	press(t, m, "tab", "tab", "m") // the detail pane, showing the first finding
+	press(t, m, "shift+tab", "shift+tab", "m") // the detail pane, showing the first finding
 	typeText(t, m, "escalate")
 	press(t, m, "enter")
 	if detail := strings.Join(m.detail.Lines(), "\n"); !strings.Contains(detail, "escalate") {
@@ -274,7 +274,7 @@ func TestTUINotesShown(t *testing.T) {
 func TestTUIExportNames(t *testing.T) {
 	m := testModel(t, newFakeReader(), 80, 24, "")
 	drive(t, m, m.search(`name:"../../../tmp/x"`))
-	press(t, m, "x", "x", "tab", "X")
+	press(t, m, "x", "x", "shift+tab", "X")
 	if m.errText != "" {
 		t.Fatalf("export: %s", m.errText)
 	}
@@ -303,8 +303,8 @@ func TestTUIExportNames(t *testing.T) {
 // TestTUIKeysGiveFeedback: a key that cannot act where it is pressed says why.
 func TestTUIKeysGiveFeedback(t *testing.T) {
 	for _, keys := range [][]string{
-		{"tab", "z"},        // fold on a finding's detail
-		{"tab", "y"},        // YAML on a finding's detail
+		{"shift+tab", "z"},  // fold on a finding's detail
+		{"shift+tab", "y"},  // YAML on a finding's detail
 		{"enter", "enter"},  // enter in the detail pane
 		{"d"},               // no such key
 		{"I", "k", "enter"}, // enter on a burst header
@@ -339,7 +339,12 @@ func TestTUIHelpEveryKey(t *testing.T) {
 		m := testModel(t, newFakeReader(), 80, 24, "")
 		press(t, m, view...)
 		press(t, m, "?")
+		// every key is on one of the help's screens (it scrolls when they do not fit)
 		s := m.Render()
+		for range 60 {
+			press(t, m, "j")
+			s += m.Render()
+		}
 		for _, g := range m.helpGroups() {
 			for _, k := range g.Keys {
 				h := k.Help()
@@ -380,7 +385,7 @@ func TestTUIDetailErrorClean(t *testing.T) {
 // rows they show (the secret view joins the requests naming the secret with the lists
 // revealing it, which its query alone does not match).
 func TestTUIHistogramOfJoinedViews(t *testing.T) {
-	for _, keys := range [][]string{{"E", "S"}, {"tab", "enter"}} {
+	for _, keys := range [][]string{{"E", "S"}, {"shift+tab", "enter"}} {
 		m := testModel(t, noBucketReader{newFakeReader()}, 80, 24, "")
 		press(t, m, keys...)
 		rows, counted := 0, 0
@@ -405,7 +410,7 @@ func TestTUIPivotOnImpersonatingFinding(t *testing.T) {
 	f.finds[0].Subject.User, f.finds[0].Subject.Impersonated = "alice@example.com", "system:admin"
 	for _, k := range []string{"u", "I"} {
 		m := testModel(t, f, 80, 24, "")
-		press(t, m, "tab", k)
+		press(t, m, "shift+tab", k)
 		if m.cur.Query != `user:"alice@example.com"` || m.timeline.Total == 0 {
 			t.Errorf("%s on the finding: query %q, %d events", k, m.cur.Query, m.timeline.Total)
 		}

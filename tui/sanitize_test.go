@@ -15,7 +15,7 @@ func TestTUINoEscapesFromData(t *testing.T) {
 		{"j", "j"},                  // the event in the timeline and its JSON detail
 		{"j", "j", "y"},             // YAML
 		{"j", "j", "z"},             // unfolded
-		{"tab", "j"},                // the finding about it
+		{"shift+tab", "j"},          // the finding about it
 		{"j", "j", "a"},             // pivot on the user agent: the query is shown too
 		{"j", "j", "u", "I"},        // identity view of the user
 		{"j", "j", "m", "\x1b[31m"}, // a note typed with an escape: the prompt shows it inert

@@ -9,7 +9,6 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/kubesleuth/kubesleuth/index"
 	"github.com/kubesleuth/kubesleuth/tui/common"
 	"github.com/kubesleuth/kubesleuth/tui/components"
 )
@@ -88,9 +87,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		m.cur.Done, m.cur.Loaded = true, true
 		m.timeline.SetItems(msg.items)
+		m.timeline.Skipped = 0
 		m.timeline.Total = msg.total
 		cur := msg.cursor
-		for cur < len(msg.items)-1 && msg.items[cur].Row == nil && msg.items[cur].Secret == nil {
+		for cur < len(msg.items)-1 && !msg.items[cur].IsEntry() {
 			cur++ // start on the first event or secret, not on a burst or state header
 		}
 		m.timeline.Scroll.Cursor = cur
@@ -127,6 +127,36 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case annotatedMsg:
 		return m, m.written(msg)
+	case historyMsg:
+		if msg.err != nil {
+			m.errText = msg.err.Error()
+		}
+		return m, nil
+	case jumpMsg:
+		return m, m.applyJump(msg)
+	case newerMsg:
+		return m, m.applyNewer(msg)
+	case clipMsg:
+		return m, m.clip(msg)
+	case pagerMsg:
+		if msg.err != nil {
+			m.errText = "pager " + strings.Join(m.pagerCommand(), " ") + ": " + msg.err.Error()
+		}
+		return m, nil
+	case systemMsg:
+		if msg.err != nil {
+			m.fail(msg.err)
+			return m, nil
+		}
+		m.systemUsers = msg.users
+		if m.systemUsers == nil {
+			m.systemUsers = []string{}
+		}
+		if len(m.systemUsers) == 0 {
+			m.message = "no system identity in this case (other than those findings name)"
+			return m, nil
+		}
+		return m, m.toggleSystem()
 	case exportedMsg:
 		m.exporting = false
 		if msg.err != nil {
@@ -172,8 +202,20 @@ func (m *Model) page(msg pageMsg) tea.Cmd {
 		return nil
 	}
 	items := m.timeline.Items
+	base := m.cur.RawEnd // events before this page (the newer ones, loaded or skipped)
+	if len(items) == 0 {
+		base = m.cur.Newer
+	}
 	for i := range msg.res.Events {
-		items = append(items, components.Item{Row: &msg.res.Events[i]})
+		it := components.Item{Row: &msg.res.Events[i], Pos: base + i + 1}
+		if msg.pos != nil {
+			it.Pos = base + msg.pos[i]
+		}
+		items = append(items, it)
+	}
+	m.cur.RawEnd = base + msg.raw
+	if msg.tail != nil {
+		m.cur.tail = msg.tail
 	}
 	if !msg.more {
 		m.timeline.Total = msg.res.Total
@@ -181,7 +223,7 @@ func (m *Model) page(msg pageMsg) tea.Cmd {
 		m.cur.Loaded = true
 	}
 	m.timeline.SetItems(items)
-	m.cur.Done = len(msg.res.Events) == 0 || len(items) >= m.timeline.Total
+	m.cur.Done = msg.raw == 0 || m.cur.RawEnd >= m.timeline.Total
 	if msg.more {
 		return nil
 	}
@@ -193,26 +235,20 @@ func (m *Model) nextPage() tea.Cmd {
 	if m.cur.Kind != ViewSearch || m.cur.Done || m.paging || m.busy || !m.timeline.NearEnd() {
 		return nil
 	}
-	// the page query needs only the oldest loaded rows that share the oldest time
-	var rows []index.Row
-	items := m.timeline.Items
-	for i := len(items) - 1; i >= 0; i-- {
-		r := items[i].Row
-		if r == nil || (len(rows) > 0 && !r.Time.Equal(rows[0].Time)) {
-			break
-		}
-		rows = append([]index.Row{*r}, rows...)
-	}
+	// the page query needs only the oldest loaded rows that share the oldest time, hidden
+	// ones too (they were fetched)
+	rows := m.cur.tail
 	if len(rows) == 0 {
 		return nil
 	}
 	m.paging = true
-	return searchPage(m.root, m.r, m.gen, m.cur.Query, rows)
+	return searchPage(m.root, m.r, m.gen, m.viewQuery(m.cur.Query, m.cur.Kind), rows, m.collapse)
 }
 
-// afterMove follows the cursor in the detail pane and pages ahead.
+// afterMove follows the cursor in the detail pane and pages ahead (and back, after a
+// jump in time).
 func (m *Model) afterMove() tea.Cmd {
-	return tea.Batch(m.followCursor(), m.nextPage())
+	return tea.Batch(m.followCursor(), m.nextPage(), m.newerIfNear())
 }
 
 // scroll moves the focused list (or the detail text) by d; wheel moves the window.
@@ -255,17 +291,36 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		switch {
 		case key.Matches(msg, k.Help, k.Back):
 			m.showHelp = false
+		case key.Matches(msg, k.Down):
+			m.help.Scroll(1)
+		case key.Matches(msg, k.Up):
+			m.help.Scroll(-1)
+		case key.Matches(msg, k.PageDown):
+			m.help.Scroll(max(m.height-4, 1))
+		case key.Matches(msg, k.PageUp):
+			m.help.Scroll(-max(m.height-4, 1))
 		case msg.String() == "ctrl+c":
 			return m.quit()
 		}
 		return nil
 	}
-	m.message, m.errText = "", "" // shown until the next key: the responder has seen it
+	if key.Matches(msg, k.Back) && ((m.message != "" && !m.navMessage) || m.errText != "") {
+		// esc dismisses what the status bar says; only the next esc goes back, so that
+		// dismissing messages never undoes filters
+		m.message, m.errText = "", ""
+		return nil
+	}
+	m.message, m.errText, m.navMessage = "", "", false // shown until the next key: the responder has seen it
+	if m.fullDetail && key.Matches(msg, k.Back, k.FullScreen) {
+		m.fullDetail = false
+		return nil
+	}
 	switch {
 	case key.Matches(msg, k.Quit):
 		return m.quit()
 	case key.Matches(msg, k.Help):
 		m.showHelp = true
+		m.help.Offset = 0
 	case key.Matches(msg, k.Up):
 		m.scroll(-1, false)
 		return m.afterMove()
@@ -279,25 +334,79 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.scroll(m.pageSize(), false)
 		return m.afterMove()
 	case key.Matches(msg, k.Top):
-		m.scroll(-1<<30, false)
-		return m.afterMove()
+		return m.top()
 	case key.Matches(msg, k.Bottom):
-		m.scroll(1<<30, false)
-		return m.afterMove()
+		return m.bottom()
 	case key.Matches(msg, k.Focus):
-		m.focus = (m.focus + 1) % 3
+		m.focus = m.nextPane(1)
 		return m.followCursor()
 	case key.Matches(msg, k.FocusBack):
-		m.focus = (m.focus + 2) % 3
+		m.focus = m.nextPane(-1)
 		return m.followCursor()
 	case key.Matches(msg, k.Open):
 		return m.open()
+	case key.Matches(msg, k.Search) && m.focus == PaneFindings:
+		return m.openPrompt(promptFindings, withSpace(m.findQuery))
 	case key.Matches(msg, k.Search):
-		return m.openPrompt(promptSearch, m.cur.Query)
+		return m.openPrompt(promptSearch, withSpace(m.cur.Query))
+	case key.Matches(msg, k.Forward):
+		return m.forwardView()
+	case key.Matches(msg, k.Jump):
+		return m.openPrompt(promptJump, "")
+	case key.Matches(msg, k.ZoomIn):
+		return m.zoom(0.25)
+	case key.Matches(msg, k.ZoomOut):
+		return m.zoom(4)
+	case key.Matches(msg, k.GroupRules):
+		m.findings.Grouped = !m.findings.Grouped
+		m.findings.Refresh()
+		return m.followCursor()
+	case key.Matches(msg, k.SortFindings):
+		m.findings.ByTime = !m.findings.ByTime
+		m.findings.Refresh()
+		return m.followCursor()
+	case key.Matches(msg, k.Stages):
+		return m.toggleCollapse()
+	case key.Matches(msg, k.HideSystem):
+		return m.toggleSystem()
+	case key.Matches(msg, k.CopyID):
+		return m.copyID()
+	case key.Matches(msg, k.CopyEvent):
+		return m.copyEvent()
+	case key.Matches(msg, k.SaveEvent):
+		return m.saveEvent()
+	case key.Matches(msg, k.Pager):
+		return m.pager()
+	case key.Matches(msg, k.PivotCredential):
+		return m.pivotCredential()
+	case key.Matches(msg, k.RuleSource):
+		return m.ruleSource()
+	case key.Matches(msg, k.Notes):
+		return m.notes()
+	case key.Matches(msg, k.FullScreen):
+		if m.detailKey == "" {
+			m.message = "nothing in the detail pane yet"
+			return nil
+		}
+		m.fullDetail = true
+		m.focus = PaneDetail
+		return nil
+	case key.Matches(msg, k.Wrap):
+		m.detail.ToggleWrap()
+		m.message = "detail: long lines wrapped"
+		if m.detail.NoWrap {
+			m.message = "detail: long lines cut (w wraps them)"
+		}
+		return nil
 	case key.Matches(msg, k.Back):
 		if m.focus == PaneDetail {
 			m.focus = m.detailPane()
 			return nil
+		}
+		if m.focus == PaneFindings && m.findQuery != "" {
+			_ = m.setFindingFilter("") // esc clears the findings filter first, as in k9s
+			m.message = "findings filter cleared"
+			return m.followCursor()
 		}
 		return m.back()
 	case key.Matches(msg, k.PivotUser):
@@ -352,10 +461,17 @@ func (m *Model) open() tea.Cmd {
 			cmd := m.evidence(f)
 			return cmd
 		}
+		if m.findings.Toggle() {
+			m.detailKey = "" // the group's count of shown rows changed
+			return m.followCursor()
+		}
 		return nil
 	}
 	if m.focus == PaneTimeline {
 		it, ok := m.timeline.Selected()
+		if ok && it.Finding != nil {
+			return m.evidence(*it.Finding)
+		}
 		if !ok || (it.Row == nil && it.Secret == nil) {
 			m.message = "nothing to open: move to an event"
 			return nil
@@ -366,6 +482,26 @@ func (m *Model) open() tea.Cmd {
 	}
 	m.message = "the detail pane is open: ↑/↓ scroll, esc returns to the list"
 	return nil
+}
+
+// nextPane is the pane d steps from the focused one in the screen's order.
+func (m *Model) nextPane(d int) Pane {
+	i := 0
+	for j, p := range paneOrder {
+		if p == m.focus {
+			i = j
+		}
+	}
+	return paneOrder[(i+d+len(paneOrder))%len(paneOrder)]
+}
+
+// withSpace is a prompt's prefill: the current text and a space, so that what is typed
+// next is a new clause, not glued to the last value.
+func withSpace(q string) string {
+	if q = strings.TrimSpace(q); q == "" || q == "*" {
+		return ""
+	}
+	return q + " "
 }
 
 // quit ends the program once pending annotation writes and a running export are done

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"fmt"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
@@ -27,13 +28,20 @@ type Layout struct {
 }
 
 // ComputeLayout lays out a w×h screen; prompt reserves the input line.
-func ComputeLayout(w, h int, prompt bool) Layout {
+func ComputeLayout(w, h int, prompt bool) Layout { return computeLayout(w, h, prompt, 0) }
+
+// computeLayout is ComputeLayout with errLines lines above the prompt for its error (a
+// query's error is read while it is fixed, whole, not cut by the status bar).
+func computeLayout(w, h int, prompt bool, errLines int) Layout {
 	l := Layout{Width: w}
 	if h >= 1 {
 		l.Status = 1
 	}
 	if prompt && h >= 2 {
 		l.Prompt = 1
+		if h >= 12 {
+			l.Prompt += min(errLines, 3)
+		}
 	}
 	switch {
 	case h >= 40:
@@ -80,12 +88,23 @@ func (m *Model) Render() string {
 	if w <= 0 || h <= 0 {
 		return ""
 	}
-	l := ComputeLayout(w, h, m.promptKind != promptNone)
+	var errLines []string
+	if m.promptKind != promptNone && m.errText != "" {
+		errLines = common.Wrap(m.ctx.Styles.Error.Render(common.Clean(m.errText)), w, "  ")
+	}
+	l := computeLayout(w, h, m.promptKind != promptNone, len(errLines))
+	if l.Side {
+		// the findings get the width their subjects need, up to half the screen
+		l.FindingsW = min(max(m.findings.NeedWidth(), l.FindingsW), w/2)
+	}
 	var parts []string
-	if l.Hist > 0 && !m.showHelp {
+	if l.Hist > 0 && !m.showHelp && !m.fullDetail {
 		parts = append(parts, m.hist.View(w, l.Hist))
 	}
 	switch {
+	case m.fullDetail && !m.showHelp && l.Body+l.Hist > 0:
+		// the detail alone, the histogram's lines too: a long event or finding read whole
+		parts = append(parts, m.detail.View(w, l.Body+l.Hist, true))
 	case m.showHelp && l.Body+l.Hist > 0:
 		// the help takes the histogram's lines too: at 80x24 every key fits
 		parts = append(parts, m.help.View("Keys: "+m.cur.Kind.String()+" view", m.helpGroups(), w, l.Body+l.Hist))
@@ -115,6 +134,9 @@ func (m *Model) Render() string {
 		}
 	}
 	if l.Prompt > 0 {
+		for i := 0; i < l.Prompt-1; i++ {
+			parts = append(parts, common.Fit(errLines[i], w))
+		}
 		parts = append(parts, common.Fit(m.prompt.View(), w))
 	}
 	if l.Status > 0 {
@@ -143,17 +165,21 @@ func joinSide(a, b string, h int) string {
 func (m *Model) statusView(w int) string {
 	s := m.status
 	s.Mode = m.cur.Kind.String()
-	s.Query = m.cur.Query
+	s.Query = m.describe()
 	s.Loaded, s.Total, s.Findings = 0, m.timeline.Total, len(m.findings.Items)
 	s.Unit = "events"
-	if m.cur.Kind == ViewEtcd {
+	switch {
+	case m.cur.Kind == ViewEtcd:
 		s.Unit = "secrets" // the secrets at rest: the etcd view lists no events
+	case m.cur.Kind == ViewNotes:
+		s.Unit = "annotated"
 	}
 	for _, it := range m.timeline.Items {
-		if it.Row != nil || it.Secret != nil {
+		if it.IsEntry() {
 			s.Loaded++
 		}
 	}
+	s.Loaded += m.timeline.Skipped
 	s.Case = m.opts.CaseName
 	if m.info != nil && m.info.First != nil && m.info.Last != nil {
 		s.From, s.To = *m.info.First, *m.info.Last
@@ -172,6 +198,39 @@ func (m *Model) statusView(w int) string {
 	return s.View(w)
 }
 
+// describe says what the timeline's rows are, for the status bar: the query a search
+// ran, or what a view lists (the evidence of a finding is not a query's result).
+func (m *Model) describe() string {
+	f := &m.cur
+	var d string
+	switch f.Kind {
+	case ViewEvidence:
+		d = fmt.Sprintf("evidence of %s (%d audit IDs)", f.Finding.RuleID, len(f.Finding.AuditIDs))
+	case ViewIdentity:
+		d = "identity " + common.ShortUser(f.Subject)
+	case ViewSecret:
+		d = "secret " + f.Namespace + "/" + f.Name + ": reads, lists, changes"
+	case ViewEtcd:
+		d = "secrets at rest"
+	case ViewContext:
+		d = "events around the selected one"
+	case ViewNotes:
+		d = "bookmarks and notes"
+	case ViewCredential:
+		d = "credential " + f.Name
+	default:
+		q := strings.TrimSpace(f.Query)
+		if q == "" {
+			q = "*"
+		}
+		d = "query " + q
+	}
+	if n := m.filtersNote(); n != "" && f.Kind != ViewEtcd && f.Kind != ViewNotes {
+		d += " · " + n
+	}
+	return d
+}
+
 // helpGroups are the keys of the current view for the help screen.
 func (m *Model) helpGroups() []components.HelpGroup {
 	k := m.ctx.Keys
@@ -179,9 +238,12 @@ func (m *Model) helpGroups() []components.HelpGroup {
 		{Title: "Move", Keys: k.Navigation()},
 		{Title: "Pivot (filter on the selection)", Keys: k.Pivots()},
 		{Title: "Views", Keys: k.Views()},
+		{Title: "Time and filters", Keys: k.Time()},
+		{Title: "Findings pane (sev:high rule:KS-*)", Keys: k.FindingKeys()},
 		{Title: "Case", Keys: k.Case()},
+		{Title: "Copy (OSC 52), save, open", Keys: k.Moves()},
 		{Title: "Detail pane (↑/↓ scroll)", Keys: k.Detail()},
-		{Title: "Search prompt", Keys: k.Prompt()},
+		{Title: "Search prompt (time:>=2026-03-02T08:00)", Keys: k.Prompt()},
 	}
 	switch m.cur.Kind {
 	case ViewEtcd:

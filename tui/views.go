@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -28,32 +29,67 @@ func (m *Model) startView() tea.Cmd {
 	f := &m.cur
 	m.timeline.Title, m.timeline.Items, m.timeline.Total, m.timeline.Anchor = f.Title, nil, 0, f.Anchor
 	m.timeline.Scroll = components.Scroll{}
+	m.timeline.Skipped = 0
 	m.timeline.Loading = true
-	m.timeline.IPColumn = f.Kind == ViewSecret
-	m.timeline.Empty = "no events match"
+	m.setTimelineKind()
+	m.timeline.Empty = emptyText(f.Query)
+	m.refreshFindings()
 	var load tea.Cmd
 	switch f.Kind {
 	case ViewSearch:
-		load = searchPage(ctx, m.r, m.gen, f.Query, nil)
+		q := m.viewQuery(f.Query, f.Kind)
+		switch {
+		case f.JumpLast:
+			load = oldestPage(ctx, m.r, m.gen, q, m.collapse)
+		case !f.JumpTo.IsZero():
+			load = jumpPage(ctx, m.r, m.gen, q, f.JumpTo, m.collapse)
+		default:
+			load = searchPage(ctx, m.r, m.gen, q, nil, m.collapse)
+		}
 	case ViewIdentity:
-		load = identityView(ctx, m.r, m.gen, f.Subject, m.ctx)
+		load = identityView(ctx, m.r, m.gen, f.Subject, m.viewQuery(f.Query, f.Kind), m.collapse, m.ctx)
 	case ViewSecret:
-		load = secretView(ctx, m.r, m.gen, f.Namespace, f.Name)
+		load = secretView(ctx, m.r, m.gen, f.Namespace, f.Name, m.viewQuery("", f.Kind), m.collapse)
 	case ViewEtcd:
 		m.timeline.Empty = "no secrets at rest in this case (ingest --etcd-snapshot adds them)"
 		load = etcdView(m.r, m.gen)
 	case ViewContext:
-		load = contextView(ctx, m.r, m.gen, f.Anchor)
+		load = contextView(ctx, m.r, m.gen, f.Anchor, m.viewQuery("", f.Kind), m.collapse)
 	case ViewEvidence:
-		load = evidenceView(m.r, m.gen, *f.Finding)
+		load = evidenceView(m.r, m.gen, *f.Finding, m.collapse)
+	case ViewNotes:
+		m.timeline.Empty = "no bookmarks or notes yet: b bookmarks the selection, m notes it"
+		load = notesView(m.r, m.gen, m.findings.All)
+	case ViewCredential:
+		load = credentialView(ctx, m.r, m.gen, f.Subject, f.Name, m.viewQuery("", f.Kind), m.collapse)
 	}
 	return tea.Batch(load, m.histCmd())
+}
+
+// setTimelineKind sets the timeline's columns for the current frame's kind.
+func (m *Model) setTimelineKind() {
+	m.timeline.IPColumn = m.cur.Kind == ViewSecret
+	m.timeline.NoteColumn = m.cur.Kind == ViewNotes
+}
+
+// emptyText is what an empty timeline says: for a bare word, why it may have found nothing.
+func emptyText(q string) string {
+	if cs, err := index.ParseClauses(q); err == nil && !unfilteredQuery(q) {
+		for _, c := range cs {
+			if c.Field == "" && !c.Not && !strings.ContainsAny(c.Value, "*?") {
+				return fmt.Sprintf("no events match: a bare word is exact (user, namespace, name, resource): try %s*", c.Value)
+			}
+		}
+	}
+	return "no events match"
 }
 
 // histOfRows says the frame's histogram counts its own rows: the secret view joins
 // several queries (the requests naming the secret and the lists that reveal it) and the
 // evidence view is a list of IDs, so no one query counts what they show.
-func (f *Frame) histOfRows() bool { return f.Kind == ViewSecret || f.Kind == ViewEvidence }
+func (f *Frame) histOfRows() bool {
+	return f.Kind == ViewSecret || f.Kind == ViewEvidence || f.Kind == ViewNotes || f.Kind == ViewCredential
+}
 
 // histQuery is the query whose histogram the frame shows: its filter, or every event for
 // views that are not a filter (etcd, context).
@@ -65,22 +101,44 @@ func (f *Frame) histQuery() string {
 	return ""
 }
 
+// histRange is the range the histogram covers: the case's span, narrowed by the time
+// clauses of the frame's query (a zoom, a jump made a filter).
+func (m *Model) histRange() (from, to time.Time, ok bool) {
+	if m.info == nil || m.info.First == nil || m.info.Last == nil {
+		return from, to, false
+	}
+	from, to = *m.info.First, m.info.Last.Add(1)
+	if a, b, timed, err := index.TimeRange(m.cur.histQuery()); err == nil && timed {
+		if !a.IsZero() && a.After(from) {
+			from = a
+		}
+		if !b.IsZero() && b.Before(to) {
+			to = b
+		}
+		if !from.Before(to) {
+			to = from.Add(time.Second)
+		}
+	}
+	return from, to, true
+}
+
 // histCmd starts the histogram of the current frame unless it is known (same query,
 // width and case span). It needs the case's span (Info) and the screen width.
 func (m *Model) histCmd() tea.Cmd {
-	if m.info == nil || m.info.First == nil || m.info.Last == nil {
+	from, to, ok := m.histRange()
+	if !ok {
 		return nil
 	}
 	cols := components.Columns(m.width)
 	if m.cur.histOfRows() {
-		key := fmt.Sprintf("rows\x00%s\x00%d\x00%s", m.cur.Title, cols, m.info.Last)
+		key := fmt.Sprintf("rows\x00%s\x00%d\x00%s\x00%d", m.cur.Title, cols, m.info.Last, len(m.timeline.Items))
 		m.histWant = key
 		if m.cur.Loaded && m.cur.histKey != key {
-			m.applyHist(rowsHistogram(m.timeline.Items, key, *m.info.First, m.info.Last.Add(1), cols))
+			m.applyHist(rowsHistogram(m.timeline.Items, key, from, to, cols))
 		}
 		return nil // counted when the rows arrive (viewMsg)
 	}
-	q := m.cur.histQuery()
+	q := m.viewQuery(m.cur.histQuery(), m.cur.Kind)
 	key := fmt.Sprintf("%s\x00%d\x00%s", q, cols, m.info.Last)
 	m.histWant = key
 	if m.cur.histKey == key {
@@ -90,7 +148,7 @@ func (m *Model) histCmd() tea.Cmd {
 		m.applyHist(h)
 		return nil
 	}
-	return histogram(m.root, m.r, m.gen, key, q, *m.info.First, m.info.Last.Add(1), cols)
+	return histogram(m.root, m.r, m.gen, key, q, from, to, cols)
 }
 
 func (m *Model) applyHist(h histMsg) {
@@ -106,6 +164,7 @@ func (m *Model) applyHist(h histMsg) {
 // the same buckets into the histogram component.
 func (m *Model) showHist() {
 	m.hist.Events, m.hist.From, m.hist.Interval = m.cur.Hist, m.cur.HistFrom, m.cur.HistIv
+	m.hist.Start, m.hist.End, _ = m.histRange()
 	// counted (possibly nothing), or nothing to count: an empty case has no span
 	m.hist.Counted = m.cur.histKey != "" || (m.info != nil && (m.info.First == nil || m.info.Last == nil))
 	m.hist.Findings = nil
@@ -113,7 +172,7 @@ func (m *Model) showHist() {
 		return
 	}
 	fc := make([]int, len(m.cur.Hist))
-	for _, f := range m.findingHist {
+	for _, f := range m.findings.Items { // the findings the pane shows: filtered as it is
 		if i := int(f.FirstSeen.Sub(m.cur.HistFrom) / m.cur.HistIv); i >= 0 && i < len(fc) {
 			fc[i]++
 		}
@@ -125,8 +184,10 @@ func (m *Model) showHist() {
 func (m *Model) push(next Frame) tea.Cmd {
 	m.saveFrame()
 	m.stack = append(m.stack, m.cur)
+	m.forward = nil
 	m.cur = next
 	m.focus = PaneTimeline
+	m.fullDetail = false
 	return m.startView()
 }
 
@@ -142,14 +203,36 @@ func (m *Model) saveFrame() {
 // except a histogram for a new width.
 func (m *Model) back() tea.Cmd {
 	if len(m.stack) == 0 {
-		m.message = "nothing to go back to"
+		m.message = "nothing to go back to: this is the first view"
 		return nil
 	}
+	m.saveFrame()
+	m.forward = append(m.forward, m.cur)
 	m.cur = m.stack[len(m.stack)-1]
 	m.stack = m.stack[:len(m.stack)-1]
+	return m.restore("back: ")
+}
+
+// forwardView returns to the frame left by the last back.
+func (m *Model) forwardView() tea.Cmd {
+	if len(m.forward) == 0 {
+		m.message = "nothing to go forward to"
+		return nil
+	}
+	m.saveFrame()
+	m.stack = append(m.stack, m.cur)
+	m.cur = m.forward[len(m.forward)-1]
+	m.forward = m.forward[:len(m.forward)-1]
+	return m.restore("forward: ")
+}
+
+// restore shows m.cur again with its rows and cursor.
+func (m *Model) restore(what string) tea.Cmd {
 	m.focus = m.cur.Focus
+	m.fullDetail = false
 	m.errText = "" // an error belonged to the view just left
-	m.message = "back: " + m.cur.Title
+	m.message = what + m.cur.Title
+	m.navMessage = true // esc goes on going back over it
 	if !m.cur.Loaded {
 		// left before its first results arrived: there are no rows to restore
 		m.cur.Items, m.cur.Total, m.cur.Scroll, m.cur.Done = nil, 0, components.Scroll{}, false
@@ -162,8 +245,10 @@ func (m *Model) back() tea.Cmd {
 	m.busy, m.paging = false, false
 	m.timeline.Title, m.timeline.Items, m.timeline.Total = m.cur.Title, m.cur.Items, m.cur.Total
 	m.timeline.Scroll, m.timeline.Anchor, m.timeline.Loading = m.cur.Scroll, m.cur.Anchor, false
-	m.timeline.IPColumn = m.cur.Kind == ViewSecret
-	m.showHist()
+	m.timeline.Skipped = m.cur.Newer
+	m.timeline.Empty = emptyText(m.cur.Query)
+	m.setTimelineKind()
+	m.refreshFindings()
 	return tea.Batch(m.histCmd(), m.followCursor())
 }
 
@@ -178,6 +263,7 @@ type target struct {
 	row     *index.Row
 	finding *analyzer.Finding
 	secret  *index.SecretAtRest
+	group   *components.FindingGroup
 }
 
 func (m *Model) selection() target {
@@ -189,19 +275,17 @@ func (m *Model) selection() target {
 		if f, ok := m.findings.Selected(); ok {
 			return target{finding: &f}
 		}
+		if g, ok := m.findings.SelectedGroup(); ok {
+			return target{group: g}
+		}
 		return target{}
 	}
 	it, _ := m.timeline.Selected()
-	return target{row: it.Row, secret: it.Secret}
+	return target{row: it.Row, secret: it.Secret, finding: it.Finding}
 }
 
 // detailPane is the pane whose selection the detail shows.
-func (m *Model) detailPane() Pane {
-	if len(m.detailKey) > 2 && m.detailKey[:2] == "f:" {
-		return PaneFindings
-	}
-	return PaneTimeline
-}
+func (m *Model) detailPane() Pane { return m.detailFrom }
 
 // pivot filters the timeline on one field of the selection.
 func (m *Model) pivot(field string) tea.Cmd {
@@ -215,6 +299,9 @@ func (m *Model) pivot(field string) tea.Cmd {
 		s := t.finding.Subject
 		v = map[string]string{"user": subjectUser(s), "sourceIP": s.SourceIP, "namespace": s.Namespace,
 			"name": s.Name, "userAgent": s.UserAgent}[field]
+	case t.group != nil:
+		m.message = "a rule's group: enter lists its subjects, move to one to filter on it"
+		return nil
 	case t.secret != nil:
 		v = map[string]string{"namespace": t.secret.Namespace, "name": t.secret.Name}[field]
 	default:
@@ -294,13 +381,12 @@ func (m *Model) around() tea.Cmd {
 		Title: fmt.Sprintf("Context: %d events before and after %s", ContextEvents, m.ctx.Time(t.row.Time))})
 }
 
+// evidence lists the events a finding cites. The frame has no query: the rows are the
+// finding's, and the status bar says so ("evidence of KS-…") rather than show a query
+// that would not find them.
 func (m *Model) evidence(f analyzer.Finding) tea.Cmd {
-	q := ""
-	if u := subjectUser(f.Subject); u != "" {
-		q = clause("user", u)
-	}
-	return m.push(Frame{Kind: ViewEvidence, Finding: &f, Query: q,
-		Title: fmt.Sprintf("Evidence of %s %s", f.RuleID, f.Subject.String())})
+	return m.push(Frame{Kind: ViewEvidence, Finding: &f,
+		Title: fmt.Sprintf("Evidence of %s %s", f.RuleID, common.Subject(f.Subject))})
 }
 
 // followCursor shows the focused list's selection in the detail pane (fetching an event
@@ -310,8 +396,18 @@ func (m *Model) followCursor() tea.Cmd {
 	if pane == PaneDetail {
 		return nil
 	}
+	m.detailFrom = pane
 	if pane == PaneFindings {
 		f, ok := m.findings.Selected()
+		if g, isGroup := m.findings.SelectedGroup(); isGroup {
+			key := "g:" + g.RuleID + fmt.Sprint(len(g.Index))
+			if key != m.detailKey {
+				m.detailKey = key
+				m.detailGen++
+				m.detail.SetText(g.RuleID+" "+common.Clean(g.Title), groupLines(g, m.findings.Items, m.ctx))
+			}
+			return nil
+		}
 		if !ok {
 			m.showNothing("no finding selected")
 			return nil
@@ -332,6 +428,15 @@ func (m *Model) followCursor() tea.Cmd {
 			m.showNothing("no event selected")
 		}
 		return nil
+	case it.Finding != nil:
+		key := "f:" + FindingID(*it.Finding)
+		if key == m.detailKey {
+			return nil
+		}
+		m.detailKey = key
+		m.detailGen++
+		note := m.annotations[index.Target{Kind: "finding", ID: FindingID(*it.Finding)}].Note
+		return findingDetail(m.r, m.detailGen, *it.Finding, m.ctx, note)
 	case it.Row == nil && it.Secret == nil:
 		m.showNothing("a group header: move to an event or secret below it")
 		return nil

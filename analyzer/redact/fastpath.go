@@ -30,14 +30,23 @@ var fpPatterns = func() []fpPattern {
 	add(always, "bearer", "mysql", "mariadb", "--pass", "--token", "--client-secret", "sshpass",
 		"akia", "asia", "ghp_", "github_pat_", "glpat-", "xox", "sk_live_", "aiza",
 		"private key", "private%20key", "private+key", "eyj")
-	// structure: a Secret, a body of a secrets event, a mutating webhook's patch, a docker auth
-	add(always, `"kind":"secret`, `"kind": "secret`, `"resource":"secrets"`, `"resource": "secrets"`,
-		"patch.webhook.admission", `"auth":`, `"auth" :`, `\"auth\":`)
+	// more text detectors: command-line passwords, presigned URLs and SAS tokens, base64
+	// of PEM keys and of gzip (Helm releases), docker configs in binaryData
+	add(always, "redis-cli", "--requirepass", "--masterauth", "--auth-token", "--api-key", "--secret-key", "--access-key",
+		"&sig=", `\u0026sig=`, "?sig=", ";sig=", "ls0tls1crudjti", "h4si", "binarydata", "sh.helm.release", "machine ", `\/`)
+	add(curlUserAt, "-u ", "-u&", `-u\u0026`, "-u=", "--user", "--proxy-user", "-U ")
+	// structure: a Secret (its kind possibly behind escaped quotes: JSON held in a
+	// string), a body of a secrets event, a Secret by its type (a template), a mutating
+	// webhook's patch, a docker auth
+	add(kindAt("secret"), "kind")
+	add(kindAt("secrets"), "resource")
+	add(typeAt, "type")
+	add(always, "patch.webhook.admission", `"auth":`, `"auth" :`, `\"auth\":`)
 	add(hiddenEscapeAt, `\u`)
 	add(connStringAt, "://")
 	// credential words: an assignment after them (text), or a string value or env entry
 	// (structure)
-	for _, w := range []string{"password", "passwd", "passphrase", "pwd", "pass", "secret", "token", "credential", "authorization", "authorisation"} {
+	for _, w := range []string{"password", "passwd", "passphrase", "pwd", "pass", "secret", "token", "credential", "authorization", "authorisation", "signature"} {
 		add(credentialAt, w)
 	}
 	add(keyAt, "key")
@@ -45,13 +54,166 @@ var fpPatterns = func() []fpPattern {
 }()
 
 // credentialAt: after a credential word (and the compound suffixes the detectors allow),
-// an assignment, a string value or an env entry's value.
+// an assignment, a value of any type (a key), a space and a word (.netrc), or the end of
+// a string that is the name of a {name, value} pair, in either order.
 func credentialAt(doc []byte, end int) bool {
 	for _, suf := range credSuffixes {
 		if hasPrefixFold(doc[end:], suf) {
 			e := end + len(suf)
-			if assigns(doc, e) || followed(doc[e:]) {
+			if assigns(doc, e) || keyed(doc, e) || followed(doc[e:]) || nameOfPair(doc, e) || yamlValueNext(doc, e) {
 				return true
+			}
+		}
+	}
+	return end+1 < len(doc) && doc[end] == ' ' && isWordByte(doc[end+1])
+}
+
+// yamlValueNext: a YAML name/value pair, "- name: DB_PASSWORD" then "value: ..." on the
+// next line (in a JSON string the line break is the two bytes \n).
+func yamlValueNext(b []byte, i int) bool {
+	switch {
+	case i+1 < len(b) && b[i] == '\\' && b[i+1] == 'n':
+		i += 2
+	case i < len(b) && b[i] == '\n':
+		i++
+	default:
+		return false
+	}
+	for i < len(b) && b[i] == ' ' {
+		i++
+	}
+	return hasPrefixFold(b[i:], "value:")
+}
+
+func isWordByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
+
+// keyed: at i the word ended a JSON key (possibly escaped, inside a string) whose value
+// is a string, a number, a list or an object.
+func keyed(b []byte, i int) bool {
+	if i+1 < len(b) && b[i] == '\\' && b[i+1] == '"' {
+		i += 2
+	} else if i < len(b) && b[i] == '"' {
+		i++
+	} else {
+		return false
+	}
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t') {
+		i++
+	}
+	if i >= len(b) || b[i] != ':' {
+		return false
+	}
+	i++
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	if i >= len(b) {
+		return false
+	}
+	c := b[i]
+	return c == '"' || c == '\\' || c == '[' || c == '{' || c == '-' || '0' <= c && c <= '9'
+}
+
+// nameOfPair: the word ends a string value (its closing quote at i) that follows a
+// "name" key: a {name, value} pair whose value may come before or after it.
+func nameOfPair(b []byte, i int) bool {
+	if i >= len(b) || b[i] != '"' && b[i] != '\\' {
+		return false
+	}
+	// back over the string to its opening quote
+	j := i - 1
+	for j >= 0 && b[j] != '"' && i-j < 512 {
+		j--
+	}
+	if j < 0 || b[j] != '"' {
+		return false
+	}
+	k := j - 1
+	if k >= 0 && b[k] == '\\' {
+		k--
+	}
+	for k >= 0 && (b[k] == ' ' || b[k] == '\t') {
+		k--
+	}
+	if k < 0 || b[k] != ':' {
+		return false
+	}
+	k--
+	for k >= 0 && (b[k] == ' ' || b[k] == '\t') {
+		k--
+	}
+	if k >= 0 && b[k] == '"' {
+		k--
+	}
+	if k >= 0 && b[k] == '\\' {
+		k--
+	}
+	return k >= 3 && hasPrefixFold(b[k-3:k+1], "name")
+}
+
+// kindAt: "kind" (or "resource") followed by quotes, escapes, spaces and a colon, then
+// the word: `"kind":"Secret`, `\"kind\": \"Secret` in JSON held in a string.
+func kindAt(word string) func([]byte, int) bool {
+	return func(doc []byte, end int) bool {
+		i, colon := end, false
+		for i < len(doc) && i < end+16 {
+			switch doc[i] {
+			case '"', '\\', ' ', '\t':
+				i++
+				continue
+			case ':':
+				colon = true
+				i++
+				continue
+			}
+			break
+		}
+		return colon && hasPrefixFold(doc[i:], word)
+	}
+}
+
+// typeAt: a Secret's type ("Opaque", "kubernetes.io/...", "bootstrap.kubernetes.io/...",
+// "helm.sh/release..."): a Secret without its kind (a template) is found by it.
+func typeAt(doc []byte, end int) bool {
+	i, colon := end, false
+	for i < len(doc) && i < end+16 {
+		switch doc[i] {
+		case '"', '\\', ' ', '\t':
+			i++
+			continue
+		case ':':
+			colon = true
+			i++
+			continue
+		}
+		break
+	}
+	if !colon {
+		return false
+	}
+	for _, t := range []string{"opaque", "kubernetes.io/", "bootstrap.kubernetes.io/", "helm.sh/"} {
+		if hasPrefixFold(doc[i:], t) {
+			return true
+		}
+	}
+	return false
+}
+
+// curlUserAt: -u, --user, --proxy-user followed by user:password.
+func curlUserAt(doc []byte, end int) bool {
+	for k := end; k < len(doc) && k < end+256; k++ {
+		switch doc[k] {
+		case ':':
+			return true
+		case '%': // an exec argument: admin%3Apassword
+			if hasPrefixFold(doc[k:], "%3a") {
+				return true
+			}
+		case ' ', '"', '&', '\n':
+			if k > end {
+				return false
 			}
 		}
 	}
@@ -66,7 +228,7 @@ func keyAt(doc []byte, end int) bool {
 	if !keyPrefixed(doc[:start]) {
 		return false
 	}
-	return assigns(doc, end) || followed(doc[end:])
+	return assigns(doc, end) || keyed(doc, end) || followed(doc[end:]) || nameOfPair(doc, end)
 }
 
 func hiddenEscapeAt(doc []byte, end int) bool {
@@ -80,19 +242,22 @@ func hiddenEscapeAt(doc []byte, end int) bool {
 	return true
 }
 
-// connStringAt: scheme://user:password@ (the @ before any / or quote).
+// connStringAt: scheme://user:password@ (the user may be empty; the password may hold a
+// '/', as the detector allows).
 func connStringAt(doc []byte, end int) bool {
 	colon := false
 	for k := end; k < len(doc) && k < end+512; k++ {
 		switch c := doc[k]; c {
-		case '/', '"', '\'', ' ', '\\', '?', '#':
+		case '"', '\'', ' ', '\\', '?', '#', '\n':
 			return false
+		case '/':
+			if !colon {
+				return false
+			}
 		case ':':
 			colon = true
 		case '@':
-			if colon {
-				return true
-			}
+			return colon
 		}
 	}
 	return false
@@ -130,7 +295,7 @@ func followed(rest []byte) bool {
 	return false
 }
 
-var followers = bytesOf(`":"`, `": "`, `\":\"`, `\": \"`, `","value"`, `", "value"`, `\",\"value\"`)
+var followers = bytesOf(`","value"`, `", "value"`, `\",\"value\"`)
 
 // keyPrefixed: the bytes before "key" end in a word that makes it a credential key
 // (apikey, access_key, secretKey...), as CredentialKey decides.

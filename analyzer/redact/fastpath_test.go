@@ -3,10 +3,12 @@ package redact
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"math/rand"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -48,6 +50,13 @@ var hostileValues = []string{
 	"run --password hunter2hunter", "postgres://app:hunter2hunter@db:5432/x", "AKIAABCDEFGHIJKLMNOP", "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
 	"xoxb-123456789012-abcdefghij", "/x?access_token=abcdefgh12", urlForm("-----BEGIN RSA PRIVATE KEY-----\nMIIEabc\n-----END RSA PRIVATE KEY-----"),
 	`{"password":"hunter2hunter"}`, "aws_secret_access_key = wJalrXUtnFEMIK7MDENGbPxRfiCY",
+	// found by the hostile review
+	"curl -fsS -u admin:hunter2hunter https://grafana", "redis-cli -h r -a hunter2hunter ping", "redis://:hunter2hunter@redis:6379",
+	"DB_PASS=hunter2hunter", "machine github.com login bot password hunter2hunter",
+	"DefaultEndpointsProtocol=https;AccountName=a;AccountKey=hunter2hunter==;", "https://b.s3.amazonaws.com/x?X-Amz-Signature=abcdef0123456789",
+	"https://a.blob.core.windows.net/c?sv=1&sig=abcdef0123456789", base64.StdEncoding.EncodeToString([]byte("-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIabc\n-----END EC PRIVATE KEY-----\n")),
+	"apiVersion: v1\nkind: Secret\ndata:\n  k: aHVudGVyMmh1bnRlcg==\n", "spec:\n  env:\n  - name: DB_PASSWORD\n    value: hunter2hunter\n",
+	`{"kind":"Secret","data":{"k":"aHVudGVyMmh1bnRlcg=="}}`,
 }
 
 func urlForm(s string) string {
@@ -81,7 +90,7 @@ func TestFastPathIsSound(t *testing.T) {
 			*strs[rng.Intn(len(strs))] = h
 			b, _ := json.Marshal(rebuild(v))
 			if _, changed := jsonSlow(b); !changed {
-				t.Errorf("planted value %q not redacted", h)
+				t.Errorf("planted value %q not redacted in %s", h, clip(b))
 			}
 			check(b, "planted "+h)
 			planted++
@@ -90,8 +99,22 @@ func TestFastPathIsSound(t *testing.T) {
 			var v2 any
 			_ = json.Unmarshal(doc, &v2)
 			_, maps2 := leaves(v2)
-			key := []string{"dbPassword", "api_key", "clientSecret", "TOKEN"}[i%4]
-			maps2[rng.Intn(len(maps2))][key] = "hunter2hunter"
+			key := []string{"dbPassword", "api_key", "clientSecret", "TOKEN", "password"}[i%5]
+			var val any = "hunter2hunter"
+			switch i % 7 {
+			case 1:
+				val = []any{"hunter2hunter"}
+			case 2:
+				val = map[string]any{"value": "hunter2hunter"}
+			case 3:
+				val = json.Number("834729182736")
+			}
+			target := maps2[rng.Intn(len(maps2))]
+			if i%11 == 0 { // a {name, value} pair, value first
+				target["pair"] = map[string]any{"value": "hunter2hunter", "name": "DB_" + strings.ToUpper(key)}
+			} else {
+				target[key] = val
+			}
 			b, _ := json.Marshal(v2)
 			check(b, "field "+key)
 		}
@@ -110,7 +133,12 @@ func leaves(v any) ([]*string, []map[string]any) {
 		switch x := (*p).(type) {
 		case map[string]any:
 			maps = append(maps, x)
+			keys := make([]string, 0, len(x))
 			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys) // the same plantings every run
+			for _, k := range keys {
 				e := x[k]
 				if s, ok := e.(string); ok {
 					box := &boxed{s: s, m: x, k: k}
@@ -172,5 +200,55 @@ func BenchmarkFastPath(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		l := lines[i%len(lines)]
 		candidate(l)
+	}
+}
+
+// TestParseAgreesWithEncodingJSON: the redactor's own decoder (which keeps duplicate
+// keys) decodes every fixture as encoding/json does.
+func TestParseAgreesWithEncodingJSON(t *testing.T) {
+	n := 0
+	for _, doc := range fixtureDocs(t) {
+		var want any
+		dec := json.NewDecoder(bytes.NewReader(doc))
+		dec.UseNumber()
+		if dec.Decode(&want) != nil {
+			continue
+		}
+		got, err := parse(doc)
+		if err != nil {
+			t.Fatalf("parse: %v\n%s", err, clip(doc))
+		}
+		wb, _ := json.Marshal(want)
+		gb, _ := json.Marshal(got)
+		if !bytes.Equal(wb, gb) {
+			t.Fatalf("parse differs from encoding/json:\n%s\n%s", clip(wb), clip(gb))
+		}
+		n++
+	}
+	for _, s := range []string{`"\ud83d\ude00 \u00e9 \ud800 x"`, `"a\u0000b"`, `{"a":1,"a":2}`, `[1.5e+10,-0,0.25]`, "\"\xff\xfe\""} {
+		var want any
+		dec := json.NewDecoder(strings.NewReader(s))
+		dec.UseNumber()
+		if err := dec.Decode(&want); err != nil {
+			continue
+		}
+		got, err := parse([]byte(s))
+		if err != nil {
+			t.Fatalf("parse %q: %v", s, err)
+		}
+		if m, ok := got.(map[string]any); ok {
+			if m["a (duplicate 2)"] == nil {
+				t.Errorf("duplicate key lost: %v", m)
+			}
+			continue
+		}
+		wb, _ := json.Marshal(want)
+		gb, _ := json.Marshal(got)
+		if !bytes.Equal(wb, gb) {
+			t.Errorf("%q: parse %s, encoding/json %s", s, gb, wb)
+		}
+	}
+	if n < 2000 {
+		t.Fatalf("only %d documents compared", n)
 	}
 }

@@ -34,10 +34,16 @@ package redact
 
 import (
 	"bytes"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"unicode/utf8"
+
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"go.yaml.in/yaml/v3"
 	"sort"
 	"strconv"
 	"strings"
@@ -113,10 +119,8 @@ func JSON(doc []byte) (out []byte, changed bool) {
 
 // jsonSlow is JSON without the fast path: decode, walk, encode.
 func jsonSlow(doc []byte) (out []byte, changed bool) {
-	var v any
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber()
-	if err := dec.Decode(&v); err != nil {
+	v, err := parse(doc)
+	if err != nil {
 		s, ch := stringKinds(string(doc), nil)
 		if !ch && mayHoldStructure(doc) {
 			// not JSON, but it names a secret: nothing tells what to keep
@@ -218,6 +222,7 @@ func (w *walker) value(v any, path, kind string, depth int) any {
 		if isJSONPatch(x) {
 			return w.patch(x, path, kind, depth)
 		}
+		w.commandLine(x, path)
 		for i, e := range x {
 			x[i] = w.value(e, path+"["+strconv.Itoa(i)+"]", kind, depth+1)
 		}
@@ -234,10 +239,7 @@ func (w *walker) str(s, path, kind string, depth int) any {
 		if len(t) > maxNested {
 			return w.hit(path, "secret-copy", s)
 		}
-		var inner any
-		dec := json.NewDecoder(strings.NewReader(t))
-		dec.UseNumber()
-		if dec.Decode(&inner) == nil {
+		if inner, err := parse([]byte(t)); err == nil {
 			sub := &walker{find: w.find}
 			inner = sub.value(inner, path, kind, depth+1)
 			w.places = append(w.places, sub.places...)
@@ -259,6 +261,9 @@ func (w *walker) str(s, path, kind string, depth int) any {
 			}
 			return s
 		}
+	}
+	if r, ok := w.encoded(s, path, kind, depth); ok {
+		return r
 	}
 	var kinds []string
 	r, changed := stringKinds(s, &kinds)
@@ -310,6 +315,16 @@ func (w *walker) object(m map[string]any, path, kind string, depth int) any {
 	if own == "" {
 		own = kind
 	}
+	if own == "" && secretTyped(m) {
+		own = "Secret" // a Secret without its kind: a SealedSecret's template, a chart's
+	}
+	// {name, value} pairs under any key (env, Helm extraEnvVars, Argo CD parameters,
+	// Tekton params): a credential-like name makes the value a credential
+	if name, ok := m["name"].(string); ok && CredentialKey(name) {
+		if val, ok := m["value"]; ok && credentialValue(val) {
+			m["value"] = w.hit(join(path, "value"), "password-like", val)
+		}
+	}
 	switch {
 	case own == "Secret":
 		w.secret(m, path, depth)
@@ -330,20 +345,7 @@ func (w *walker) object(m map[string]any, path, kind string, depth int) any {
 		case k == "object" && kind != "" && own == "Table":
 			m[k] = w.value(val, p, kind, depth+1)
 		case CredentialKey(k):
-			switch x := val.(type) {
-			case string:
-				if plausible(x) && x != "" {
-					m[k] = w.hit(p, "password-like", x)
-					continue
-				}
-			case []any: // user.extra and other maps of string lists
-				for i, e := range x {
-					if s, ok := e.(string); ok && s != "" && plausible(s) {
-						x[i] = w.hit(p+"["+strconv.Itoa(i)+"]", "password-like", s)
-					}
-				}
-			}
-			m[k] = w.value(val, p, "", depth+1)
+			m[k] = w.credential(val, p, depth+1)
 		case k == "env" || k == "envFrom":
 			m[k] = w.env(val, p, depth+1)
 		default:
@@ -351,6 +353,138 @@ func (w *walker) object(m map[string]any, path, kind string, depth int) any {
 		}
 	}
 	return m
+}
+
+// commandLine redacts a list of strings as the command line it may be (a container's
+// command and args, one argument per string: "--password", "PW"): joined with spaces,
+// the text detectors run over the line, and each element a secret overlaps is
+// rewritten (its part of the secret becomes the fingerprint of the whole secret).
+func (w *walker) commandLine(l []any, path string) {
+	if len(l) < 2 || len(l) > 4096 {
+		return
+	}
+	parts := make([]string, len(l))
+	starts := make([]int, len(l))
+	var line strings.Builder
+	for i, e := range l {
+		s, ok := e.(string)
+		if !ok {
+			return
+		}
+		if i > 0 {
+			line.WriteByte(' ')
+		}
+		parts[i], starts[i] = s, line.Len()
+		line.WriteString(s)
+	}
+	cl := line.String()
+	sp := spans(cl, lowerASCII(cl))
+	for _, x := range sp {
+		first, last := -1, -1
+		for i := range parts {
+			if starts[i] < x.end && x.start < starts[i]+len(parts[i]) {
+				if first < 0 {
+					first = i
+				}
+				last = i
+			}
+		}
+		if first < 0 {
+			continue
+		}
+		if w.find {
+			w.places = append(w.places, Place{Path: path, Kind: x.kind})
+			continue
+		}
+		w.changed = true
+		fp := Fingerprint([]byte(cl[x.start:x.end]))
+		for i := first; i <= last; i++ {
+			lo, hi := max(x.start, starts[i])-starts[i], min(x.end, starts[i]+len(parts[i]))-starts[i]
+			rep := ""
+			if i == first {
+				rep = fp
+			}
+			parts[i] = parts[i][:lo] + rep + parts[i][hi:]
+			l[i] = parts[i]
+		}
+	}
+}
+
+// credential redacts the value of a credential-like key: a string or a number whole;
+// in a list, each element; in an object, every value that is not a reference to where a
+// credential is kept (a Secret's name and key, a path), so that a pod's
+// "secret": {"secretName": ...} volume keeps its names and "password": {"value": ...}
+// does not keep its value.
+func (w *walker) credential(v any, path string, depth int) any {
+	switch x := v.(type) {
+	case string, json.Number:
+		if credentialValue(x) {
+			return w.hit(path, "password-like", x)
+		}
+		return v
+	case []any:
+		for i, e := range x {
+			x[i] = w.credential(e, path+"["+strconv.Itoa(i)+"]", depth+1)
+		}
+		return x
+	case map[string]any:
+		for k, e := range x {
+			switch {
+			case referenceKey(k):
+				x[k] = w.value(e, join(path, k), "", depth+1)
+			default:
+				x[k] = w.credential(e, join(path, k), depth+1)
+			}
+		}
+		return x
+	}
+	return v
+}
+
+// credentialValue: a value under a credential-like key that is the credential itself,
+// not a placeholder, a reference or a flag.
+func credentialValue(v any) bool {
+	switch x := v.(type) {
+	case string:
+		if x == "" || IsFingerprint(x) || looksLikeReference(x) {
+			return false
+		}
+		switch strings.ToLower(x) {
+		case "true", "false", "null", "nil", "none", "yes", "no", "empty", "redacted", "<redacted>", "***", "xxx", "changeme-not-set":
+			return false
+		}
+		return true
+	case json.Number:
+		return len(x) >= 4 // a port, a count or a flag is not a password
+	}
+	return false
+}
+
+// referenceKey names where a credential is kept rather than the credential: the keys
+// of secretKeyRef, volumes and projections.
+func referenceKey(k string) bool {
+	switch strings.ToLower(k) {
+	case "name", "secretname", "key", "namespace", "path", "file", "filename", "type", "kind", "mode", "defaultmode",
+		"optional", "items", "expirationseconds", "audience", "apiversion", "secretref", "secretkeyref", "valuefrom",
+		"mountpath", "readonly", "provider", "resourceversion", "uid", "labels", "annotations", "selector":
+		return true
+	}
+	return false
+}
+
+// secretTyped: an object without a kind that is a Secret by its type and data (a
+// SealedSecret's spec.template, a Secret template in a chart's values).
+func secretTyped(m map[string]any) bool {
+	t, _ := m["type"].(string)
+	if t == "" {
+		return false
+	}
+	if t != "Opaque" && !strings.HasPrefix(t, "kubernetes.io/") && !strings.HasPrefix(t, "bootstrap.kubernetes.io/") && !strings.HasPrefix(t, "helm.sh/") {
+		return false
+	}
+	_, d := m["data"].(map[string]any)
+	_, sd := m["stringData"].(map[string]any)
+	return d || sd
 }
 
 // items walks a list's items (or a Table's rows, whose objects are the items).
@@ -504,6 +638,12 @@ func (w *walker) patch(l []any, path, kind string, depth int) any {
 	for i, e := range l {
 		op := e.(map[string]any)
 		p := path + "[" + strconv.Itoa(i) + "]"
+		// the operation's own strings (op, path, from) are text like any other
+		for k, x := range op {
+			if k != "value" {
+				op[k] = w.value(x, join(p, k), "", depth+1)
+			}
+		}
 		val, has := op["value"]
 		if !has {
 			continue
@@ -595,10 +735,9 @@ func (w *walker) event(m map[string]any, path string, depth int) any {
 // "webhook": ..., "patch": [operations], "patchType": "JSONPatch"}; the patch applies to
 // the event's object.
 func (w *walker) webhookPatch(s, path, kind string, depth int) any {
-	var v map[string]any
-	dec := json.NewDecoder(strings.NewReader(s))
-	dec.UseNumber()
-	if len(s) > maxNested || dec.Decode(&v) != nil {
+	pv, err := parse([]byte(s))
+	v, isMap := pv.(map[string]any)
+	if len(s) > maxNested || err != nil || !isMap {
 		return w.str(s, path, kind, depth)
 	}
 	sub := &walker{find: w.find}
@@ -663,4 +802,140 @@ func Preview(s string, n int) string {
 		cut--
 	}
 	return String(s[:cut]) + "…[" + strconv.Itoa(len(s)) + " bytes, " + Fingerprint([]byte(s)) + "]"
+}
+
+// encoded looks inside a string that holds a document of another encoding: YAML
+// manifests (a server-side apply body, a Secret manifest kept in a ConfigMap), and
+// base64 of JSON, of gzip (a Helm release in a ConfigMap) or of a PEM private key. The
+// inner document is walked by the same rules; when it holds a secret, a YAML document is
+// returned re-encoded with the secret replaced, an encoded one is fingerprinted whole.
+// ok is false when s is none of these (or holds nothing to redact).
+func (w *walker) encoded(s, path, kind string, depth int) (any, bool) {
+	if len(s) < 24 || len(s) > maxNested {
+		return nil, false
+	}
+	if looksYAML(s) {
+		var docs []any
+		dec := yaml.NewDecoder(strings.NewReader(s))
+		for {
+			var d any
+			if err := dec.Decode(&d); err != nil {
+				if err != io.EOF {
+					docs = nil
+				}
+				break
+			}
+			docs = append(docs, jsonish(d))
+		}
+		if len(docs) > 0 {
+			sub := &walker{find: w.find}
+			for i := range docs {
+				docs[i] = sub.value(docs[i], path, kind, depth+1)
+			}
+			w.places = append(w.places, sub.places...)
+			if sub.changed {
+				w.changed = true
+				var b strings.Builder
+				for i, d := range docs {
+					if i > 0 {
+						b.WriteString("---\n")
+					}
+					y, err := yaml.Marshal(d)
+					if err != nil {
+						return w.hit(path, "secret-copy", s), true
+					}
+					b.Write(y)
+				}
+				return b.String(), true
+			}
+		}
+		return nil, false
+	}
+	if !isBase64(s) {
+		return nil, false
+	}
+	raw, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, false
+	}
+	if len(raw) > 2 && raw[0] == 0x1f && raw[1] == 0x8b {
+		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		if err != nil {
+			return nil, false
+		}
+		raw, err = io.ReadAll(io.LimitReader(zr, maxNested))
+		if err != nil && len(raw) == 0 {
+			return nil, false
+		}
+	}
+	held := false
+	switch t := bytes.TrimSpace(raw); {
+	case bytes.Contains(raw, []byte("PRIVATE KEY")):
+		held = true
+	case len(t) > 1 && (t[0] == '{' || t[0] == '['):
+		if inner, err := parse(t); err == nil {
+			sub := &walker{find: w.find}
+			sub.value(inner, path, kind, depth+1)
+			held = sub.changed || len(sub.places) > 0
+		}
+	case utf8.Valid(raw) && looksYAML(string(raw)):
+		sub := &walker{find: w.find}
+		if _, ok := sub.encoded(string(raw), path, kind, depth+1); ok || len(sub.places) > 0 {
+			held = true
+		}
+	}
+	if !held {
+		return nil, false
+	}
+	return w.hit(path, "secret-copy", s), true
+}
+
+// looksYAML: a block of YAML lines that names an object or holds keys (a one-line string
+// is never taken for YAML).
+func looksYAML(s string) bool {
+	if !strings.Contains(s, "\n") || strings.HasPrefix(strings.TrimSpace(s), "{") {
+		return false
+	}
+	return strings.Contains(s, "kind:") || strings.Contains(s, "apiVersion:") || strings.Contains(s, "data:\n") ||
+		strings.Contains(s, "stringData:\n") || strings.Contains(s, "env:\n")
+}
+
+// isBase64 tells standard base64 text (long enough to hold a document) from words.
+func isBase64(s string) bool {
+	if len(s)%4 != 0 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/' || c == '=' && i >= len(s)-2) {
+			return false
+		}
+	}
+	return true
+}
+
+// jsonish turns what the YAML decoder makes (maps keyed by any value, ints, floats) into
+// what the JSON walker expects.
+func jsonish(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = jsonish(e)
+		}
+		return x
+	case map[any]any:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[fmt.Sprint(k)] = jsonish(e)
+		}
+		return m
+	case []any:
+		for i, e := range x {
+			x[i] = jsonish(e)
+		}
+		return x
+	case int, int64, uint64, float64:
+		return json.Number(fmt.Sprint(x))
+	}
+	return v
 }

@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"encoding/base64"
 	"net/url"
 	"regexp"
 	"strings"
@@ -17,6 +18,8 @@ type textRule struct {
 	group int
 	// needles: the lowercased string must contain one of these for the regexp to run
 	needles []string
+	// check, when set, must accept the match (the secret's text) for it to count
+	check func(string) bool
 }
 
 var textRules = []textRule{
@@ -33,9 +36,32 @@ var textRules = []textRule{
 	// command-line passwords: mysql -pSECRET, --password SECRET, sshpass -p SECRET; in
 	// an exec requestURI the arguments are separated by &command=
 	{kind: "credential", re: regexp.MustCompile(`(?i)\b(?:mysql|mysqldump|mysqladmin|mariadb|mariadb-dump)\b[^\n]*?(?:\s|&command=|\bcommand=)-p([^\s&"']+)`), group: 1, needles: []string{"mysql", "mariadb"}},
-	{kind: "credential", re: regexp.MustCompile(`(?i)(?:--password|--passwd|--token|--client-secret|\bsshpass\s+-p)(?:\s+|&command=)([^\s&"'-][^\s&"']*)`), group: 1, needles: []string{"--pass", "--token", "--client-secret", "sshpass"}},
-	// user:password@ in URLs and connection strings
-	{kind: "credential", re: regexp.MustCompile(`\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:/@"']+:([^\s@/"']+)@`), group: 1, needles: []string{"://"}},
+	{kind: "credential", re: regexp.MustCompile(`(?i)(?:--password|--passwd|--token|--client-secret|--requirepass|--masterauth|--auth-token|--api-key|--secret-key|--access-key|\bsshpass\s+-p)(?:\s+|&command=)([^\s&"'-][^\s&"']*)`), group: 1,
+		needles: []string{"--pass", "--token", "--client-secret", "sshpass", "--requirepass", "--masterauth", "--auth-token", "--api-key", "--secret-key", "--access-key"}},
+	// the same key words spelled short and bare: DB_PASS=, .env files
+	{kind: "credential", re: regexp.MustCompile(`(?i)(?:^|[^a-z0-9])(?:pass|client[_.-]key[_.-]data|account[_.-]?key|shared[_.-]?access[_.-]?key|shared[_.-]?access[_.-]?signature)(?:\\?")?\s*[=:]\s*(?:\\?")?([^\s"'&;,<>{}\[\]\\]{3,})`), group: 1,
+		needles: []string{"pass", "key", "signature"}},
+	// signatures of presigned URLs (S3, GCS) and Azure SAS tokens
+	{kind: "credential", re: regexp.MustCompile(`(?i)[?&;](?:x-amz-signature|x-amz-credential|x-amz-security-token|x-goog-signature|x-goog-credential|sig|signature)=([^&\s"'#]+)`), group: 1,
+		needles: []string{"sig"}},
+	// .netrc: machine HOST login USER password PASSWORD
+	{kind: "credential", re: regexp.MustCompile(`(?i)\b(?:machine|login)\s+\S+[^\n]*?\bpassword\s+(\S+)`), group: 1, needles: []string{"password"}},
+	// curl -u user:password, --user, --proxy-user (also as exec arguments)
+	{kind: "credential", re: regexp.MustCompile(`(?:^|\s|&command=|\bcommand=)(?:-u|--user|--proxy-user|-U)(?:\s+|&command=|=)[^\s&:"']*:([^\s&"']+)`), group: 1, needles: []string{"-u", "--user", "-U"}},
+	// redis-cli -a PASSWORD
+	{kind: "credential", re: regexp.MustCompile(`(?i)\bredis-cli\b[^\n]*?(?:\s|&command=)-a(?:\s+|&command=)([^\s&"']+)`), group: 1, needles: []string{"redis-cli"}},
+	// user:password@ in URLs and connection strings (an empty user: redis://:password@)
+	{kind: "credential", re: regexp.MustCompile(`\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:/@"']*:([^\s@"'?#]+)@`), group: 1, needles: []string{"://"}},
+	// a PEM private key in base64 (a kubeconfig's client-key-data, a Secret copied into
+	// a ConfigMap)
+	{kind: "private-key", re: regexp.MustCompile(`LS0tLS1CRUdJTi[A-Za-z0-9+/]{20,}={0,2}`), needles: []string{"ls0tls1crudjti"},
+		check: func(m string) bool {
+			d, err := base64.StdEncoding.DecodeString(m)
+			if err != nil {
+				d, _ = base64.RawStdEncoding.DecodeString(strings.TrimRight(m, "="))
+			}
+			return strings.Contains(string(d), "PRIVATE KEY")
+		}},
 	// well-known token formats
 	{kind: "credential", re: regexp.MustCompile(`\b(?:AKIA|ASIA)[A-Z0-9]{16}\b|\bghp_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{22,}|\bglpat-[A-Za-z0-9_-]{20,}|\bxox[abprs]-[A-Za-z0-9-]{10,}|\bsk_live_[A-Za-z0-9]{16,}|\bAIza[0-9A-Za-z_-]{35}`),
 		needles: []string{"akia", "asia", "ghp_", "github_pat_", "glpat-", "xox", "sk_live_", "aiza"}},
@@ -65,10 +91,25 @@ func plausible(v string) bool {
 }
 
 // looksLikeReference tells a pointer to a secret (a file path, an env or template
-// reference) from the secret itself.
+// reference) from the secret itself. A path has at least two segments of ordinary file
+// name characters: one random base64 secret in 64 starts with '/', and is no path.
 func looksLikeReference(s string) bool {
-	return strings.HasPrefix(s, "/") || strings.HasPrefix(s, "${") || strings.HasPrefix(s, "$(") ||
-		strings.HasPrefix(s, "{{") || strings.HasPrefix(s, "$") || strings.HasPrefix(s, "./")
+	if strings.HasPrefix(s, "${") || strings.HasPrefix(s, "$(") || strings.HasPrefix(s, "{{") {
+		return true
+	}
+	if strings.HasPrefix(s, "./") {
+		s = s[1:]
+	}
+	if !strings.HasPrefix(s, "/") || strings.Count(s, "/") < 2 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '/' || c == '.' || c == '_' || c == '-' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // span is a detected secret inside a string.
@@ -91,6 +132,9 @@ func spans(s, lower string) []span {
 				continue
 			}
 			if r.kind == "credential" && !plausible(s[a:b]) {
+				continue
+			}
+			if r.check != nil && !r.check(s[a:b]) {
 				continue
 			}
 			out = append(out, span{a, b, r.kind})

@@ -49,16 +49,29 @@ ingest is running or was killed; running it again completes the case.`,
 			}
 			fmt.Fprintf(io.out, "Case %s (format %d, created %s, updated %s, complete: %v)\n", caseDir, in.Version,
 				in.Created.Format("2006-01-02T15:04:05Z"), in.Updated.Format("2006-01-02T15:04:05Z"), in.Complete)
-			fmt.Fprintf(io.out, "%d events, %d findings, from %s to %s\n\n", in.Events, in.Findings, fmtTime(in.First), fmtTime(in.Last))
+			fmt.Fprintf(io.out, "%d events, %d findings, from %s to %s\n", in.Events, in.Findings, fmtTime(in.First), fmtTime(in.Last))
+			if as, err := c.Annotations(); err == nil {
+				b, n := 0, 0
+				for _, a := range as {
+					if a.Bookmarked {
+						b++
+					}
+					if a.Note != "" {
+						n++
+					}
+				}
+				fmt.Fprintf(io.out, "%d bookmarks, %d notes (kubesleuth investigate: B lists them)\n", b, n)
+			}
+			fmt.Fprintln(io.out)
 			tw := tabwriter.NewWriter(io.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SOURCE\tKIND\tSIZE\tSHA-256\tREAD\tADDED\tFIRST\tLAST\tINGESTED\tVERSION")
+			fmt.Fprintln(tw, "SOURCE\tKIND\tSIZE\tSHA-256\tREAD\tADDED\tFIRST\tLAST\tINGESTED\tVERSION\tABSOLUTE PATH")
 			for _, s := range in.Sources {
 				read := strconv.Itoa(s.Read)
 				if s.SameAs != "" {
 					read = "same as " + safeText(s.SameAs)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", safeText(s.Path), s.Kind, s.Size, s.SHA256, read, s.Events,
-					fmtTime(s.First), fmtTime(s.Last), s.IngestedAt.Format("2006-01-02T15:04:05Z"), s.ToolVersion)
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", safeText(s.Path), s.Kind, s.Size, s.SHA256, read, s.Events,
+					fmtTime(s.First), fmtTime(s.Last), s.IngestedAt.Format("2006-01-02T15:04:05Z"), s.ToolVersion, or(safeText(s.AbsPath), "-"))
 			}
 			return tw.Flush()
 		},

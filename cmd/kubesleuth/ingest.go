@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -174,7 +175,7 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 		if h.err != nil {
 			return h.err
 		}
-		si := index.SourceInfo{Path: in.Path, Kind: "audit", Size: in.Size, SHA256: h.sum, IngestedAt: now, ToolVersion: version, Events: added[in.Path]}
+		si := index.SourceInfo{Path: in.Path, AbsPath: absPath(in.Path), Kind: "audit", Size: in.Size, SHA256: h.sum, IngestedAt: now, ToolVersion: version, Events: added[in.Path]}
 		for _, f := range sum.Files {
 			if f.Path == in.Path {
 				si.Read, si.First, si.Last = f.Events, f.First, f.Last
@@ -249,7 +250,7 @@ func skipIngested(ins []audit.Input, recorded []index.SourceInfo) (read []audit.
 			read = append(read, in)
 			continue
 		}
-		known = append(known, index.SourceInfo{Path: in.Path, Kind: "audit", Size: in.Size, SHA256: h.sum, SameAs: same})
+		known = append(known, index.SourceInfo{Path: in.Path, AbsPath: absPath(in.Path), Kind: "audit", Size: in.Size, SHA256: h.sum, SameAs: same})
 	}
 	return read, known, sums, nil
 }
@@ -321,6 +322,18 @@ func analyseSnapshot(cmd *cobra.Command, path, encConfig string) (*index.EtcdRes
 	if err != nil {
 		return nil, nil, usageError{err}
 	}
-	src := &index.SourceInfo{Path: path, Kind: "etcd-snapshot", Size: fi.Size(), SHA256: h.sum, Read: len(rep.Secrets), Events: len(rep.Secrets), ToolVersion: version}
+	src := &index.SourceInfo{Path: path, AbsPath: absPath(path), Kind: "etcd-snapshot", Size: fi.Size(), SHA256: h.sum, Read: len(rep.Secrets), Events: len(rep.Secrets), ToolVersion: version}
 	return &index.EtcdResult{Secrets: rep.Secrets, Findings: rep.Findings}, src, nil
+}
+
+// absPath is p made absolute ("" for standard input or when the working folder is gone).
+func absPath(p string) string {
+	if p == "" || p == "-" {
+		return ""
+	}
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return ""
+	}
+	return a
 }

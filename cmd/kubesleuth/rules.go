@@ -6,11 +6,13 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kubesleuth/kubesleuth/analyzer"
 	"github.com/kubesleuth/kubesleuth/analyzer/ruletest"
+	"github.com/kubesleuth/kubesleuth/analyzer/secrets"
 )
 
 func init() { register(newRulesCmd) }
@@ -93,7 +95,24 @@ files with --rules PATH (a file or a folder, repeatable) here and in scan.`,
 					return nil
 				}
 			}
-			return usagef("no rule %q (see kubesleuth rules list)", args[0])
+			// the etcd analysis's rules are Go code (analyzer/secrets), shown by the TUI and
+			// in findings: show them too
+			for id, r := range secrets.Rules {
+				if strings.EqualFold(id, args[0]) {
+					if showOutput == "json" {
+						enc := json.NewEncoder(io.out)
+						enc.SetIndent("", "  ")
+						return enc.Encode(map[string]any{"id": r.ID, "title": r.Title, "severity": r.Severity, "mitre": r.MITRE,
+							"remediation": r.Remediation, "source": "analyzer/secrets (kubesleuth etcd, ingest --etcd-snapshot)"})
+					}
+					fmt.Fprintf(io.out, "%s  %s\n", r.ID, r.Title)
+					fmt.Fprintf(io.out, "severity: %s   kind: etcd   mitre: %s\n", r.Severity, strings.Join(r.MITRE, ", "))
+					fmt.Fprintf(io.out, "source: analyzer/secrets: the secrets-at-rest analysis of kubesleuth etcd and ingest --etcd-snapshot (Go code, not CEL)\n\n")
+					fmt.Fprintf(io.out, "remediation: %s\n", r.Remediation)
+					return nil
+				}
+			}
+			return usagef("no rule %q (see kubesleuth rules list; etcd rules are KS-ETCD-001 to KS-ETCD-017)", args[0])
 		},
 	}
 	show.Flags().StringVarP(&showOutput, "output", "o", "text", "output format: text or json")
@@ -181,8 +200,26 @@ func printRule(w io.Writer, r *analyzer.Rule) {
 	if r.Match != "" {
 		fmt.Fprintf(w, "match: %s\n", strings.TrimSpace(r.Match))
 	}
+	for _, kv := range [][2]string{{"key", r.Key}, {"field", r.Field}, {"window", dur(r.Window)}, {"within", dur(r.Within)}, {"learning", dur(r.Learning)}} {
+		if kv[1] != "" {
+			fmt.Fprintf(w, "%s: %s\n", kv[0], kv[1])
+		}
+	}
+	if r.Threshold > 0 {
+		fmt.Fprintf(w, "threshold: %d\n", r.Threshold)
+	}
 	for i, s := range r.Steps {
-		fmt.Fprintf(w, "step %d (%s): %s\n", i+1, s.Name, strings.TrimSpace(s.Match))
+		fmt.Fprintf(w, "step %d (%s): %s\n", i+1, s.Name, strings.Join(strings.Fields(s.Match), " "))
+		if s.On != nil {
+			b, _ := json.Marshal(s.On)
+			fmt.Fprintf(w, "  filter (on): %s\n", b)
+		}
+		if s.Key != "" {
+			fmt.Fprintf(w, "  join key: %s\n", s.Key)
+		}
+		if s.After != 0 {
+			fmt.Fprintf(w, "  after: %s\n", dur(s.After))
+		}
 	}
 	if r.Remediation != "" {
 		fmt.Fprintf(w, "\nremediation: %s\n", strings.TrimSpace(r.Remediation))
@@ -190,4 +227,11 @@ func printRule(w io.Writer, r *analyzer.Rule) {
 	for _, ref := range r.References {
 		fmt.Fprintf(w, "  - %s\n", ref)
 	}
+}
+
+func dur(d analyzer.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return time.Duration(d).String()
 }

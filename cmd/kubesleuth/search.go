@@ -44,12 +44,15 @@ clause must match, and a clause starting with - must not.
   code:>=400  latency:>1000                         numbers (latency in ms)
   requestURI:exec  reason:RBAC                      words in text fields
   alice@example.com                                 a bare value: user, namespace, name or resource
+  time:>=2026-03-02T08:00  time:<2026-03-02T09      request time (UTC unless a zone is given)
+  time:[2026-03-02T08:00 TO 2026-03-02T08:30]       a range (also FROM..TO); time:2026-03-02 a day
 
 Fields: ` + strings.Join(index.Fields, ", ") + `
 An empty query or * matches every event. Values are exact (keywords) except requestURI and
 reason (words); quote values with spaces: reason:"allowed by". Values may hold colons:
 user:system:node:worker-1.
-Without --from/--to the whole case is searched; times are RFC 3339.
+Without --from/--to or time: clauses the whole case is searched; --from/--to are RFC 3339.
+A time names the span it writes: time:<=2026-03-02T08:15 includes the whole of that minute.
 auditID, requestURI and latency are checked event by event among the candidates the
 other clauses leave: fast next to them, slower alone over a large case.
 

@@ -243,6 +243,11 @@ func malformedMsg(raw []byte, err error) string {
 	b.WriteString("malformed JSON: ")
 	var se *gojson.SyntaxError
 	switch {
+	case nestedTooDeep(raw):
+		// valid JSON, deeper than the decoder goes: not malformed
+		b.Reset()
+		fmt.Fprintf(&b, "JSON nested deeper than %d levels (%s)", maxNesting, sized(raw))
+		return b.String()
 	case errors.As(err, &se) && strings.Contains(se.Error(), "end of JSON"):
 		fmt.Fprintf(&b, "ends early, after byte %d", len(raw))
 	case se != nil && se.Offset > 0 && se.Offset <= int64(len(raw)):
@@ -258,6 +263,35 @@ func malformedMsg(raw []byte, err error) string {
 		fmt.Fprintf(&b, "; invalid UTF-8 at byte %d", invalidUTF8At(raw)+1)
 	}
 	return b.String()
+}
+
+// maxNesting is how deep the JSON decoder goes (goccy/go-json stops at 10,000).
+const maxNesting = 10000
+
+// nestedTooDeep reports JSON whose brackets nest deeper than the decoder goes, counting
+// outside strings only.
+func nestedTooDeep(raw []byte) bool {
+	depth, inStr := 0, false
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case inStr:
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inStr = false
+			}
+		case c == '"':
+			inStr = true
+		case c == '[' || c == '{':
+			if depth++; depth > maxNesting {
+				return true
+			}
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return false
 }
 
 func invalidUTF8At(b []byte) int {
@@ -296,6 +330,10 @@ func typeMsg(err error, root reflect.Type) (string, bool) {
 	want := "another type"
 	if te.Type != nil {
 		want = typeWant(te.Type)
+	}
+	if want == found || (found == "a number" && strings.Contains(want, "number")) {
+		// the right type, out of range (1e999 in an integer field) or not an integer
+		return fmt.Sprintf("field %q: a number out of the field's range, or not an integer (want %s)", schemaPath(root, te.Field), want), true
 	}
 	return fmt.Sprintf("field %q: want %s, found %s", schemaPath(root, te.Field), want, found), true
 }

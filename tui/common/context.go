@@ -33,3 +33,12 @@ func (c *Context) ShortTime(t time.Time) string {
 	}
 	return t.In(c.Loc).Format("15:04:05")
 }
+
+// Zone is the name of the time zone times are shown in ("UTC"), said next to times so a
+// responder comparing with another tool knows which clock they read.
+func (c *Context) Zone() string {
+	if c.Loc == nil || c.Loc == time.UTC {
+		return "UTC"
+	}
+	return c.Loc.String()
+}

@@ -7,7 +7,23 @@ import "charm.land/bubbles/v2/key"
 type KeyMap struct {
 	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
 	Focus, FocusBack, Open                  key.Binding
-	Search, Back, Quit, Help                key.Binding
+	Search, Back, Forward, Quit, Help       key.Binding
+
+	// Time: jump to a time, zoom the histogram around the selection.
+	Jump, ZoomIn, ZoomOut key.Binding
+
+	// Findings pane: group by rule, sort, (/ filters the findings when they have focus).
+	GroupRules, SortFindings key.Binding
+
+	// Timeline filters: a request's stages in one row, system identities hidden.
+	Stages, HideSystem key.Binding
+
+	// Moves: copy the auditID or the event, save it, open it in $PAGER, pivot on the
+	// token's credential, the finding's rule source, the bookmarks and notes view.
+	CopyID, CopyEvent, SaveEvent, Pager, PivotCredential, RuleSource, Notes key.Binding
+
+	// Detail pane: full screen and line wrapping.
+	FullScreen, Wrap key.Binding
 
 	PivotUser, PivotIP, PivotNamespace, PivotName, PivotAgent key.Binding
 
@@ -34,14 +50,15 @@ func DefaultKeyMap() *KeyMap {
 		Down:      b([]string{"down", "j"}, "↓/j", "down"),
 		PageUp:    b([]string{"pgup", "ctrl+b"}, "pgup", "page up"),
 		PageDown:  b([]string{"pgdown", "ctrl+f", "space"}, "pgdn", "page down"),
-		Top:       b([]string{"home", "g"}, "g", "first"),
-		Bottom:    b([]string{"end", "G"}, "G", "last"),
+		Top:       b([]string{"home", "g"}, "g", "newest event"),
+		Bottom:    b([]string{"end", "G"}, "G", "oldest event"),
 		Focus:     b([]string{"tab"}, "tab", "next pane"),
 		FocusBack: b([]string{"shift+tab"}, "shift+tab", "previous pane"),
 		Open:      b([]string{"enter"}, "enter", "open in detail"),
 		Wheel:     key.NewBinding(key.WithHelp("wheel", "scroll focused pane")),
 		Search:    b([]string{"/"}, "/", "search"),
-		Back:      b([]string{"esc", "backspace"}, "esc", "back"),
+		Back:      b([]string{"esc", "backspace", "alt+left", "["}, "esc/[", "back"),
+		Forward:   b([]string{"]", "alt+right"}, "]", "forward"),
 		Quit:      b([]string{"q", "ctrl+c"}, "q", "quit"),
 		Help:      b([]string{"?"}, "?", "help"),
 
@@ -61,6 +78,27 @@ func DefaultKeyMap() *KeyMap {
 		ExportJSONL: b([]string{"x"}, "x", "export view (JSONL)"),
 		ExportCSV:   b([]string{"X"}, "X", "export view (CSV)"),
 
+		Jump:    b([]string{"@"}, "@", "jump to a time"),
+		ZoomIn:  b([]string{"+"}, "+", "zoom in on its time"),
+		ZoomOut: b([]string{"-"}, "-", "zoom out"),
+
+		GroupRules:   b([]string{"r"}, "r", "group by rule"),
+		SortFindings: b([]string{"s"}, "s", "sort: severity/time"),
+
+		Stages:     b([]string{"="}, "=", "stages: one row/all"),
+		HideSystem: b([]string{"H"}, "H", "hide system identities"),
+
+		CopyID:          b([]string{"C"}, "C", "copy auditID"),
+		CopyEvent:       b([]string{"Y"}, "Y", "copy event as JSON"),
+		SaveEvent:       b([]string{"J"}, "J", "save event to a file"),
+		Pager:           b([]string{"v"}, "v", "raw event in $PAGER"),
+		PivotCredential: b([]string{"T"}, "T", "filter on its token"),
+		RuleSource:      b([]string{"R"}, "R", "rule source (CEL)"),
+		Notes:           b([]string{"B"}, "B", "bookmarks and notes"),
+
+		FullScreen: b([]string{"f"}, "f", "detail full screen"),
+		Wrap:       b([]string{"w"}, "w", "wrap long lines"),
+
 		Fold: b([]string{"z"}, "z", "fold/unfold"),
 		YAML: b([]string{"y"}, "y", "JSON/YAML"),
 
@@ -76,14 +114,30 @@ func (k *KeyMap) Navigation() []key.Binding {
 	return []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom, k.Focus, k.FocusBack, k.Open, k.Wheel}
 }
 
+// Time is the keys that move in time.
+func (k *KeyMap) Time() []key.Binding {
+	return []key.Binding{k.Jump, k.ZoomIn, k.ZoomOut, k.Stages, k.HideSystem}
+}
+
+// FindingKeys is the keys of the findings pane.
+func (k *KeyMap) FindingKeys() []key.Binding {
+	fl := key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter the findings"))
+	return []key.Binding{fl, k.GroupRules, k.SortFindings, k.RuleSource}
+}
+
+// Moves is the keys that copy, save or open the selection elsewhere.
+func (k *KeyMap) Moves() []key.Binding {
+	return []key.Binding{k.CopyID, k.CopyEvent, k.SaveEvent, k.Pager}
+}
+
 // Pivots are the one-key filters.
 func (k *KeyMap) Pivots() []key.Binding {
-	return []key.Binding{k.PivotUser, k.PivotIP, k.PivotNamespace, k.PivotName, k.PivotAgent, k.Back}
+	return []key.Binding{k.PivotUser, k.PivotIP, k.PivotNamespace, k.PivotName, k.PivotAgent, k.PivotCredential, k.Back, k.Forward}
 }
 
 // Views are the keys that open a view.
 func (k *KeyMap) Views() []key.Binding {
-	return []key.Binding{k.Identity, k.Secret, k.Etcd, k.Context, k.Search}
+	return []key.Binding{k.Identity, k.Secret, k.Etcd, k.Context, k.Notes, k.Search}
 }
 
 // Case is the keys that write to the case or files.
@@ -93,7 +147,7 @@ func (k *KeyMap) Case() []key.Binding {
 
 // Detail is the keys of the detail pane besides the movement keys (which scroll it).
 func (k *KeyMap) Detail() []key.Binding {
-	return []key.Binding{k.Fold, k.YAML}
+	return []key.Binding{k.Fold, k.YAML, k.FullScreen, k.Wrap}
 }
 
 // Prompt is the keys of the search and note prompt.

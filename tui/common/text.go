@@ -1,6 +1,8 @@
 package common
 
 import (
+	"github.com/kubesleuth/kubesleuth/analyzer"
+
 	"strings"
 	"unicode/utf8"
 
@@ -90,4 +92,46 @@ func Block(lines []string, w, h int) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// ShortUser is the well-known forms of Kubernetes identities shortened, so that the part
+// that tells identities apart fits a column: system:serviceaccount:NS:NAME is
+// sa:NS/NAME, system:node:NAME is node:NAME. Other names are returned as they are (the
+// full name is in the detail pane and in exports).
+func ShortUser(u string) string {
+	if rest, ok := strings.CutPrefix(u, "system:serviceaccount:"); ok {
+		if ns, name, ok := strings.Cut(rest, ":"); ok {
+			return "sa:" + ns + "/" + name
+		}
+	}
+	if rest, ok := strings.CutPrefix(u, "system:node:"); ok {
+		return "node:" + rest
+	}
+	return u
+}
+
+// Wrap splits s (which may hold styling) into lines of at most w cells, at spaces and
+// punctuation where it can, cutting words longer than a line; every continuation line
+// starts with indent.
+func Wrap(s string, w int, indent string) []string {
+	if w <= 0 || ansi.StringWidth(s) <= w {
+		return []string{s}
+	}
+	iw := ansi.StringWidth(indent)
+	if iw >= w/2 {
+		indent, iw = "", 0
+	}
+	// every line is wrapped at the width a continuation leaves, so each fits with its indent
+	lines := strings.Split(ansi.Wrap(s, w-iw, " ,/"), "\n")
+	for i := 1; i < len(lines); i++ {
+		lines[i] = indent + lines[i]
+	}
+	return lines
+}
+
+// Subject is a finding's subject as analyzer.Subject.String writes it, with the
+// identities shortened (ShortUser).
+func Subject(s analyzer.Subject) string {
+	s.User, s.Impersonated = ShortUser(s.User), ShortUser(s.Impersonated)
+	return s.String()
 }

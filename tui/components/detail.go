@@ -23,7 +23,10 @@ type Detail struct {
 	// objects deeper than FoldDepth are shown as {…N}).
 	YAML, Unfold bool
 	FoldDepth    int
-	h            int
+	// NoWrap cuts long lines at the pane's width instead of wrapping them (w).
+	NoWrap bool
+	shown  []string // lines as drawn at the last width (wrapped)
+	h      int
 }
 
 // NewDetail returns an empty detail pane.
@@ -65,10 +68,13 @@ func (d *Detail) ToggleFold() { d.Unfold = !d.Unfold; d.render() }
 // ToggleYAML switches between JSON and YAML.
 func (d *Detail) ToggleYAML() { d.YAML = !d.YAML; d.render() }
 
+// ToggleWrap switches between wrapping and cutting long lines.
+func (d *Detail) ToggleWrap() { d.NoWrap = !d.NoWrap; d.shown = nil }
+
 // Move scrolls by n lines.
 func (d *Detail) Move(n int) {
 	d.Offset += n
-	if max := len(d.lines) - d.h; d.Offset > max {
+	if max := len(d.shown) - d.h; d.Offset > max {
 		d.Offset = max
 	}
 	if d.Offset < 0 {
@@ -106,6 +112,15 @@ func (d *Detail) View(w, h int, focused bool) string {
 		return ""
 	}
 	d.h = max(h-1, 0)
+	d.shown = d.lines
+	if !d.NoWrap {
+		d.shown = nil
+		for _, l := range d.lines {
+			// a continuation starts under the value, past the key's indent
+			ind := min(len(ansiStrip(l))-len(strings.TrimLeft(ansiStrip(l), " "))+2, w/3)
+			d.shown = append(d.shown, common.Wrap(l, w-1, strings.Repeat(" ", max(ind, 0)))...)
+		}
+	}
 	d.Move(0)
 	title := d.Title
 	if d.tree != nil {
@@ -119,15 +134,17 @@ func (d *Detail) View(w, h int, focused bool) string {
 		}
 		title += fmt.Sprintf(" — %s, %s", mode, fold)
 	}
-	if n := len(d.lines); n > d.h {
+	if n := len(d.shown); n > d.h {
 		title += fmt.Sprintf(" — lines %d-%d of %d", d.Offset+1, min(d.Offset+d.h, n), n)
 	}
 	lines := []string{titleLine(d.ctx, "Detail: "+common.Clean(title), focused, w)}
-	for i := d.Offset; i < len(d.lines) && i < d.Offset+d.h; i++ {
-		lines = append(lines, " "+d.lines[i])
+	for i := d.Offset; i < len(d.shown) && i < d.Offset+d.h; i++ {
+		lines = append(lines, " "+d.shown[i])
 	}
 	return common.Block(lines, w, h)
 }
+
+func ansiStrip(s string) string { return stripStyles(s) }
 
 // renderer turns a node tree into highlighted lines.
 type renderer struct {

@@ -14,8 +14,19 @@ type HelpGroup struct {
 	Keys  []key.Binding
 }
 
-// Help renders the keys of the current view in columns.
-type Help struct{ ctx *common.Context }
+// Help renders the keys of the current view in columns. When they do not fit, the help
+// scrolls (Offset, ↑/↓) and its title says how many lines there are.
+type Help struct {
+	ctx    *common.Context
+	Offset int
+	lines  int // of the last layout
+	rows   int
+}
+
+// Scroll moves the help by d lines.
+func (hp *Help) Scroll(d int) {
+	hp.Offset = max(min(hp.Offset+d, hp.lines-hp.rows), 0)
+}
 
 // NewHelp returns the help pane.
 func NewHelp(ctx *common.Context) *Help { return &Help{ctx: ctx} }
@@ -43,11 +54,24 @@ fit:
 			}
 		}
 	}
+	total := rows
 	if len(cols) > ncol {
-		cols = hp.split(groups, rows, ncol)
+		// longer columns than the screen: the help scrolls
+		for r := rows + 1; ; r++ {
+			if cols = hp.flow(groups, r, 1); len(cols) <= ncol || r > n+len(groups) {
+				total = r
+				break
+			}
+		}
 	}
-	lines := []string{titleLine(hp.ctx, title+" — press ? or esc to close", true, w), ""}
-	for r := 0; r < rows; r++ {
+	hp.lines, hp.rows = total, rows
+	hp.Scroll(0)
+	head := title + " — press ? or esc to close"
+	if total > rows {
+		head += fmt.Sprintf(" — lines %d-%d of %d, ↓/↑ scroll", hp.Offset+1, hp.Offset+rows, total)
+	}
+	lines := []string{titleLine(hp.ctx, head, true, w), ""}
+	for r := hp.Offset; r < hp.Offset+rows; r++ {
 		line := ""
 		for c := 0; c < ncol && c < len(cols); c++ {
 			if r < len(cols[c]) {
@@ -98,25 +122,6 @@ func (hp *Help) flow(groups []HelpGroup, rows, gap int) [][]string {
 	}
 	if len(col) > 0 {
 		cols = append(cols, col)
-	}
-	return cols
-}
-
-// split fills ncol columns cell by cell; when the keys do not fit, the last visible
-// line says how many are not shown.
-func (hp *Help) split(groups []HelpGroup, rows, ncol int) [][]string {
-	var all []string
-	for _, g := range groups {
-		all = append(all, hp.cells(g)...)
-	}
-	capacity := rows * ncol
-	if len(all) > capacity {
-		hidden := len(all) - capacity + 1
-		all = append(all[:capacity-1], hp.ctx.Styles.Dim.Render(fmt.Sprintf("… %d more: enlarge the terminal", hidden)))
-	}
-	var cols [][]string
-	for i := 0; i < len(all); i += rows {
-		cols = append(cols, all[i:min(i+rows, len(all))])
 	}
 	return cols
 }

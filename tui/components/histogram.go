@@ -17,6 +17,9 @@ type Histogram struct {
 	Events, Findings []int
 	From             time.Time
 	Interval         time.Duration
+	// Start and End are the range the histogram covers, for the axis (the buckets start
+	// at a round time before Start).
+	Start, End time.Time
 	// Counted says Events is the answer (it may be empty: nothing matched); until then
 	// the histogram says it is counting.
 	Counted bool
@@ -43,8 +46,11 @@ func (hg *Histogram) View(w, h int) string {
 		lines = append(lines, st.Dim.Render(common.Fit("findings", histLabel))+" "+st.FindingBar.Render(bars(fi)))
 	}
 	if h >= 3 && !hg.From.IsZero() && hg.Interval > 0 && len(hg.Events) > 0 {
-		to := hg.From.Add(time.Duration(len(hg.Events)) * hg.Interval)
-		a, b := hg.ctx.Time(hg.From), hg.ctx.Time(to)
+		from, to := hg.From, hg.From.Add(time.Duration(len(hg.Events))*hg.Interval)
+		if !hg.Start.IsZero() && !hg.End.IsZero() {
+			from, to = hg.Start, hg.End
+		}
+		a, b := hg.ctx.Time(from), hg.ctx.Time(to)+" "+hg.ctx.Zone()
 		gap := max(n-common.Width(a)-common.Width(b), 1)
 		lines = append(lines, st.Dim.Render(strings.Repeat(" ", histLabel+1)+a+strings.Repeat(" ", gap)+b))
 	}

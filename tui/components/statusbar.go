@@ -37,9 +37,11 @@ func (s *StatusBar) View(w int) string {
 	case s.Message != "":
 		left = st.StatusKey.Render(" " + common.Clean(s.Message) + " ")
 	}
+	// Query says what the rows are: "query Q" for a search, "evidence of KS-…" for a
+	// finding's evidence (the app words it)
 	q := s.Query
 	if strings.TrimSpace(q) == "" {
-		q = "*"
+		q = "query *"
 	}
 	unit := s.Unit
 	if unit == "" {
@@ -47,7 +49,7 @@ func (s *StatusBar) View(w int) string {
 	}
 	parts := []string{
 		common.Clean(s.Mode),
-		"query " + common.Clean(q),
+		common.Clean(q),
 		fmt.Sprintf("%d/%d %s", s.Loaded, s.Total, unit),
 		fmt.Sprintf("%d findings", s.Findings),
 	}
@@ -57,7 +59,8 @@ func (s *StatusBar) View(w int) string {
 	if s.Took > 0 {
 		parts = append(parts, s.Took.Round(time.Millisecond).String())
 	}
-	parts = append(parts, "case "+common.Clean(s.Case), "? help")
+	// the case's path last: it is the longest and the least read
+	parts = append(parts, "? help", "case "+common.Clean(s.Case))
 	body := " " + strings.Join(parts, " │ ") + " "
 	if common.Width(left) > w {
 		left = common.Fit(left, w) // a long message on a narrow terminal must not wrap
@@ -69,8 +72,9 @@ func (s *StatusBar) View(w int) string {
 // span is the case's time range, the date once when both ends are on the same day.
 func (s *StatusBar) span() string {
 	a, b := s.From.In(s.ctx.Loc), s.To.In(s.ctx.Loc)
+	z := " " + s.ctx.Zone()
 	if a.Format("2006-01-02") == b.Format("2006-01-02") {
-		return a.Format("2006-01-02 15:04:05") + "–" + b.Format("15:04:05")
+		return a.Format("2006-01-02 15:04:05") + "–" + b.Format("15:04:05") + z
 	}
-	return a.Format("2006-01-02 15:04") + "–" + b.Format("2006-01-02 15:04")
+	return a.Format("2006-01-02 15:04") + "–" + b.Format("2006-01-02 15:04") + z
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/kubesleuth/kubesleuth/analyzer"
 	"github.com/kubesleuth/kubesleuth/index"
 	"github.com/kubesleuth/kubesleuth/tui/common"
 )
@@ -14,7 +15,17 @@ type Item struct {
 	Row    *index.Row
 	Header string
 	Secret *index.SecretAtRest
+	// Finding is a finding listed among events (the bookmarks and notes view); Note is
+	// the annotation shown with the row there.
+	Finding *analyzer.Finding
+	Note    string
+	// Pos is the row's place among the query's matches (1-based; 0: count the entries),
+	// which stays right when some matches are not shown (a request's stages in one row).
+	Pos int
 }
+
+// IsEntry reports whether the item is something to select (not a header).
+func (it Item) IsEntry() bool { return it.Row != nil || it.Secret != nil || it.Finding != nil }
 
 // Timeline is the event list of the current view. It shows what it is given; paging is
 // the app's job (it asks Timeline.NearEnd after each move).
@@ -30,11 +41,18 @@ type Timeline struct {
 	Empty   string
 	// Anchor marks one event (the centre of the context view).
 	Anchor index.EventID
-	// Mark returns the annotation marker of an event ("★", "✎", …).
-	Mark func(id index.EventID) string
+	// Mark returns the annotation marker of an event ("★", "✎", …), MarkFinding of a
+	// finding listed among them.
+	Mark        func(id index.EventID) string
+	MarkFinding func(f analyzer.Finding) string
 	// IPColumn shows the source IP instead of the resource (the secret view: from where).
 	IPColumn bool
-	h        int
+	// NoteColumn gives the notes of the items a column (the bookmarks and notes view).
+	NoteColumn bool
+	// Skipped is how many matches come before the first loaded item (after a jump in
+	// time), so that the position reads "n of N" in the whole result.
+	Skipped int
+	h       int
 }
 
 // NewTimeline returns an empty timeline.
@@ -68,7 +86,7 @@ func (t *Timeline) SetItems(items []Item) {
 // header it is the place of the first event after it, which the header introduces.
 func (t *Timeline) position() (n, total int) {
 	for i, it := range t.Items {
-		if it.Row == nil && it.Secret == nil {
+		if !it.IsEntry() {
 			continue
 		}
 		total++
@@ -76,11 +94,18 @@ func (t *Timeline) position() (n, total int) {
 			n++
 		}
 	}
-	if c, ok := t.Selected(); ok && c.Row == nil && c.Secret == nil && n < total {
+	if c, ok := t.Selected(); ok && !c.IsEntry() && n < total {
 		n++
 	}
-	return n, total
+	if c, ok := t.Selected(); ok && c.Pos > 0 {
+		return c.Pos, total + t.Skipped
+	}
+	return n + t.Skipped, total + t.Skipped
 }
+
+// NearTop reports whether the cursor is within two screens of the first loaded item
+// (the app fetches newer rows when some were skipped).
+func (t *Timeline) NearTop() bool { return t.Scroll.Cursor < 2*max(t.h, 10) }
 
 // NearEnd reports whether the cursor is within two screens of the last loaded item, when
 // the app should fetch the next page.
@@ -116,17 +141,37 @@ func (t *Timeline) View(w, h int, focused bool) string {
 			line = t.rowLine(cols, it.Row)
 		case it.Secret != nil:
 			line = secretLine(cols, it.Secret)
+		case it.Finding != nil:
+			line = t.findingLine(cols, it.Finding)
 		default:
 			line = st.BurstHeader.Render(common.Clean(it.Header))
+		}
+		if t.NoteColumn && it.IsEntry() {
+			line = common.Fit(line, cols.width) + " " + st.Mark.Render(common.Clean(it.Note))
 		}
 		lines = append(lines, row(t.ctx, line, i == t.Scroll.Cursor, focused, w))
 	}
 	return common.Block(lines, w, h)
 }
 
+// findingLine is a finding among events: severity, rule and subject in the event columns.
+func (t *Timeline) findingLine(c cols, f *analyzer.Finding) string {
+	st := t.ctx.Styles
+	mark := "  "
+	if t.MarkFinding != nil {
+		if m := t.MarkFinding(*f); m != "" {
+			mark = st.Mark.Render(common.Fit(m, 2))
+		}
+	}
+	sev := st.Severity[f.Severity].Render(common.SeverityLabel(f.Severity))
+	return columns(mark, common.Fit(t.ctx.ShortTime(f.FirstSeen), c.time), sev+" "+common.Fit(common.Clean(f.RuleID), 14)+
+		common.Fit(common.Clean(common.Subject(f.Subject)), max(c.width-c.time-2-5-14-2, 6)))
+}
+
 // cols are the widths of the timeline's columns at one pane width.
 type cols struct {
 	time, user, verb, res, obj, code int
+	width                            int // of the event columns (the note column follows)
 	long                             bool
 	secrets, ip                      bool
 }
@@ -139,13 +184,38 @@ func (t *Timeline) layout(w int) cols {
 			break
 		}
 	}
+	if t.NoteColumn {
+		w = w * 3 / 5 // the note takes the rest
+	}
+	c.width = w
 	if w >= 110 {
 		c.time, c.long = 23, true
 	}
 	rest := w - 2 - c.time - c.verb - c.code - 6
 	c.res = min(16, max(rest/5, 6))
 	rest -= c.res
+	// the user and object columns get the width their content needs, as far as it goes:
+	// identities are what a responder reads first
+	needU, needO := 4, 14
+	for _, it := range t.Items {
+		if r := it.Row; r != nil {
+			needU = max(needU, common.Width(common.ShortUser(r.User)))
+			o := len(r.Name)
+			if r.Namespace != "" {
+				o += len(r.Namespace) + 1
+			}
+			needO = max(needO, o)
+		}
+	}
 	c.user = max(rest*4/10, 6)
+	switch {
+	case needU+needO <= rest:
+		c.user = needU + (rest-needU-needO)/2
+	case needU <= rest*6/10:
+		c.user = needU
+	default:
+		c.user = max(rest*6/10, 6)
+	}
 	c.obj = max(rest-c.user, 6)
 	return c
 }
@@ -184,7 +254,7 @@ func (t *Timeline) rowLine(c cols, r *index.Row) string {
 	if c.ip {
 		res = r.SourceIP
 	}
-	user := r.User
+	user := common.ShortUser(r.User)
 	if user == "" {
 		user = "-"
 	}
@@ -226,4 +296,10 @@ func secretLine(c cols, s *index.SecretAtRest) string {
 	}
 	return columns("  ", common.Fit(common.Clean(name), 40), common.Fit(common.Clean(s.State), 11), common.Fit(common.Clean(prov), 22),
 		common.Fit(common.Clean(s.Type), 26), common.Fit(common.Clean(dec), 18), common.Clean(old))
+}
+
+// Position is the cursor's place and the count the title shows ("n of N").
+func (t *Timeline) Position() (n, total int) {
+	n, total = t.position()
+	return n, max(t.Total, total)
 }
