@@ -64,8 +64,10 @@ tail); --from-start reads it (and a folder's rotated files) from the beginning.
 Without an --alert to standard output, human lines go to standard output. More kinds
 (falco, webhook=URL) come with kubesleuth serve.
 
-With --case, events are also stored into the case folder (as ingest does) and the
-findings are recorded there when tail stops. SIGINT and SIGTERM flush the alerts, write
+With --case, events are also stored into the case folder (as ingest does), committed
+at every checkpoint, and the findings are recorded there when tail stops. While tail
+runs it holds the case's store: kubesleuth search and investigate on that case wait
+until it stops (reading a case while tail writes it is not built yet). SIGINT and SIGTERM flush the alerts, write
 the checkpoint, finish the case, and exit 130 or 143.
 
 Exit codes: 2 usage error (bad flags, a state file that does not decode); 4 kubesleuth
@@ -81,6 +83,8 @@ failed (writing an alert, the state or the case); 130 interrupted (SIGINT), 143 
 	}
 	fs := cmd.Flags()
 	o.read.register(fs)
+	// a live log is followed past bad input, never stopped at it
+	_ = fs.MarkHidden("strict")
 	fs.StringVar(&o.caseDir, "case", "", "also store the events into this case folder (created when missing)")
 	fs.StringVar(&o.state, "state", defaultTailState, "checkpoint file (written atomically; resumed from on restart)")
 	fs.StringArrayVar(&o.alerts, "alert", nil, "alert sink KIND[=FILE][,min=SEVERITY] (repeatable; see above)")
