@@ -67,9 +67,15 @@ type Engine struct {
 	first         time.Time // first event time seen (learning periods count from it)
 	now           time.Time
 	onFind        func(Finding)
-	state         map[string]*ruleState
+	onUpdate      func(Update)
+	// forget: drop findings whose fold has closed (long-running modes); lastSweep is the
+	// event time of the last pass over the open folds
+	forget    bool
+	lastSweep time.Time
+	state     map[string]*ruleState
 	// constKeys holds the value of key expressions that are literals ("cluster")
 	constKeys map[cel.Program][]string
+	foldByID  map[string]time.Duration
 }
 
 // compiled is a rule with its programs.
@@ -354,6 +360,103 @@ func (e *Engine) Rules() []*Rule {
 // absorbs a repeat): live mode alerts from it.
 func (e *Engine) OnFinding(fn func(Finding)) { e.onFind = fn }
 
+// UpdateKind says what happened to a finding.
+type UpdateKind int
+
+const (
+	// Opened: a new finding (the first event, or a stateful trigger with its evidence).
+	Opened UpdateKind = iota
+	// Grew: an open finding absorbed a repeat (its fold).
+	Grew
+	// Closed: the finding's fold window has passed at the engine's clock (the newest event
+	// time): nothing more folds into it. Only sent when the engine forgets (SetForget).
+	Closed
+)
+
+func (k UpdateKind) String() string {
+	switch k {
+	case Opened:
+		return "opened"
+	case Grew:
+		return "grew"
+	case Closed:
+		return "closed"
+	}
+	return fmt.Sprintf("update(%d)", int(k))
+}
+
+// Update is one change to a finding, sent in the serial stage. Finding is a copy (its
+// AuditIDs too) taken after the change. For Grew, Added is the count the repeat added and
+// NewIDs the evidence it added (empty once MaxEvidence is reached: Count stays exact).
+type Update struct {
+	Kind    UpdateKind
+	Finding Finding
+	Added   int
+	NewIDs  []string
+}
+
+// OnUpdate registers a callback for every finding update: opened, grew, and (when the
+// engine forgets) closed. Sinks of a live pipeline are fed from it. It costs a copy of the
+// finding per repeat, so batch runs that only want the end result leave it unset.
+func (e *Engine) OnUpdate(fn func(Update)) { e.onUpdate = fn }
+
+// SetForget makes the engine forget each finding once its fold has closed (after its
+// Closed update): Result and SaveState then hold only the open findings, so a daemon's
+// memory stays bounded by the findings of the last fold window. Batch runs keep every
+// finding (the default): their result is the whole list, and a later ingest of older
+// events may still fold into a finding whose window passed at this run's clock.
+func (e *Engine) SetForget(on bool) { e.forget = on }
+
+// sweepEvery is how much event time passes between two passes over the open folds.
+const sweepEvery = time.Minute
+
+// sweep closes the folds whose window has passed at now and forgets their findings.
+func (e *Engine) sweep(now time.Time) {
+	e.lastSweep = now
+	closed := map[*Finding]bool{}
+	for k, f := range e.open {
+		if now.Sub(f.LastSeen) > e.foldOf(f.RuleID) {
+			delete(e.open, k)
+			closed[f] = true
+		}
+	}
+	// a finding no fold points at any more (a fold replaced by a later one) is closed too
+	live := map[*Finding]bool{}
+	for _, f := range e.open {
+		live[f] = true
+	}
+	kept := e.findings[:0]
+	for _, f := range e.findings {
+		if live[f] {
+			kept = append(kept, f)
+			continue
+		}
+		if e.onUpdate != nil {
+			e.onUpdate(Update{Kind: Closed, Finding: copyFinding(f)})
+		}
+	}
+	clear(e.findings[len(kept):])
+	e.findings = kept
+}
+
+// foldOf is a rule's fold window (a rule the engine no longer has: none).
+func (e *Engine) foldOf(id string) time.Duration {
+	if e.foldByID == nil {
+		e.foldByID = map[string]time.Duration{}
+		for _, c := range e.rules {
+			e.foldByID[c.ID] = c.Fold.D()
+		}
+	}
+	return e.foldByID[id]
+}
+
+func copyFinding(f *Finding) Finding {
+	cp := *f
+	cp.AuditIDs = append([]string(nil), f.AuditIDs...)
+	cp.MITRE = append([]string(nil), f.MITRE...)
+	return cp
+}
+
 // Observe runs every applicable rule on one event: Match on the engine's own Matcher,
 // then the stateful stage. Callers that decode on several goroutines call Match there
 // and ObserveMatched here instead.
@@ -371,6 +474,9 @@ func (e *Engine) ObserveMatched(ev *auditv1.Event, m *Matched) {
 	}
 	if t.After(e.now) {
 		e.now = t
+	}
+	if e.forget && e.now.Sub(e.lastSweep) >= sweepEvery {
+		e.sweep(e.now)
 	}
 	if m == nil {
 		return
@@ -451,7 +557,11 @@ func (e *Engine) fireFrom(c *compiled, ev *auditv1.Event, start, t time.Time, ke
 		if t.After(f.LastSeen) {
 			f.LastSeen = t
 		}
+		before := len(f.AuditIDs)
 		e.addEvidence(f, evidence)
+		if e.onUpdate != nil {
+			e.onUpdate(Update{Kind: Grew, Finding: copyFinding(f), Added: n, NewIDs: append([]string(nil), f.AuditIDs[before:]...)})
+		}
 		return
 	}
 	if msg == "" && c.msg != nil && c.Kind != KindMatch {
@@ -470,6 +580,9 @@ func (e *Engine) fireFrom(c *compiled, ev *auditv1.Event, start, t time.Time, ke
 	e.findings = append(e.findings, f)
 	if e.onFind != nil {
 		e.onFind(*f)
+	}
+	if e.onUpdate != nil {
+		e.onUpdate(Update{Kind: Opened, Finding: copyFinding(f), Added: n, NewIDs: append([]string(nil), f.AuditIDs...)})
 	}
 }
 

@@ -56,6 +56,7 @@ var (
 	kSecrets       = []byte("secrets")        // []SecretAtRest JSON
 	kEtcdFindings  = []byte("etcd-findings")  // []analyzer.Finding JSON of the last snapshot
 	kSealed        = []byte("sealed")         // set by the first ingest that wrote integrity.json: from then on it must exist
+	kUncommitted   = []byte("uncommitted")    // the time-key range of rows stored since the last Commit (Writer.DropUncommitted)
 )
 
 var allBuckets = [][]byte{bEvents, bTime, bMinutes, bSigs, bSigHash, bMeta, bGroups, bMembers, bPendingGroups}

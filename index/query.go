@@ -214,29 +214,6 @@ func unquote(s string) string {
 	return strings.NewReplacer(`\"`, `"`, `\\`, `\`).Replace(s)
 }
 
-// ParseQuery turns a search query into a bleve query (see ParseClauses).
-func ParseQuery(text string) (query.Query, error) {
-	cs, err := ParseClauses(text)
-	if err != nil {
-		return nil, err
-	}
-	b := bleve.NewBooleanQuery()
-	must := 0
-	for _, c := range cs {
-		q := clauseQuery(c)
-		if c.Not {
-			b.AddMustNot(q)
-		} else {
-			b.AddMust(q)
-			must++
-		}
-	}
-	if must == 0 {
-		b.AddMust(bleve.NewMatchAllQuery())
-	}
-	return b, nil
-}
-
 func clauseQuery(c Clause) query.Query {
 	if c.Field == "" {
 		var qs []query.Query

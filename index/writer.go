@@ -1,6 +1,7 @@
 package index
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -78,6 +79,10 @@ type Writer struct {
 
 	// ctx interrupts a long flush (the index phase of Finish) between batches
 	ctx context.Context
+
+	// ucMin, ucMax bound the time keys of the rows stored since the last Commit (or since
+	// Create): recorded in the store with them, so that DropUncommitted finds them.
+	ucMin, ucMax []byte
 }
 
 // SetContext makes the writer's flushes stop between batches once ctx is done, returning
@@ -276,6 +281,16 @@ func (w *Writer) EngineState() (_ []byte, err error) {
 	return out, err
 }
 
+// Findings returns the engine's findings the last finished run recorded (not the etcd
+// ones): a live run that forgets closed findings starts its list from them, since Finish
+// replaces them.
+func (w *Writer) Findings() (_ []analyzer.Finding, err error) {
+	defer guard(w.dir, storeFile, &err)()
+	var fs []analyzer.Finding
+	err = w.db.View(func(tx *bolt.Tx) error { return getJSON(tx, kFindings, &fs) })
+	return fs, err
+}
+
 // Classify returns the status of each event in one read transaction: a row stored by
 // this generation (an ingest that did not finish) is Pending. Events queued by Add but
 // not yet flushed are New (the audit reader already drops repeats within a run).
@@ -458,6 +473,17 @@ func (w *Writer) flush(all bool) error {
 			if err := tb.Put(p.timeKey, p.rowValue(w.gen)); err != nil {
 				return err
 			}
+			if w.ucMin == nil || bytes.Compare(p.timeKey, w.ucMin) < 0 {
+				w.ucMin = append(w.ucMin[:0], p.timeKey...)
+			}
+			if w.ucMax == nil || bytes.Compare(p.timeKey, w.ucMax) > 0 {
+				w.ucMax = append(w.ucMax[:0], p.timeKey...)
+			}
+		}
+		if len(store) > 0 {
+			if err := tx.Bucket(bMeta).Put(kUncommitted, encodeRange(w.ucMin, w.ucMax)); err != nil {
+				return err
+			}
 		}
 		if err := addMinutes(tx.Bucket(bMinutes), w.buf); err != nil {
 			return err
@@ -521,6 +547,134 @@ func (w *Writer) flush(all bool) error {
 		return w.writeIDs()
 	}
 	return nil
+}
+
+// Commit makes everything added so far part of the case, as a finished ingest would,
+// without sealing it: the open groups are closed and indexed, the ID index written, the
+// pending marks cleared, case.json updated, and the generation advanced, so that the rows
+// stored so far are Done. A live run (tail) commits before each checkpoint: a kill after
+// a Commit loses nothing committed, and the restart reads again only what came after its
+// checkpoint (stored again as Pending, or New). integrity.json stays "ingesting" until
+// Finish seals the case.
+//
+// Each Commit closes the groups then open: a live case has a group document per
+// signature per commit interval, not per hour (more index documents, same answers).
+//
+// Failure modes: as Flush; a failed Commit leaves the case as a kill would.
+func (w *Writer) Commit() (err error) {
+	defer guard(w.dir, storeFile, &err)()
+	if err := w.flush(true); err != nil {
+		return err
+	}
+	// flush writes the ID index only when it had something to write: rows an automatic
+	// flush stored since need their IDs before they are Done
+	if len(w.idOffs) > 0 {
+		if err := w.writeIDs(); err != nil {
+			return err
+		}
+	}
+	err = w.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bPendingGroups); err != nil {
+			return err
+		}
+		if _, err := tx.CreateBucket(bPendingGroups); err != nil {
+			return err
+		}
+		w.info.Events += w.stored
+		tc := tx.Bucket(bTime).Cursor()
+		if k, _ := tc.First(); k != nil {
+			t := keyTime(k)
+			w.info.First = &t
+		}
+		if k, _ := tc.Last(); k != nil {
+			t := keyTime(k)
+			w.info.Last = &t
+		}
+		w.info.Updated = time.Now().UTC()
+		w.info.Ingests++
+		if err := tx.Bucket(bMeta).Delete(kUncommitted); err != nil {
+			return err
+		}
+		return putJSON(tx, kInfo, w.info)
+	})
+	if err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	w.ucMin, w.ucMax = nil, nil
+	w.stored = 0
+	w.gen = uint64(w.info.Ingests) + 1
+	return writeInfoFile(w.dir, &w.info)
+}
+
+// DropUncommitted deletes the rows a killed live run stored after its last Commit (and
+// their ID index entries and minute counts): the run's checkpoint stands at that Commit,
+// so its restart reads those events again and stores them anew. Without this, the
+// restart's first Commit would mark them Done before it had read (and grouped) them
+// all. Call it right after Create, before anything is added; it returns the number of
+// rows deleted. A batch ingest does not call it: its re-run reads every file again and
+// completes the rows a kill left (Pending), which this would throw away.
+//
+// Failure modes: a row or ID entry that does not decode is a *DamagedError.
+func (w *Writer) DropUncommitted() (n int, err error) {
+	defer guard(w.dir, storeFile, &err)()
+	err = w.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bMeta)
+		lo, hi, ok := decodeRange(meta.Get(kUncommitted))
+		if !ok {
+			return nil
+		}
+		tb, eb, mb := tx.Bucket(bTime), tx.Bucket(bEvents), tx.Bucket(bMinutes)
+		var del [][]byte
+		c := tb.Cursor()
+		for k, v := c.Seek(lo); k != nil && bytes.Compare(k, hi) <= 0; k, v = c.Next() {
+			g, err := rowGen(v)
+			if err != nil {
+				return err
+			}
+			if g > uint64(w.info.Ingests) {
+				del = append(del, append([]byte(nil), k...))
+			}
+		}
+		minutes := map[string]uint64{}
+		for _, k := range del {
+			if err := tb.Delete(k); err != nil {
+				return err
+			}
+			minutes[string(minuteKey(k))]++
+			id := k[8:]
+			if v := eb.Get(id); len(v) >= 8 && bytes.Equal(v[:8], k[:8]) {
+				if err := eb.Delete(id); err != nil {
+					return err
+				}
+			}
+		}
+		for mk, d := range minutes {
+			if v := mb.Get([]byte(mk)); len(v) == 8 {
+				n := binary.BigEndian.Uint64(v)
+				var out [8]byte
+				binary.BigEndian.PutUint64(out[:], n-min(n, d))
+				if err := mb.Put([]byte(mk), out[:]); err != nil {
+					return err
+				}
+			}
+		}
+		n = len(del)
+		return meta.Delete(kUncommitted)
+	})
+	return n, err
+}
+
+func encodeRange(lo, hi []byte) []byte {
+	out := binary.AppendUvarint(nil, uint64(len(lo)))
+	return append(append(out, lo...), hi...)
+}
+
+func decodeRange(v []byte) (lo, hi []byte, ok bool) {
+	n, k := binary.Uvarint(v)
+	if k <= 0 || uint64(len(v)-k) < n {
+		return nil, nil, false
+	}
+	return v[k : k+int(n)], v[k+int(n):], true
 }
 
 // writeIDs adds the collected IDs to the ID index in sorted order, idTx per transaction:
@@ -635,6 +789,9 @@ func (w *Writer) Finish(findings []analyzer.Finding, engineState []byte, etcd *E
 		w.info.Complete = true
 		w.info.Ingests++ // this generation's rows are now Done
 		if err := tx.Bucket(bMeta).Put(kSealed, []byte{1}); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bMeta).Delete(kUncommitted); err != nil {
 			return err
 		}
 		return putJSON(tx, kInfo, w.info)

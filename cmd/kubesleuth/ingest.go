@@ -3,7 +3,6 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,14 +13,13 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
-	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 	"k8s.io/klog/v2"
 
-	"github.com/kubesleuth/kubesleuth/analyzer"
 	"github.com/kubesleuth/kubesleuth/analyzer/secrets"
 	"github.com/kubesleuth/kubesleuth/index"
 	"github.com/kubesleuth/kubesleuth/ingest/audit"
 	"github.com/kubesleuth/kubesleuth/ingest/etcd"
+	"github.com/kubesleuth/kubesleuth/pipeline"
 )
 
 func init() { register(newIngestCmd) }
@@ -75,14 +73,6 @@ Exit codes: 0 done; 2 usage error or unreadable input; 3 the input held no audit
 	return cmd
 }
 
-// prepared is what the decoding workers compute per event: rule matches and the stored form.
-type prepared struct {
-	m    *analyzer.Matched
-	p    *index.Prepared
-	err  error
-	done bool // already in the case (nothing was computed), or skipped as bad input
-}
-
 func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) error {
 	if len(args) == 0 && o.etcdSnap == "" {
 		return usagef("no input: give audit log files, folders or globs, or --etcd-snapshot (standard input is not accepted: case.json records each file's SHA-256)")
@@ -97,21 +87,6 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 		return usageError{err}
 	}
 	ropts := o.read.options(io.err, nil)
-	// the case's writer, once open: the workers skip events it already holds (a re-ingest
-	// of overlapping files costs a lookup per event, not a redaction and a rule pass)
-	var wp atomic.Pointer[index.Writer]
-	ropts.Prepare = func() func(*auditv1.Event) any {
-		m := eng.NewMatcher()
-		return func(ev *auditv1.Event) any {
-			if w := wp.Load(); w != nil {
-				if st, err := w.StatusOf(ev); err == nil && st == index.Done {
-					return &prepared{done: true}
-				}
-			}
-			p, err := index.Prepare(ev)
-			return &prepared{m: m.Match(ev), p: p, err: err}
-		}
-	}
 	var inputs []audit.Input
 	if len(args) > 0 {
 		var notes []*audit.InputError
@@ -145,7 +120,6 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 	}
 	defer w.Close()
 	w.SetContext(cmd.Context())
-	wp.Store(w)
 	inputs, known, sums, err := skipIngested(inputs, w.Info().Sources)
 	if err != nil {
 		return usageError{err}
@@ -153,7 +127,8 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 	for _, k := range known {
 		fmt.Fprintf(io.err, "%s: already in the case (same size and SHA-256 as %s), not read again\n", safeText(k.Path), safeText(k.SameAs))
 	}
-	r := audit.NewReader(inputs, ropts)
+	src := pipeline.NewFiles(inputs, ropts)
+	r := src.Reader()
 	hashes := hashInputs(inputs, sums)
 	if st, err := w.EngineState(); err != nil {
 		return err
@@ -164,89 +139,22 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 	}
 
 	var events atomic.Int64
-	added := map[string]int{}
-	var buf []audit.Record
-	process := func() error {
-		var ps []*index.Prepared
-		for _, rec := range buf {
-			pr := rec.Prepared.(*prepared)
-			if pr.err != nil {
-				var be *index.BadEventError
-				if !errors.As(pr.err, &be) {
-					return pr.err
-				}
-				// an event the case cannot store is bad input like the reader's own:
-				// reported at its place, counted in the read's summary, skipped
-				e := &audit.InputError{File: rec.Source.File, Line: rec.Source.Line, Offset: rec.Source.Offset, Reason: audit.Reason(be.Reason), Msg: be.Msg}
-				sum := r.Summary()
-				sum.Events--
-				sum.Skipped[e.Reason]++
-				for _, f := range sum.Files {
-					if f.Path == e.File {
-						f.Events--
-						f.Skipped[e.Reason]++
-					}
-				}
-				if ropts.OnError != nil {
-					ropts.OnError(e)
-				}
-				if o.read.strict {
-					return e
-				}
-				pr.done, pr.err = true, nil
-				continue
-			}
-			if !pr.done {
-				ps = append(ps, pr.p)
-			}
+	store := pipeline.NewStore(w)
+	store.OnBadEvent = func(_ pipeline.Record, e *audit.InputError) error {
+		src.Reject(e)
+		if o.read.strict {
+			return e
 		}
-		st, err := w.Classify(ps)
-		if err != nil {
-			return err
-		}
-		i := 0
-		for _, rec := range buf {
-			pr := rec.Prepared.(*prepared)
-			if pr.done {
-				continue
-			}
-			s := st[i]
-			i++
-			switch s {
-			case index.Done:
-				continue
-			case index.Pending:
-				eng.ObserveMatched(rec.Event, pr.m)
-				if err := w.Reindex(pr.p); err != nil {
-					return err
-				}
-			case index.New:
-				eng.ObserveMatched(rec.Event, pr.m)
-				added[rec.Source.File]++
-				if err := w.Add(pr.p); err != nil {
-					return err
-				}
-			}
-		}
-		buf = buf[:0]
 		return nil
 	}
 	bar := startProgress(io.err, r.TotalBytes(), r.BytesRead, events.Load)
-	err = r.Each(cmd.Context(), func(rec audit.Record) error {
-		events.Add(1)
-		buf = append(buf, rec)
-		if len(buf) >= index.BatchSize {
-			return process()
-		}
-		return nil
-	})
-	if err == nil {
-		err = process()
-	}
+	p := &pipeline.Pipeline{Source: src, Engine: eng, Store: store, OnRecord: func(pipeline.Record) { events.Add(1) }}
+	err = p.Run(cmd.Context())
 	bar.Stop()
 	if err != nil {
 		return readError(err)
 	}
+	added := store.Added
 	sum := r.Summary()
 	nothing := sum.Events == 0 && len(known) == 0 && etcdRes == nil
 	if nothing && newCase {

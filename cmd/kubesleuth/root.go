@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -80,6 +79,30 @@ secrets were exposed, and what to fix.`,
 		root.AddCommand(c(io))
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	// an unknown command, a wrong number of arguments: the caller's to fix. The checks
+	// return typed errors so that run() never reads an error's text to pick an exit code.
+	root.Args = cobra.ArbitraryArgs
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) > 0 {
+			return usagef("unknown command %q for %q (see kubesleuth --help)", args[0], cmd.CommandPath())
+		}
+		return cmd.Help()
+	}
+	var wrap func(c *cobra.Command)
+	wrap = func(c *cobra.Command) {
+		if check := c.Args; check != nil && c != root {
+			c.Args = func(cmd *cobra.Command, args []string) error {
+				if err := check(cmd, args); err != nil {
+					return usageError{err}
+				}
+				return nil
+			}
+		}
+		for _, sub := range c.Commands() {
+			wrap(sub)
+		}
+	}
+	wrap(root)
 	addProfiling(root)
 	return root
 }
@@ -113,7 +136,7 @@ func run(ctx context.Context, args []string, io stdio) int {
 	}
 	fmt.Fprintf(io.err, "kubesleuth: %v\n", err)
 	var ue usageError
-	if errors.As(err, &ue) || isCobraUsage(err) || errors.Is(err, index.ErrDamaged) {
+	if errors.As(err, &ue) || errors.Is(err, index.ErrDamaged) {
 		return exitUsage // a damaged case is unreadable input
 	}
 	var ne noEventsError
@@ -137,17 +160,6 @@ type noEventsError struct{ err error }
 
 func (e noEventsError) Error() string { return e.err.Error() }
 func (e noEventsError) Unwrap() error { return e.err }
-
-// isCobraUsage recognises cobra's own argument errors (unknown command, wrong arg count).
-func isCobraUsage(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "accepts ", "requires at least", "invalid argument"} {
-		if strings.Contains(msg, p) {
-			return true
-		}
-	}
-	return false
-}
 
 // isTerminal reports whether f is a character device (a terminal), for progress output.
 func isTerminal(w io.Writer) bool {

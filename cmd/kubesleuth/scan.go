@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
 
 	"github.com/kubesleuth/kubesleuth/analyzer"
 	"github.com/kubesleuth/kubesleuth/ingest/audit"
+	"github.com/kubesleuth/kubesleuth/pipeline"
 )
 
 func init() { register(newScanCmd) }
@@ -146,26 +146,17 @@ func runScan(cmd *cobra.Command, io stdio, o scanOptions, args []string) error {
 	if err != nil {
 		return usageError{err}
 	}
-	ropts := o.read.options(io.err, io.in)
-	// rule evaluation (CEL) runs on the decoding goroutines; state stays serial
-	ropts.Prepare = func() func(*auditv1.Event) any {
-		m := eng.NewMatcher()
-		return func(ev *auditv1.Event) any { return m.Match(ev) }
-	}
-	r, err := audit.Open(args, ropts)
+	src, err := pipeline.OpenFiles(args, o.read.options(io.err, io.in))
 	if err != nil {
 		return usageError{err}
 	}
+	r := src.Reader()
 	tuneGC()
 	start := time.Now()
 	var events atomic.Int64
 	bar := startProgress(io.err, r.TotalBytes(), r.BytesRead, events.Load)
-	err = r.Each(cmd.Context(), func(rec audit.Record) error {
-		events.Add(1)
-		m, _ := rec.Prepared.(*analyzer.Matched)
-		eng.ObserveMatched(rec.Event, m)
-		return nil
-	})
+	p := &pipeline.Pipeline{Source: src, Engine: eng, OnRecord: func(pipeline.Record) { events.Add(1) }}
+	err = p.Run(cmd.Context())
 	bar.Stop()
 	if err != nil {
 		return readError(err)
