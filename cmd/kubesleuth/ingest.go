@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -127,9 +126,11 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 	for _, k := range known {
 		fmt.Fprintf(io.err, "%s: already in the case (same size and SHA-256 as %s), not read again\n", safeText(k.Path), safeText(k.SameAs))
 	}
+	// the reader hashes the bytes it reads: a file that grows or changes while it is
+	// read is recorded with the size and SHA-256 of what its events were read from
+	ropts.Digest = true
 	src := pipeline.NewFiles(inputs, ropts)
 	r := src.Reader()
-	hashes := hashInputs(inputs, sums)
 	if st, err := w.EngineState(); err != nil {
 		return err
 	} else if st != nil {
@@ -171,11 +172,17 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 	now := time.Now().UTC()
 	var sources []index.SourceInfo
 	for i, in := range r.Inputs() {
-		h := <-hashes[i]
-		if h.err != nil {
-			return h.err
+		size, sha := in.Size, sums[in.Path]
+		if d := r.Digest(i); d.OK {
+			size, sha = d.Size, d.SHA256
+		} else if sha == "" {
+			h := hashFile(in.Path)
+			if h.err != nil {
+				return h.err
+			}
+			sha = h.sum
 		}
-		si := index.SourceInfo{Path: in.Path, AbsPath: absPath(in.Path), Kind: "audit", Size: in.Size, SHA256: h.sum, IngestedAt: now, ToolVersion: version, Events: added[in.Path]}
+		si := index.SourceInfo{Path: in.Path, AbsPath: absPath(in.Path), Kind: "audit", Size: size, SHA256: sha, IngestedAt: now, ToolVersion: version, Events: added[in.Path]}
 		for _, f := range sum.Files {
 			if f.Path == in.Path {
 				si.Read, si.First, si.Last = f.Events, f.First, f.Last
@@ -253,29 +260,6 @@ func skipIngested(ins []audit.Input, recorded []index.SourceInfo) (read []audit.
 		known = append(known, index.SourceInfo{Path: in.Path, AbsPath: absPath(in.Path), Kind: "audit", Size: in.Size, SHA256: h.sum, SameAs: same})
 	}
 	return read, known, sums, nil
-}
-
-// hashInputs computes each file's SHA-256 in the background, one file at a time (the
-// decoder already uses the cores; hashing reads the file again from the page cache).
-// Sums already computed (by path) are not computed again.
-func hashInputs(ins []audit.Input, sums map[string]string) []chan hashResult {
-	out := make([]chan hashResult, len(ins))
-	for i := range out {
-		out[i] = make(chan hashResult, 1)
-	}
-	var mu sync.Mutex
-	go func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for i, in := range ins {
-			if s, ok := sums[in.Path]; ok {
-				out[i] <- hashResult{sum: s}
-				continue
-			}
-			out[i] <- hashFile(in.Path)
-		}
-	}()
-	return out
 }
 
 func hashFile(path string) hashResult {

@@ -5,8 +5,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/maphash"
 	"io"
 	"os"
@@ -46,6 +49,21 @@ type Options struct {
 	// as Record.Prepared. It moves per-event work that needs no order (rule evaluation)
 	// onto all cores. It may see events later dropped as duplicates.
 	Prepare func() func(*auditv1.Event) any
+	// Digest makes the reader take each file's SHA-256 over the very bytes it reads
+	// (see Reader.Digest), for a chain of custody that holds when the file grows or
+	// changes while it is read. It costs one hash pass in the splitting goroutine.
+	Digest bool
+}
+
+// FileDigest is the SHA-256 and length of the bytes the reader took from one input file:
+// every event it read from that file lies within them, even if the file grew while it
+// was read (the bytes read past the stat size are covered too).
+type FileDigest struct {
+	Size   int64
+	SHA256 string
+	// OK is false when the file was not read to its end (an error, a cancelled run,
+	// standard input): Size and SHA256 then describe nothing.
+	OK bool
 }
 
 // Source says where an event was read: the file, the line it starts on (1-based) and
@@ -73,6 +91,16 @@ type Reader struct {
 	opts   Options
 	read   atomic.Int64 // bytes of input consumed, for progress
 	sum    Summary
+	digest []FileDigest // per input, with Options.Digest; written by the producer
+}
+
+// Digest is input i's FileDigest (Options.Digest). It is complete once Each has returned
+// and must not be called before.
+func (r *Reader) Digest(i int) FileDigest {
+	if i < 0 || i >= len(r.digest) {
+		return FileDigest{}
+	}
+	return r.digest[i]
 }
 
 // Open expands the arguments (files, folders, globs, "-") and prepares a Reader; what
@@ -99,6 +127,9 @@ func NewReader(inputs []Input, opts Options) *Reader {
 		opts.Stdin = os.Stdin
 	}
 	r := &Reader{inputs: inputs, opts: opts}
+	if opts.Digest {
+		r.digest = make([]FileDigest, len(inputs))
+	}
 	r.sum.Skipped, r.sum.SkippedUnits = map[Reason]int{}, map[Unit]int{}
 	for _, in := range inputs {
 		r.sum.Files = append(r.sum.Files, &FileStats{Path: in.Path, Bytes: in.Size, Skipped: map[Reason]int{}, SkippedUnits: map[Unit]int{}})
@@ -324,6 +355,32 @@ type splitter struct {
 	ctx         context.Context
 	work, order chan<- *batch
 	cur         *batch
+	raw         *bufio.Reader // the file's bytes, before decompression
+}
+
+// digester hashes and counts what passes through it.
+type digester struct {
+	h hash.Hash
+	n int64
+}
+
+func (d *digester) Write(b []byte) (int, error) {
+	d.h.Write(b)
+	d.n += int64(len(b))
+	return len(b), nil
+}
+
+// finishDigest reads what the splitter left of the file (the rest of a binary file, a
+// gzip trailer, lines appended since EOF) so that the digest covers the whole of what
+// was read, and records it. A cancelled run or a read error leaves the digest not OK.
+func (p *splitter) finishDigest(d *digester) {
+	if p.ctx.Err() != nil || p.raw == nil {
+		return
+	}
+	if _, err := io.Copy(io.Discard, p.raw); err != nil {
+		return
+	}
+	p.r.digest[p.file] = FileDigest{Size: d.n, SHA256: hex.EncodeToString(d.h.Sum(nil)), OK: true}
 }
 
 func (p *splitter) path() string { return p.r.inputs[p.file].Path }
@@ -404,8 +461,14 @@ func (p *splitter) split() {
 		}
 		defer f.Close()
 		src = f
+		if p.r.digest != nil {
+			d := &digester{h: sha256.New()}
+			src = io.TeeReader(f, d)
+			defer p.finishDigest(d)
+		}
 	}
 	raw := bufio.NewReaderSize(countingReader{src, &p.r.read}, 256<<10)
+	p.raw = raw
 	var text io.Reader = raw
 	gz := false
 	if magic, _ := raw.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
