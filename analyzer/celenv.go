@@ -40,6 +40,11 @@ func newEnv(al Allowlists) (*cel.Env, error) {
 		cel.Variable("responseObject", cel.DynType),
 		cel.Variable("annotations", cel.MapType(cel.StringType, cel.StringType)),
 		cel.Variable("time", cel.TimestampType),
+		cel.Variable("object", cel.DynType),
+		cel.Variable("change", cel.DynType),
+		cel.Variable("authorized", cel.BoolType),
+		cel.Variable("onBehalf", cel.BoolType),
+		cel.Variable("objectName", cel.StringType),
 
 		unary("podSpec", cel.DynType, cel.DynType, func(v ref.Val) ref.Val {
 			return native(orEmpty(workload.PodSpec(asMap(v))))
@@ -59,6 +64,16 @@ func newEnv(al Allowlists) (*cel.Env, error) {
 		}),
 		unary("ipClass", cel.StringType, cel.StringType, func(v ref.Val) ref.Val {
 			return types.String(IPClass(string(v.(types.String))))
+		}),
+		unary("netTargets", cel.StringType, cel.ListType(cel.StringType), func(v ref.Val) ref.Val {
+			return native(NetTargets(string(v.(types.String))))
+		}),
+		unary("configured", cel.StringType, cel.BoolType, func(v ref.Val) ref.Val {
+			l, ok := al.list(string(v.(types.String)))
+			if !ok {
+				return types.NewErr("configured: unknown list %q (want %s)", string(v.(types.String)), listNames)
+			}
+			return types.Bool(len(l) > 0)
 		}),
 		cel.Function("secretMaterial",
 			cel.Overload("secretMaterial_dyn", []*cel.Type{cel.DynType}, cel.ListType(mapSD), cel.UnaryBinding(func(v ref.Val) ref.Val {
@@ -85,7 +100,7 @@ func newEnv(al Allowlists) (*cel.Env, error) {
 			cel.BinaryBinding(func(list, value ref.Val) ref.Val {
 				name := string(list.(types.String))
 				if _, ok := al.list(name); !ok {
-					return types.NewErr("allowed: unknown list %q (want registries, images, system_identities, operators)", name)
+					return types.NewErr("allowed: unknown list %q (want %s)", name, listNames)
 				}
 				return types.Bool(al.Allowed(name, string(value.(types.String))))
 			}))),
@@ -152,6 +167,7 @@ type statusKey struct {
 }
 
 type eventVars struct {
+	al         *Allowlists
 	users      map[string]map[string]any // identity maps reused across events (read-only in CEL)
 	objects    map[auditv1.ObjectReference]map[string]any
 	statuses   map[statusKey]map[string]any
@@ -163,6 +179,10 @@ type eventVars struct {
 	reqBody    any
 	respBody   any
 	bodies     uint8 // bit 1: request parsed, bit 2: response parsed
+	changeV    any
+	hasChange  bool
+	ownerV     *ownerInfo
+	hasOwner   bool
 }
 
 var _ interpreter.Activation = (*eventVars)(nil)
@@ -173,6 +193,7 @@ func (a *eventVars) reset(ev *auditv1.Event) {
 	clear(a.parts)
 	a.hasUserKey = false
 	a.reqBody, a.respBody, a.bodies = nil, nil, 0
+	a.changeV, a.hasChange, a.ownerV, a.hasOwner = nil, false, nil, false
 }
 
 func (a *eventVars) Parent() interpreter.Activation { return nil }
@@ -208,6 +229,16 @@ func (a *eventVars) ResolveName(name string) (any, bool) {
 		return a.body(true), true
 	case "responseObject":
 		return a.body(false), true
+	case "object":
+		return a.object(), true
+	case "change":
+		return a.change(), true
+	case "authorized":
+		return authorizedEvent(ev), true
+	case "onBehalf":
+		return a.onBehalf(), true
+	case "objectName":
+		return a.objectName(), true
 	}
 	if v, ok := a.cache[name]; ok {
 		return v, true

@@ -47,15 +47,18 @@ type Result struct {
 // Engine evaluates rules over audit events given in time order. It is not safe for
 // concurrent use: one goroutine calls Observe.
 type Engine struct {
-	cfg    Config
-	rules  []*compiled
-	byRes  map[string][]*compiled // prefilter index: rules that name the resource
-	anyRes []*compiled            // rules that accept any resource
-	// the same for events of stages other than ResponseComplete/Panic (RequestReceived,
-	// ResponseStarted: a third of a log), which few rules look at
-	byResEarly  map[string][]*compiled
-	anyResEarly []*compiled
-	own         *Matcher
+	cfg   Config
+	rules []*compiled
+	// the prefilter index, per stage class (stageClass): rules that name the resource,
+	// and rules that accept any resource
+	idx [3]stageIndex
+	own *Matcher
+	// what the log taught about the cluster, requests counted at ResponseStarted, and
+	// the findings of template objects (serial stage only)
+	facts *clusterFacts
+	seen  stageSeen
+	tmpl  templates
+	subj  *Subject // the subject fire gives the finding being fired, when not the rule's own
 	mu          sync.Mutex
 	matchers    []*Matcher // every Matcher made, for their evaluation-error counts
 	findings    []*Finding
@@ -70,6 +73,25 @@ type Engine struct {
 	state       map[string]*ruleState
 	// constKeys holds the value of key expressions that are literals ("cluster")
 	constKeys map[cel.Program][]string
+}
+
+// stageIndex is the prefilter index of one stage class.
+type stageIndex struct {
+	byRes  map[string][]*compiled
+	anyRes []*compiled
+}
+
+// stageClass sorts stages for the index: RequestReceived (few rules look at it: it has
+// neither response nor bodies), ResponseStarted (long-running requests and failed
+// authentication), and the final stages.
+func stageClass(s auditv1.Stage) int {
+	switch s {
+	case auditv1.StageRequestReceived:
+		return 0
+	case auditv1.StageResponseStarted:
+		return 1
+	}
+	return 2
 }
 
 // compiled is a rule with its programs.
@@ -87,7 +109,10 @@ type compiled struct {
 	key     cel.Program
 	field   cel.Program
 	steps   []compiledStep
-	levelN  int // minimum level index the rule needs: 0 none, 2 Request, 3 RequestResponse
+	// where checks: the node name program, and whether the source must be outside
+	cpNode        cel.Program
+	outside       bool
+	objectSubject bool // the subject names the object: controller-made objects are attributed
 }
 
 type compiledStep struct {
@@ -105,9 +130,15 @@ type prefilter struct {
 	codes                                                                    []int32
 	users                                                                    []string
 	impersonated                                                             bool
-	// completeOnly: the rule sees only ResponseComplete/Panic events (the default)
-	completeOnly bool
+	// classes: the stage classes (stageClass) the rule sees
+	classes [3]bool
 }
+
+// defaultStages: a request counts at the stage that holds its outcome, ResponseComplete
+// (Panic when it crashed), or at ResponseStarted, the only stage of a failed
+// authentication and the first of a stream (exec, attach, watch) whose end the log may
+// not hold. One request counts once whichever of them the log holds (Engine.seen).
+var defaultStages = []string{string(auditv1.StageResponseStarted), string(auditv1.StageResponseComplete), string(auditv1.StagePanic)}
 
 func newPrefilter(p *Prefilter) prefilter {
 	var f prefilter
@@ -119,13 +150,10 @@ func newPrefilter(p *Prefilter) prefilter {
 		}
 	}
 	if len(f.stages) == 0 {
-		f.stages = []string{string(auditv1.StageResponseComplete), string(auditv1.StagePanic)}
+		f.stages = defaultStages
 	}
-	f.completeOnly = true
 	for _, s := range f.stages {
-		if s != string(auditv1.StageResponseComplete) && s != string(auditv1.StagePanic) {
-			f.completeOnly = false
-		}
+		f.classes[stageClass(auditv1.Stage(s))] = true
 	}
 	return f
 }
@@ -197,8 +225,16 @@ func NewEngine(rules []*Rule, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building the CEL environment: %w", err)
 	}
+	if err := cfg.Allowlists.parse(); err != nil {
+		return nil, fmt.Errorf("allowlist: %w", err)
+	}
+	rules, err = tuned(rules, cfg.Allowlists.Tuning)
+	if err != nil {
+		return nil, err
+	}
 	e := &Engine{cfg: cfg, open: map[string]*Finding{}, notEval: map[string]int{}, evalErrs: map[string]int{},
 		state: map[string]*ruleState{}, constKeys: map[cel.Program][]string{}}
+	e.facts = newClusterFacts(&e.cfg.Allowlists)
 	for _, r := range rules {
 		c, err := compileRule(env, r, e.constKeys)
 		if err != nil {
@@ -214,17 +250,20 @@ func NewEngine(rules []*Rule, cfg Config) (*Engine, error) {
 
 // index builds the per-resource prefilter index and empty state for every rule.
 func (e *Engine) index() {
-	e.byRes, e.anyRes = map[string][]*compiled{}, nil
-	e.byResEarly, e.anyResEarly = map[string][]*compiled{}, nil
+	for i := range e.idx {
+		e.idx[i] = stageIndex{byRes: map[string][]*compiled{}}
+	}
 	for _, c := range e.rules {
 		r := c.Rule
 		e.state[r.ID] = newRuleState(r)
 		// a sequence is indexed under every step's resources
 		var res []string
-		early := !c.pre.completeOnly
+		classes := c.pre.classes
 		if r.Kind == KindSequence {
 			for _, s := range c.steps {
-				early = early || !s.pre.completeOnly
+				for i, in := range s.pre.classes {
+					classes[i] = classes[i] || in
+				}
 			}
 			for _, s := range r.Steps {
 				if s.On == nil || len(s.On.Resources) == 0 {
@@ -236,20 +275,20 @@ func (e *Engine) index() {
 		} else if r.On != nil {
 			res = r.On.Resources
 		}
-		if len(res) == 0 {
-			e.anyRes = append(e.anyRes, c)
-			if early {
-				e.anyResEarly = append(e.anyResEarly, c)
+		for i, in := range classes {
+			if !in {
+				continue
 			}
-			continue
-		}
-		seen := map[string]bool{}
-		for _, x := range res {
-			if !seen[x] {
-				seen[x] = true
-				e.byRes[x] = append(e.byRes[x], c)
-				if early {
-					e.byResEarly[x] = append(e.byResEarly[x], c)
+			ix := &e.idx[i]
+			if len(res) == 0 {
+				ix.anyRes = append(ix.anyRes, c)
+				continue
+			}
+			seen := map[string]bool{}
+			for _, x := range res {
+				if !seen[x] {
+					seen[x] = true
+					ix.byRes[x] = append(ix.byRes[x], c)
 				}
 			}
 		}
@@ -258,11 +297,8 @@ func (e *Engine) index() {
 
 func compileRule(env *cel.Env, r *Rule, consts map[cel.Program][]string) (*compiled, error) {
 	c := &compiled{Rule: r, pre: newPrefilter(r.On)}
-	switch r.Needs {
-	case "request":
-		c.levelN = 2
-	case "response":
-		c.levelN = 3
+	for _, p := range r.Subject {
+		c.objectSubject = c.objectSubject || p == "object"
 	}
 	prog := func(what, expr string, want *cel.Type) (cel.Program, error) {
 		if expr == "" {
@@ -313,6 +349,12 @@ func compileRule(env *cel.Env, r *Rule, consts map[cel.Program][]string) (*compi
 	if c.field, err = prog("field", r.Field, nil); err != nil {
 		return nil, err
 	}
+	if r.Where != nil {
+		c.outside = r.Where.SourceOutsideCluster
+		if c.cpNode, err = prog("where.control_plane_node", r.Where.ControlPlaneNode, cel.StringType); err != nil {
+			return nil, err
+		}
+	}
 	for i, s := range r.Steps {
 		cs := compiledStep{pre: newPrefilter(s.On), after: s.After.D()}
 		if cs.match, err = prog(fmt.Sprintf("step %d match", i+1), s.Match, cel.BoolType); err != nil {
@@ -336,6 +378,7 @@ func compileRule(env *cel.Env, r *Rule, consts map[cel.Program][]string) (*compi
 func (e *Engine) Fresh() *Engine {
 	f := &Engine{cfg: e.cfg, rules: e.rules, open: map[string]*Finding{}, notEval: map[string]int{},
 		evalErrs: map[string]int{}, state: map[string]*ruleState{}, constKeys: e.constKeys}
+	f.facts = newClusterFacts(&f.cfg.Allowlists)
 	f.index()
 	f.own = f.NewMatcher()
 	return f
@@ -372,6 +415,7 @@ func (e *Engine) ObserveMatched(ev *auditv1.Event, m *Matched) {
 	if t.After(e.now) {
 		e.now = t
 	}
+	e.learnFrom(ev, m)
 	if m == nil {
 		return
 	}
@@ -383,9 +427,26 @@ func (e *Engine) ObserveMatched(ev *auditv1.Event, m *Matched) {
 	}
 	for i := 0; i < len(m.hits); i++ {
 		h := &m.hits[i]
+		if !e.counts(h, ev) {
+			// a sequence's hits go together: skip them all
+			for i+1 < len(m.hits) && h.c.Kind == KindSequence && m.hits[i+1].c == h.c {
+				i++
+			}
+			continue
+		}
 		switch h.c.Kind {
 		case KindMatch:
+			if !e.where(h, ev) {
+				continue
+			}
+			s := e.subjectFor(h, ev)
+			e.subj = &s
 			e.fire(h.c, ev, t, "", nil, 1, h.msg)
+			e.subj = nil
+			if h.tmpl != "" {
+				// saved into the case with the engine's state: redacted like the fold keys
+				e.tmpl.put(h.c.ID+"\x00"+redact.String(h.tmpl), s.Redacted())
+			}
 		case KindThreshold:
 			e.threshold(h, ev, t)
 		case KindDistinct:
@@ -441,7 +502,11 @@ func (e *Engine) fire(c *compiled, ev *auditv1.Event, t time.Time, key string, e
 func (e *Engine) fireFrom(c *compiled, ev *auditv1.Event, start, t time.Time, key string, evidence []string, n int, msg string) {
 	// the subject is redacted before it keys the fold: the fold keys are saved with the
 	// engine's state into the case
-	subj := subjectOf(c.Rule, ev).Redacted()
+	subj := subjectOf(c.Rule, ev)
+	if e.subj != nil {
+		subj = *e.subj
+	}
+	subj = subj.Redacted()
 	fk := c.ID + "\x00" + key + "\x00" + subj.String() + "\x00" + subj.SourceIP + "\x00" + subj.UserAgent
 	if evidence == nil {
 		evidence = []string{string(ev.AuditID)}

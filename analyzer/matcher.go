@@ -19,12 +19,32 @@ type hit struct {
 	keys []string
 	vals []string
 	msg  string // match rules only; stateful rules evaluate theirs when they fire
+	// match rules whose subject names the object: whom a controller made it for
+	// (onBehalf), and the object's own key when it is a template others fold into
+	owner  *ownerInfo
+	tmpl   string
+	cpNode string // the node name where.control_plane_node returned
 }
 
-// Matched is what a Matcher found in one event; nil when no rule applied.
+// Matched is what a Matcher found in one event; nil when no rule applied and nothing
+// was learned.
 type Matched struct {
 	hits    []hit
 	notEval []*compiled
+	learned *learnedFacts
+}
+
+// NotEvaluable lists the rules that could not look at the event because the body they
+// read was not logged.
+func (m *Matched) NotEvaluable() []string {
+	if m == nil {
+		return nil
+	}
+	out := make([]string, len(m.notEval))
+	for i, c := range m.notEval {
+		out[i] = c.ID
+	}
+	return out
 }
 
 // Matcher evaluates the engine's rules (prefilters and CEL) on single events. CEL is the
@@ -34,6 +54,7 @@ type Matched struct {
 type Matcher struct {
 	e        *Engine
 	vars     eventVars
+	ready    bool // vars hold the event Match is looking at
 	memo     map[int]map[string]bool // per rule (and step): memoized match results
 	evalErrs map[string]int
 }
@@ -41,6 +62,7 @@ type Matcher struct {
 // NewMatcher makes a Matcher for one goroutine. Safe to call concurrently.
 func (e *Engine) NewMatcher() *Matcher {
 	m := &Matcher{e: e, memo: map[int]map[string]bool{}, evalErrs: map[string]int{}}
+	m.vars.al = &e.cfg.Allowlists
 	m.vars.users = map[string]map[string]any{}
 	m.vars.objects = map[auditv1.ObjectReference]map[string]any{}
 	m.vars.statuses = map[statusKey]map[string]any{}
@@ -80,11 +102,11 @@ func (m *Matcher) Match(ev *auditv1.Event) *Matched {
 		}
 		out.hits = append(out.hits, h)
 	}
-	ready := false
+	m.ready = false
 	prepare := func() {
-		if !ready {
+		if !m.ready {
 			m.vars.reset(ev)
-			ready = true
+			m.ready = true
 		}
 	}
 	run := func(list []*compiled) {
@@ -110,7 +132,7 @@ func (m *Matcher) Match(ev *auditv1.Event) *Matched {
 			if !c.pre.pass(ev, res, sub) {
 				continue
 			}
-			if c.levelN > 0 && levelIndex[ev.Level] < c.levelN {
+			if c.Needs != "" && notEvaluable(c.Needs, ev) {
 				if out == nil {
 					out = &Matched{}
 				}
@@ -139,20 +161,71 @@ func (m *Matcher) Match(ev *auditv1.Event) *Matched {
 				}
 			}
 			if c.Kind == KindMatch {
+				if c.cpNode != nil {
+					h.cpNode = m.stringOf(c.ID, c.cpNode)
+				}
+				if c.objectSubject {
+					if m.vars.onBehalf() {
+						h.owner = m.vars.owner()
+					}
+					if templateResources[res] && sub == "" {
+						if n := m.vars.objectName(); n != "" {
+							h.tmpl = ev.ObjectRef.Namespace + "/" + res + "/" + n
+						}
+					}
+				}
 				h.msg = m.message(c)
 			}
 			add(h)
 		}
 	}
-	byRes, anyRes := e.byRes, e.anyRes
-	if ev.Stage != auditv1.StageResponseComplete && ev.Stage != auditv1.StagePanic {
-		byRes, anyRes = e.byResEarly, e.anyResEarly
-	}
+	idx := &e.idx[stageClass(ev.Stage)]
 	if res != "" {
-		run(byRes[res])
+		run(idx.byRes[res])
 	}
-	run(anyRes)
+	run(idx.anyRes)
+	if l := m.learn(ev, res, sub); l != nil {
+		if out == nil {
+			out = &Matched{}
+		}
+		out.learned = l
+	}
 	return out
+}
+
+// stringOf evaluates a program that returns a string ("" on errors and other types).
+func (m *Matcher) stringOf(id string, p cel.Program) string {
+	if v, ok := m.eval(id, p); ok {
+		if s, ok := v.Value().(string); ok {
+			return s
+		}
+	}
+	return ""
+}
+
+// notEvaluable: the rule reads a body the log did not keep for this event. Decided by
+// whether the body is there, not by the level field (exports from other tools have
+// bodies and no level): a body that is present is read; one that is absent is missing
+// only when the request could have had one (a write's request, a resource response, on
+// the stage that carries bodies) and the level, if any, is too low to have kept it.
+func notEvaluable(needs string, ev *auditv1.Event) bool {
+	if ev.Stage != auditv1.StageResponseComplete && ev.Stage != auditv1.StagePanic {
+		return false // bodies are on the final stage: judged there
+	}
+	hasReq := ev.RequestObject != nil && len(ev.RequestObject.Raw) > 0
+	hasResp := ev.ResponseObject != nil && len(ev.ResponseObject.Raw) > 0
+	reqPossible := ev.Verb == "create" || ev.Verb == "update" || ev.Verb == "patch"
+	respPossible := ev.ObjectRef != nil && ev.Verb != "watch" && (ev.ResponseStatus == nil || ev.ResponseStatus.Code != 401)
+	lvl := levelIndex[ev.Level]
+	switch needs {
+	case NeedsRequest:
+		return !hasReq && reqPossible && lvl < 2
+	case NeedsResponse:
+		return !hasResp && respPossible && lvl < 3
+	case NeedsObject:
+		return !hasReq && !hasResp && (reqPossible || respPossible) && lvl < 2
+	}
+	return false
 }
 
 func (m *Matcher) message(c *compiled) string {

@@ -27,6 +27,14 @@ const (
 	KindGap       = "gap"
 )
 
+// What a rule's body needs (Rule.Needs): the request body, the response body, or either
+// (object: the object as stored, or what the request wrote when that is all the log has).
+const (
+	NeedsRequest  = "request"
+	NeedsResponse = "response"
+	NeedsObject   = "object"
+)
+
 // Rule is one detection, as written in a rule file (see analyzer/rules/README.md).
 type Rule struct {
 	ID          string     `json:"id"`
@@ -51,6 +59,10 @@ type Rule struct {
 	Within      Duration   `json:"within,omitempty"`
 	Steps       []Step     `json:"steps,omitempty"`
 	MaxKeys     int        `json:"max_keys,omitempty"`
+	// Where are checks against what the engine knows of the cluster (its networks, its
+	// control-plane nodes), learned from the log and the configuration; they run in the
+	// serial stage, after the match, at the time of the event.
+	Where *Where `json:"where,omitempty"`
 
 	// Source is the file the rule was read from ("builtin:exec.yaml" for the catalog).
 	Source string `json:"-"`
@@ -76,6 +88,19 @@ type Prefilter struct {
 	// Body lists byte strings of which the raw body the rule needs (request or
 	// response) must contain one; bodies without any are not parsed at all.
 	Body []string `json:"body,omitempty"`
+}
+
+// Where holds a rule's checks against learned cluster facts.
+type Where struct {
+	// SourceOutsideCluster: the event's first source address must lie outside the
+	// cluster's networks (Allowlists.ClusterNetworks, the addresses node identities use,
+	// the nodes' pod CIDRs and addresses); without configured networks every non-public
+	// address counts as inside.
+	SourceOutsideCluster bool `json:"source_outside_cluster,omitempty"`
+	// ControlPlaneNode is a CEL expression returning a node name: when it is not "", the
+	// node must be a control-plane node (labelled node-role.kubernetes.io/control-plane or
+	// master in a Node object of the log, or listed in Allowlists.ControlPlaneNodes).
+	ControlPlaneNode string `json:"control_plane_node,omitempty"`
 }
 
 // Step is one step of a sequence rule.
@@ -225,9 +250,12 @@ func (r *Rule) validate() error {
 	switch r.Needs {
 	case "", "none":
 		r.Needs = ""
-	case "request", "response":
+	case NeedsRequest, NeedsResponse, NeedsObject:
 	default:
-		return fmt.Errorf("needs: %q (want none, request or response)", r.Needs)
+		return fmt.Errorf("needs: %q (want none, request, response or object)", r.Needs)
+	}
+	if r.Where != nil && r.Kind != KindMatch {
+		return fmt.Errorf("where: only match rules take it")
 	}
 	for _, s := range r.Subject {
 		switch s {

@@ -263,6 +263,12 @@ type savedState struct {
 	NotEval       map[string]int         `json:"not_evaluable"`
 	NotEvalEvents int                    `json:"not_evaluable_events"`
 	Errors        map[string]int         `json:"eval_errors"`
+	// what the log taught about the cluster, requests counted at ResponseStarted whose
+	// ResponseComplete may come in the next file, and template findings
+	Networks     []string           `json:"networks,omitempty"`
+	ControlPlane []string           `json:"control_plane,omitempty"`
+	StageSeen    []string           `json:"stage_seen,omitempty"`
+	Templates    map[string]Subject `json:"templates,omitempty"`
 }
 
 const stateVersion = 1
@@ -279,6 +285,17 @@ func (e *Engine) SaveState() ([]byte, error) {
 	}
 	for k, f := range e.open {
 		s.Open[k] = idx[f]
+	}
+	s.Networks, s.ControlPlane = e.facts.saved()
+	s.StageSeen = e.seen.saved()
+	if n := len(e.tmpl.old) + len(e.tmpl.cur); n > 0 {
+		s.Templates = make(map[string]Subject, n)
+		for k, v := range e.tmpl.old {
+			s.Templates[k] = v
+		}
+		for k, v := range e.tmpl.cur {
+			s.Templates[k] = v
+		}
 	}
 	for id, st := range e.state {
 		var keys []*keyState
@@ -318,6 +335,13 @@ func (e *Engine) RestoreState(b []byte) error {
 		e.notEval[k] = v
 	}
 	e.notEvalEvents = s.NotEvalEvents
+	e.facts.restore(s.Networks, s.ControlPlane)
+	for _, k := range s.StageSeen {
+		e.seen.put(k)
+	}
+	for k, v := range s.Templates {
+		e.tmpl.put(k, v)
+	}
 	for k, v := range s.Errors {
 		e.evalErrs[k] = v
 	}

@@ -1,0 +1,394 @@
+package analyzer
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+
+	auditv1 "k8s.io/apiserver/pkg/apis/audit/v1"
+
+	"github.com/kubesleuth/kubesleuth/analyzer/redact"
+)
+
+// What the engine learns about the cluster from the log itself, for the rules' where
+// checks: the cluster's networks (addresses its nodes' identities use, the nodes' pod
+// CIDRs and addresses) and its control-plane nodes. Learning is monotonic and bounded:
+// past maxFacts networks or nodes nothing more is learned (a log that names more is not
+// one cluster's), and facts configured in the allowlist file are always known.
+
+const maxFacts = 4096
+
+// learnedFacts is what one event taught, found by a Matcher (bodies are parsed there, on
+// the decoding goroutines) and added to the engine's facts in the serial stage.
+type learnedFacts struct {
+	nets         []netip.Prefix
+	controlPlane []string
+}
+
+// clusterFacts is the engine's knowledge of the cluster.
+type clusterFacts struct {
+	configured []netip.Prefix // Allowlists.ClusterNetworks
+	nets       map[netip.Prefix]bool
+	cp         map[string]bool
+}
+
+func newClusterFacts(al *Allowlists) *clusterFacts {
+	return &clusterFacts{configured: al.nets, nets: map[netip.Prefix]bool{}, cp: map[string]bool{}}
+}
+
+func (f *clusterFacts) add(l *learnedFacts) {
+	for _, p := range l.nets {
+		if len(f.nets) < maxFacts {
+			f.nets[p] = true
+		}
+	}
+	for _, n := range l.controlPlane {
+		if len(f.cp) < maxFacts {
+			f.cp[n] = true
+		}
+	}
+}
+
+// learnAddress remembers an address a node identity used.
+func (f *clusterFacts) learnAddress(s string) {
+	if a, err := netip.ParseAddr(s); err == nil && len(f.nets) < maxFacts {
+		f.nets[netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())] = true
+	}
+}
+
+// inside reports whether an address lies in the cluster's networks: configured, learned,
+// loopback and link-local always, and every private address when none is configured.
+// An address that does not parse is not inside (it cannot be placed).
+func (f *clusterFacts) inside(s string) bool {
+	a, err := netip.ParseAddr(strings.Trim(strings.TrimSpace(s), "[]"))
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	if a.IsLoopback() || a.IsLinkLocalUnicast() {
+		return true
+	}
+	if len(f.configured) == 0 && (a.IsPrivate() || cgnatPrefix.Contains(a)) {
+		return true
+	}
+	for _, p := range f.configured {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	if f.nets[netip.PrefixFrom(a, a.BitLen())] {
+		return true
+	}
+	for p := range f.nets {
+		if p.Bits() < a.BitLen() && p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+var cgnatPrefix = netip.MustParsePrefix("100.64.0.0/10")
+
+func (f *clusterFacts) controlPlane(node string, al *Allowlists) bool {
+	return f.cp[node] || al.Allowed("control_plane_nodes", node)
+}
+
+// saved is the facts in a stable order, for the engine's saved state.
+func (f *clusterFacts) saved() (nets, cp []string) {
+	for p := range f.nets {
+		nets = append(nets, p.String())
+	}
+	for n := range f.cp {
+		cp = append(cp, n)
+	}
+	sort.Strings(nets)
+	sort.Strings(cp)
+	return nets, cp
+}
+
+func (f *clusterFacts) restore(nets, cp []string) {
+	for _, s := range nets {
+		if p, err := netip.ParsePrefix(s); err == nil && len(f.nets) < maxFacts {
+			f.nets[p] = true
+		}
+	}
+	for _, n := range cp {
+		if len(f.cp) < maxFacts {
+			f.cp[n] = true
+		}
+	}
+}
+
+var nodeNeedles = [][]byte{[]byte(`"podCIDR`), []byte(`"addresses"`), []byte(`node-role.kubernetes.io/`)}
+
+// learn finds facts in an event's bodies: Node objects (and lists of them) name their pod
+// CIDRs, their addresses and, by label, whether they are control-plane nodes. Only bodies
+// that hold one of nodeNeedles are parsed.
+func (m *Matcher) learn(ev *auditv1.Event, res, sub string) *learnedFacts {
+	if res != "nodes" || (sub != "" && sub != "status") || (ev.Stage != auditv1.StageResponseComplete && ev.Stage != auditv1.StagePanic) {
+		return nil
+	}
+	raw := []byte(nil)
+	if ev.ResponseObject != nil {
+		raw = ev.ResponseObject.Raw
+	}
+	if len(raw) == 0 && ev.RequestObject != nil {
+		raw = ev.RequestObject.Raw
+	}
+	hit := false
+	for _, n := range nodeNeedles {
+		if bytes.Contains(raw, n) {
+			hit = true
+			break
+		}
+	}
+	if !hit {
+		return nil
+	}
+	if !m.ready {
+		m.vars.reset(ev)
+		m.ready = true
+	}
+	var l learnedFacts
+	obj, _ := m.vars.object().(map[string]any)
+	nodes := []any{obj}
+	if items, ok := obj["items"].([]any); ok {
+		nodes = items
+	}
+	for _, n := range nodes {
+		node, _ := n.(map[string]any)
+		if node == nil {
+			continue
+		}
+		md, _ := node["metadata"].(map[string]any)
+		name, _ := md["name"].(string)
+		if name == "" && ev.ObjectRef != nil {
+			name = ev.ObjectRef.Name
+		}
+		labels, _ := md["labels"].(map[string]any)
+		for _, k := range []string{"node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"} {
+			if _, ok := labels[k]; ok && name != "" {
+				l.controlPlane = append(l.controlPlane, name)
+				break
+			}
+		}
+		spec, _ := node["spec"].(map[string]any)
+		cidrs := stringsOf(spec["podCIDRs"])
+		if c, _ := spec["podCIDR"].(string); c != "" {
+			cidrs = append(cidrs, c)
+		}
+		for _, c := range cidrs {
+			if p, err := netip.ParsePrefix(c); err == nil {
+				l.nets = append(l.nets, p.Masked())
+			}
+		}
+		status, _ := node["status"].(map[string]any)
+		addrs, _ := status["addresses"].([]any)
+		for _, x := range addrs {
+			ad, _ := x.(map[string]any)
+			if t, _ := ad["type"].(string); t != "InternalIP" && t != "ExternalIP" {
+				continue
+			}
+			if s, _ := ad["address"].(string); s != "" {
+				if a, err := netip.ParseAddr(s); err == nil {
+					l.nets = append(l.nets, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+				}
+			}
+		}
+	}
+	if len(l.nets) == 0 && len(l.controlPlane) == 0 {
+		return nil
+	}
+	return &l
+}
+
+// stageSeen remembers, for requests a rule counted at ResponseStarted, that it did, so
+// that the same request's ResponseComplete is not counted again: one request counts once
+// whichever of its stages the log holds. Bounded: the oldest entries go first (a request
+// whose stream outlived maxStageSeen other counted streams is counted twice at worst).
+type stageSeen struct {
+	keys map[string]struct{}
+	ring []string
+	next int
+}
+
+const maxStageSeen = 1 << 16
+
+func (s *stageSeen) key(c *compiled, id string) string {
+	return c.ID + "\x00" + id
+}
+
+func (s *stageSeen) put(k string) {
+	if s.keys == nil {
+		s.keys = map[string]struct{}{}
+		s.ring = make([]string, 0, 1024)
+	}
+	if _, ok := s.keys[k]; ok {
+		return
+	}
+	if len(s.ring) < maxStageSeen {
+		s.ring = append(s.ring, k)
+	} else {
+		delete(s.keys, s.ring[s.next])
+		s.ring[s.next] = k
+		s.next = (s.next + 1) % maxStageSeen
+	}
+	s.keys[k] = struct{}{}
+}
+
+// take reports whether k was counted, and forgets it (no later stage follows).
+func (s *stageSeen) take(k string) bool {
+	if _, ok := s.keys[k]; !ok {
+		return false
+	}
+	delete(s.keys, k)
+	return true
+}
+
+func (s *stageSeen) saved() []string {
+	out := make([]string, 0, len(s.keys))
+	for _, k := range s.ring {
+		if _, ok := s.keys[k]; ok {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// templates remembers, per rule, the subject of the finding each template object
+// (a Deployment, a ReplicaSet, a Job...) fired, so that what a controller makes from it
+// folds into that finding. Two generations bound it: when the current one is full it
+// becomes the old one and the oldest is forgotten.
+type templates struct {
+	cur, old map[string]Subject
+}
+
+const maxTemplates = 1 << 14
+
+func (t *templates) get(k string) (Subject, bool) {
+	if s, ok := t.cur[k]; ok {
+		return s, true
+	}
+	s, ok := t.old[k]
+	return s, ok
+}
+
+func (t *templates) put(k string, s Subject) {
+	if t.cur == nil {
+		t.cur = map[string]Subject{}
+	}
+	if len(t.cur) >= maxTemplates {
+		t.old, t.cur = t.cur, map[string]Subject{}
+	}
+	t.cur[k] = s
+}
+
+// subjectFor is the subject a match hit's finding gets: the rule's own parts, or, for an
+// object a controller made for an owner, the subject of the finding the owner fired
+// (when it is in the log) or the owner itself, attributed to the controller.
+func (e *Engine) subjectFor(h *hit, ev *auditv1.Event) Subject {
+	if h.owner != nil {
+		for _, k := range h.owner.keys {
+			if s, ok := e.tmpl.get(h.c.ID + "\x00" + redact.String(k)); ok {
+				return s
+			}
+		}
+		s := subjectOf(h.c.Rule, ev)
+		s.Resource, s.Subresource, s.Name = h.owner.resource, "", h.owner.name
+		return s
+	}
+	return subjectOf(h.c.Rule, ev)
+}
+
+// learnFrom adds what ev teaches to the engine's facts: the address a node identity
+// used, and what its Matcher found in its bodies.
+func (e *Engine) learnFrom(ev *auditv1.Event, m *Matched) {
+	if len(ev.SourceIPs) > 0 && isNodeIdentity(ev.User.Username, ev.User.Groups) {
+		e.facts.learnAddress(ev.SourceIPs[0])
+	}
+	if m != nil && m.learned != nil {
+		e.facts.add(m.learned)
+	}
+}
+
+func isNodeIdentity(name string, groups []string) bool {
+	if strings.HasPrefix(name, "system:node:") {
+		return true
+	}
+	for _, g := range groups {
+		if g == "system:nodes" {
+			return true
+		}
+	}
+	return false
+}
+
+// counts reports whether a hit is the first time its rule counts its request: a rule
+// that counted a request at ResponseStarted does not count it again at ResponseComplete.
+func (e *Engine) counts(h *hit, ev *auditv1.Event) bool {
+	switch ev.Stage {
+	case auditv1.StageResponseStarted:
+		e.seen.put(e.seen.key(h.c, string(ev.AuditID)))
+	case auditv1.StageResponseComplete, auditv1.StagePanic:
+		if len(e.seen.keys) > 0 && e.seen.take(e.seen.key(h.c, string(ev.AuditID))) {
+			return false
+		}
+	}
+	return true
+}
+
+// where runs a match hit's checks against the cluster facts.
+func (e *Engine) where(h *hit, ev *auditv1.Event) bool {
+	if h.c.outside && (len(ev.SourceIPs) == 0 || e.facts.inside(ev.SourceIPs[0])) {
+		return false
+	}
+	if h.cpNode != "" && !e.facts.controlPlane(h.cpNode, &e.cfg.Allowlists) {
+		return false
+	}
+	return true
+}
+
+// tuned applies the allowlist file's tuning to copies of the rules it names. Tuning a
+// rule the engine does not run is an error (a typo would otherwise change nothing).
+func tuned(rules []*Rule, tuning map[string]RuleTuning) ([]*Rule, error) {
+	if len(tuning) == 0 {
+		return rules, nil
+	}
+	out := make([]*Rule, len(rules))
+	used := map[string]bool{}
+	for i, r := range rules {
+		out[i] = r
+		t, ok := tuning[r.ID]
+		if !ok {
+			continue
+		}
+		used[r.ID] = true
+		cp := *r
+		if t.Threshold > 0 {
+			cp.Threshold = t.Threshold
+		}
+		if t.Window > 0 {
+			cp.Window = t.Window
+		}
+		if t.Learning > 0 {
+			cp.Learning = t.Learning
+		}
+		if t.Fold > 0 {
+			cp.Fold = t.Fold
+		}
+		out[i] = &cp
+	}
+	var unknown []string
+	for id := range tuning {
+		if !used[id] {
+			unknown = append(unknown, id)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return nil, fmt.Errorf("allowlist tuning names rules the engine does not run: %s", strings.Join(unknown, ", "))
+	}
+	return out, nil
+}
