@@ -51,14 +51,8 @@ type Engine struct {
 	rules []*compiled
 	// the prefilter index, per stage class (stageClass): rules that name the resource,
 	// and rules that accept any resource
-	idx [3]stageIndex
-	own *Matcher
-	// what the log taught about the cluster, requests counted at ResponseStarted, and
-	// the findings of template objects (serial stage only)
-	facts *clusterFacts
-	seen  stageSeen
-	tmpl  templates
-	subj  *Subject // the subject fire gives the finding being fired, when not the rule's own
+	prefilterIx [3]stageIndex
+	own         *Matcher
 	mu          sync.Mutex
 	matchers    []*Matcher // every Matcher made, for their evaluation-error counts
 	findings    []*Finding
@@ -66,13 +60,20 @@ type Engine struct {
 	notEval     map[string]int
 	// notEvalEvents counts the events on which at least one rule was not evaluable
 	notEvalEvents int
-	evalErrs    map[string]int
-	first       time.Time // first event time seen (learning periods count from it)
-	now         time.Time
-	onFind      func(Finding)
-	state       map[string]*ruleState
+	evalErrs      map[string]int
+	first         time.Time // first event time seen (learning periods count from it)
+	now           time.Time
+	onFind        func(Finding)
+	state         map[string]*ruleState
 	// constKeys holds the value of key expressions that are literals ("cluster")
 	constKeys map[cel.Program][]string
+
+	// what the log taught about the cluster, requests counted at ResponseStarted, and
+	// the findings of template objects (serial stage only)
+	facts *clusterFacts
+	seen  stageSeen
+	tmpl  templates
+	subj  *Subject // the subject fire gives the finding being fired, when not the rule's own
 }
 
 // stageIndex is the prefilter index of one stage class.
@@ -250,8 +251,8 @@ func NewEngine(rules []*Rule, cfg Config) (*Engine, error) {
 
 // index builds the per-resource prefilter index and empty state for every rule.
 func (e *Engine) index() {
-	for i := range e.idx {
-		e.idx[i] = stageIndex{byRes: map[string][]*compiled{}}
+	for i := range e.prefilterIx {
+		e.prefilterIx[i] = stageIndex{byRes: map[string][]*compiled{}}
 	}
 	for _, c := range e.rules {
 		r := c.Rule
@@ -279,7 +280,7 @@ func (e *Engine) index() {
 			if !in {
 				continue
 			}
-			ix := &e.idx[i]
+			ix := &e.prefilterIx[i]
 			if len(res) == 0 {
 				ix.anyRes = append(ix.anyRes, c)
 				continue

@@ -54,7 +54,7 @@ func (m *Matched) NotEvaluable() []string {
 type Matcher struct {
 	e        *Engine
 	vars     eventVars
-	ready    bool // vars hold the event Match is looking at
+	ready    bool                    // vars hold the event Match is looking at
 	memo     map[int]map[string]bool // per rule (and step): memoized match results
 	evalErrs map[string]int
 }
@@ -179,7 +179,7 @@ func (m *Matcher) Match(ev *auditv1.Event) *Matched {
 			add(h)
 		}
 	}
-	idx := &e.idx[stageClass(ev.Stage)]
+	idx := &e.prefilterIx[stageClass(ev.Stage)]
 	if res != "" {
 		run(idx.byRes[res])
 	}
