@@ -27,7 +27,7 @@ lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt wants to rewrite:"; echo "$$out"; exit 1; fi
 
-## bench: Go benchmarks, then the end-to-end figures on 1M generated events (cached in $(BENCH_DIR))
+## bench: Go benchmarks, then end-to-end figures on two shapes of 1M generated events (default, managed: no RequestReceived, 500 identities, 3 apiservers), the 1M case and 300k-event cardinality ingests (logs cached in $(BENCH_DIR), keyed by their generate flags)
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	BIN=$(BIN) BENCH_DIR=$(BENCH_DIR) bash scripts/bench.sh

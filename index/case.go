@@ -36,7 +36,7 @@ const (
 	indexDir  = "bleve"
 	infoFile  = "case.json"
 	// formatVersion is Info.Version; bump it when the folder's layout changes.
-	formatVersion = 2
+	formatVersion = 3 // 3: code, time and latency indexed as keyword terms; signature hash index
 )
 
 var (
@@ -210,6 +210,12 @@ func (c *Case) checkStore(size int64, info *Info) error {
 	return c.db.View(func(tx *bolt.Tx) error {
 		if tx.Size() > size {
 			return damaged(storeFile, "truncated: %d bytes, its pages need %d", size, tx.Size())
+		}
+		if tx.Bucket(bMeta) != nil {
+			var in Info
+			if err := getJSON(tx, kInfo, &in); err == nil && in.Version != 0 && in.Version != formatVersion {
+				return fmt.Errorf("case %s is in format version %d; this kubesleuth reads version %d: ingest the same logs into a new case folder", c.dir, in.Version, formatVersion)
+			}
 		}
 		for _, b := range allBuckets {
 			if tx.Bucket(b) == nil {

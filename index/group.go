@@ -3,6 +3,8 @@ package index
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
+	"math/bits"
 	"slices"
 	"strconv"
 	"time"
@@ -285,8 +287,7 @@ func (g *openGroup) add(p *Prepared) {
 func (g *openGroup) doc(s *signature) map[string]any {
 	doc := map[string]any{
 		"stage": s.Stage, "level": s.Level, "verb": s.Verb, "user": s.User,
-		"tmin": prefixTime(g.tmin).Format(time.RFC3339Nano),
-		"tmax": prefixTime(g.tmax).Format(time.RFC3339Nano),
+		"hour": hourTerm(time.Unix(g.slice, 0)),
 	}
 	put := func(k, v string) {
 		if v != "" {
@@ -309,7 +310,7 @@ func (g *openGroup) doc(s *signature) map[string]any {
 		doc["sourceIP"] = s.SourceIPs
 	}
 	if s.Code != 0 {
-		doc["code"] = float64(s.Code)
+		doc["code"] = codeTerm(int64(s.Code))
 	}
 	if len(g.uris) > 0 {
 		uris := make([]string, 0, len(g.uris))
@@ -319,11 +320,39 @@ func (g *openGroup) doc(s *signature) map[string]any {
 		doc["requestURI"] = uris
 	}
 	if g.latMin >= 0 {
-		doc["latencyMin"] = float64(g.latMin)
-		doc["latencyMax"] = float64(g.latMax)
+		var bs []string
+		for b := latencyBucket(g.latMin); b <= latencyBucket(g.latMax); b++ {
+			bs = append(bs, latencyTerm(b))
+		}
+		doc["latency"] = bs
 	}
 	return doc
 }
+
+// hourTerm is a group's hour as a term that sorts as time does ("2026-03-10T10").
+func hourTerm(t time.Time) string { return t.UTC().Format("2006-01-02T15") }
+
+// codeTerm is a response code as a term that sorts as the number does, for 0..999999;
+// other values get a term no range reaches ("x-5"), found by equality only.
+func codeTerm(c int64) string {
+	if c < 0 || c > 999999 {
+		return "x" + strconv.FormatInt(c, 10)
+	}
+	return fmt.Sprintf("%06d", c)
+}
+
+// latencyBucket is the power-of-two bucket of a latency in milliseconds (0: 0 ms, 1:
+// 1 ms, 2: 2-3 ms, 3: 4-7 ms...): a group indexes every bucket between its members'
+// fastest and slowest, a latency clause finds the groups whose buckets reach its bound,
+// and the members are then checked exactly.
+func latencyBucket(ms int64) int {
+	if ms <= 0 {
+		return 0
+	}
+	return bits.Len64(uint64(ms))
+}
+
+func latencyTerm(b int) string { return fmt.Sprintf("%02d", b) }
 
 // sortMembers orders keys by time key (an ingest's input is mostly in time order).
 func sortMembers(keys [][]byte) {

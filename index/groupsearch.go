@@ -73,24 +73,7 @@ func planQuery(q Query) (*plan, error) {
 			must++
 		case "latency":
 			v, _ := strconv.ParseFloat(c.Value, 64)
-			t := true
-			switch c.Op {
-			case ">", ">=":
-				q := bleve.NewNumericRangeInclusiveQuery(&v, nil, &t, nil)
-				q.SetField("latencyMax")
-				b.AddMust(q)
-			case "<", "<=":
-				q := bleve.NewNumericRangeInclusiveQuery(nil, &v, nil, &t)
-				q.SetField("latencyMin")
-				b.AddMust(q)
-			default:
-				lo := bleve.NewNumericRangeInclusiveQuery(nil, &v, nil, &t)
-				lo.SetField("latencyMin")
-				hi := bleve.NewNumericRangeInclusiveQuery(&v, nil, &t, nil)
-				hi.SetField("latencyMax")
-				b.AddMust(lo)
-				b.AddMust(hi)
-			}
+			b.AddMust(latencyQuery(c.Op, v))
 			must++
 		}
 	}
@@ -101,18 +84,19 @@ func planQuery(q Query) (*plan, error) {
 		}
 		p.verify = m
 	}
-	if !q.From.IsZero() {
+	if !q.From.IsZero() || !q.To.IsZero() {
+		// the groups of the hours the range touches; members are cut to it exactly
+		lo, hi := "", ""
+		if !q.From.IsZero() {
+			lo = hourTerm(q.From)
+		}
+		if !q.To.IsZero() {
+			hi = hourTerm(q.To)
+		}
 		t := true
-		dq := bleve.NewDateRangeInclusiveQuery(q.From, time.Time{}, &t, nil)
-		dq.SetField("tmax")
-		b.AddMust(dq)
-		must++
-	}
-	if !q.To.IsZero() {
-		f := false
-		dq := bleve.NewDateRangeInclusiveQuery(time.Time{}, q.To, nil, &f)
-		dq.SetField("tmin")
-		b.AddMust(dq)
+		tq := bleve.NewTermRangeInclusiveQuery(lo, hi, &t, &t)
+		tq.SetField("hour")
+		b.AddMust(tq)
 		must++
 	}
 	if must+mustNot > 0 {
@@ -554,4 +538,25 @@ func (c *Case) page(tx *bolt.Tx, gs []*matchedGroup, q Query) ([]Row, error) {
 		rows = append(rows, r)
 	}
 	return rows, nil
+}
+
+// latencyQuery finds the groups whose latency buckets may hold a member that meets the
+// clause (the members are checked exactly afterwards).
+func latencyQuery(op string, v float64) query.Query {
+	b := latencyBucket(int64(math.Ceil(v)))
+	if v < 0 {
+		b = 0
+	}
+	t := true
+	var q *query.TermRangeQuery
+	switch op {
+	case ">", ">=":
+		q = bleve.NewTermRangeInclusiveQuery(latencyTerm(latencyBucket(int64(math.Floor(v)))), "", &t, nil)
+	case "<", "<=":
+		q = bleve.NewTermRangeInclusiveQuery("", latencyTerm(b), nil, &t)
+	default:
+		q = bleve.NewTermRangeInclusiveQuery(latencyTerm(b), latencyTerm(b), &t, &t)
+	}
+	q.SetField("latency")
+	return q
 }

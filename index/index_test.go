@@ -129,6 +129,10 @@ func bruteForce(t *testing.T, f *fixture) {
 	defer c.Close()
 	mid := f.rows[len(f.rows)/2].Time
 	later := mid.Add(5 * time.Minute)
+	first, last := f.rows[0].Time, f.rows[0].Time
+	for _, r := range f.rows {
+		first, last = minTime(first, r.Time), maxTime(last, r.Time)
+	}
 	hasGroup := func(ev *auditv1.Event, g string) bool { return slices.Contains(ev.User.Groups, g) }
 	ref := func(ev *auditv1.Event) *auditv1.ObjectReference {
 		if ev.ObjectRef == nil {
@@ -158,6 +162,16 @@ func bruteForce(t *testing.T, f *fixture) {
 		{"value with colons", Query{Text: "group:system:masters"}, func(e *auditv1.Event) bool { return hasGroup(e, "system:masters") }, false},
 		{"quoted value", Query{Text: `group:"system:authenticated" verb:create`}, func(e *auditv1.Event) bool { return hasGroup(e, "system:authenticated") && e.Verb == "create" }, true},
 		{"numeric", Query{Text: "code:>=400"}, func(e *auditv1.Event) bool { return code(e) >= 400 }, true},
+		// code and latency are fixed-width terms and buckets: every bound form
+		{"code greater, fractional", Query{Text: "code:>399.5"}, func(e *auditv1.Event) bool { return code(e) >= 400 }, true},
+		{"code below", Query{Text: "code:<300"}, func(e *auditv1.Event) bool { c := code(e); return c != 0 && c < 300 }, true},
+		{"code at most", Query{Text: "code:<=201"}, func(e *auditv1.Event) bool { c := code(e); return c != 0 && c <= 201 }, true},
+		{"code equals", Query{Text: "code:404"}, func(e *auditv1.Event) bool { return code(e) == 404 }, false},
+		{"code above", Query{Text: "code:>200 verb:get"}, func(e *auditv1.Event) bool { return code(e) > 200 && e.Verb == "get" }, false},
+		{"no code below zero", Query{Text: "code:<0"}, func(e *auditv1.Event) bool { return false }, false},
+		{"latency zero", Query{Text: "latency:<=0"}, func(e *auditv1.Event) bool { return latency(e) == 0 }, false},
+		{"latency above", Query{Text: "latency:>100"}, func(e *auditv1.Event) bool { return latency(e) > 100 }, false},
+		{"range cutting hours", Query{Text: "verb:get", From: first.Add(90 * time.Second), To: last.Add(-70 * time.Second)}, func(e *auditv1.Event) bool { return e.Verb == "get" }, true},
 		{"bare value", Query{Text: "kube-system"}, func(e *auditv1.Event) bool {
 			r := ref(e)
 			return r.Namespace == "kube-system" || r.Name == "kube-system" || r.Resource == "kube-system" || e.User.Username == "kube-system"
@@ -504,4 +518,18 @@ func TestFindingsOrder(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("order %v, want %v", got, want)
 	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

@@ -2,6 +2,7 @@ package index
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -160,24 +161,30 @@ func clauseQuery(c Clause) query.Query {
 		return bleve.NewDisjunctionQuery(qs...)
 	}
 	switch {
-	case numericFields[c.Field]:
+	case c.Field == "latency":
 		v, _ := strconv.ParseFloat(c.Value, 64)
-		t, f := true, false
-		var q *query.NumericRangeQuery
+		return latencyQuery(c.Op, v)
+	case numericFields[c.Field]: // code: fixed-width terms (codeTerm), ranges as term ranges
+		v, _ := strconv.ParseFloat(c.Value, 64)
+		// the integer bounds: code > v is code >= floor(v)+1, code < v is code <= ceil(v)-1
+		var lo, hi int64 = math.MinInt64, math.MaxInt64
 		switch c.Op {
 		case ">":
-			q = bleve.NewNumericRangeInclusiveQuery(&v, nil, &f, nil)
+			lo = int64(math.Floor(v)) + 1
 		case ">=":
-			q = bleve.NewNumericRangeInclusiveQuery(&v, nil, &t, nil)
+			lo = int64(math.Ceil(v))
 		case "<":
-			q = bleve.NewNumericRangeInclusiveQuery(nil, &v, nil, &f)
+			hi = int64(math.Ceil(v)) - 1
 		case "<=":
-			q = bleve.NewNumericRangeInclusiveQuery(nil, &v, nil, &t)
+			hi = int64(math.Floor(v))
 		default:
-			q = bleve.NewNumericRangeInclusiveQuery(&v, &v, &t, &t)
+			if v != math.Trunc(v) {
+				lo, hi = 1, 0 // no integer code equals it
+			} else {
+				lo, hi = int64(v), int64(v)
+			}
 		}
-		q.SetField(c.Field)
-		return q
+		return codeRange(lo, hi)
 	case textFields[c.Field]:
 		q := bleve.NewMatchQuery(c.Value)
 		q.SetField(c.Field)
@@ -200,5 +207,25 @@ func keywordQuery(field, v string) query.Query {
 	}
 	q := bleve.NewTermQuery(v)
 	q.SetField(field)
+	return q
+}
+
+// codeRange finds the groups whose code lies in [lo, hi]. Codes are terms of six digits
+// (codeTerm); a code outside 0..999999 (no HTTP status is) is found by equality only.
+func codeRange(lo, hi int64) query.Query {
+	t := true
+	if lo == hi && (lo < 0 || lo > 999999) {
+		q := bleve.NewTermQuery(codeTerm(lo))
+		q.SetField("code")
+		return q
+	}
+	lo, hi = max(lo, 0), min(hi, 999999)
+	if lo > hi {
+		q := bleve.NewTermQuery("none") // no code term is a word
+		q.SetField("code")
+		return q
+	}
+	q := bleve.NewTermRangeInclusiveQuery(codeTerm(lo), codeTerm(hi), &t, &t)
+	q.SetField("code")
 	return q
 }

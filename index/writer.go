@@ -65,9 +65,9 @@ type Writer struct {
 	maxPrefix   uint64 // newest event time seen (time prefix)
 	nextGid     uint64
 	blobs       *blobWriter
-	gen         uint64            // this ingest's generation: Info.Ingests + 1
-	sigs        sigNumbers        // signature → its number (bounded cache over the store)
-	stored      int               // events stored or completed by this ingest (for Info.Events)
+	gen         uint64     // this ingest's generation: Info.Ingests + 1
+	sigs        sigNumbers // signature → its number (bounded cache over the store)
+	stored      int        // events stored or completed by this ingest (for Info.Events)
 
 	// ids collects (ID, time prefix) of this ingest's events for the ID index, in one
 	// arena: written sorted at Finish (or when it grows past idArena), so that each

@@ -28,7 +28,7 @@ func TestTUIInteraction(t *testing.T) {
 	wait := func(what string) {
 		t.Helper()
 		teatest.WaitFor(t, io.TeeReader(tm.Output(), &screen), func(b []byte) bool { return bytes.Contains(b, []byte(what)) },
-			teatest.WithDuration(15*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
+			teatest.WithDuration(90*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
 	}
 	wait("all events")
 	tm.Type("/")
@@ -43,7 +43,7 @@ func TestTUIInteraction(t *testing.T) {
 	tm.Type("b")
 	wait("bookmarked")
 	tm.Type("q")
-	fm := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(*Model)
+	fm := tm.FinalModel(t, teatest.WithFinalTimeout(60*time.Second)).(*Model)
 
 	stack, cur := fm.Stack()
 	if len(stack) != 3 || stack[0].Query != "" || stack[1].Query != "resource:secrets verb:list" ||

@@ -17,6 +17,8 @@ import (
 //     run(), where they are wrapped in a redacting Writer;
 //   - print with fmt.Print*, print/println or the standard log package (they write to
 //     the process streams behind the wrapper's back);
+//   - reach the stream under a redacting Writer (Underlying, terminalOf) without a
+//     "redact:" comment saying why;
 //   - create or open a file for writing (os.Create, os.OpenFile, os.WriteFile) unless the
 //     call carries a "redact:" comment saying why what it writes is redacted (a store of
 //     redacted events, a stream through NewWriter, generated test data, a lock file).
@@ -70,10 +72,10 @@ func checkFile(t *testing.T, path, rel string) []string {
 	// the lines that carry a "redact:" justification (the call's line or the one above)
 	justified := map[int]bool{}
 	for _, cg := range f.Comments {
-		for _, c := range cg.List {
-			if strings.Contains(c.Text, "redact:") {
-				l := fset.Position(c.Pos()).Line
-				justified[l], justified[l+1] = true, true
+		if strings.Contains(cg.Text(), "redact:") {
+			// the comment's lines and the line after it
+			for l := fset.Position(cg.Pos()).Line; l <= fset.Position(cg.End()).Line+1; l++ {
+				justified[l] = true
 			}
 		}
 	}
@@ -126,6 +128,11 @@ func checkFile(t *testing.T, path, rel string) []string {
 				report(x, "os."+x.Sel.Name+" used directly: write to the command's stdio (wrapped in redact.Writer by run)")
 			case pkg == "fmt" && strings.HasPrefix(x.Sel.Name, "Print"):
 				report(x, "fmt."+x.Sel.Name+" writes to stdout behind the redactor: use fmt.Fprint* on the command's stdio")
+			case x.Sel.Name == "Underlying":
+				// the stream under a redacting Writer: a way around it
+				if !justified[fset.Position(x.Pos()).Line] && !isDecl(f, x) {
+					report(x, x.Sel.Name+" reaches the stream under the redactor without a \"redact:\" comment saying why")
+				}
 			case pkg == "log":
 				report(x, "the standard log package writes to stderr behind the redactor")
 			case pkg == "os" && (x.Sel.Name == "Create" || x.Sel.Name == "OpenFile" || x.Sel.Name == "WriteFile" || x.Sel.Name == "CreateTemp"):
@@ -139,6 +146,9 @@ func checkFile(t *testing.T, path, rel string) []string {
 		case *ast.CallExpr:
 			if id, ok := x.Fun.(*ast.Ident); ok && (id.Name == "print" || id.Name == "println") && id.Obj == nil {
 				report(x, id.Name+" writes to stderr behind the redactor")
+			}
+			if id, ok := x.Fun.(*ast.Ident); ok && id.Name == "terminalOf" && !justified[fset.Position(x.Pos()).Line] {
+				report(x, "terminalOf reaches the stream under the redactor without a \"redact:\" comment saying why")
 			}
 		}
 		return true
@@ -155,4 +165,14 @@ func itoa(n int) string {
 		b = append([]byte{byte('0' + n%10)}, b...)
 	}
 	return string(b)
+}
+
+// isDecl: x is part of the declaration of the function it names (not a call).
+func isDecl(f *ast.File, x *ast.SelectorExpr) bool {
+	for _, d := range f.Decls {
+		if fd, ok := d.(*ast.FuncDecl); ok && fd.Body != nil && fd.Body.Pos() <= x.Pos() && x.Pos() < fd.Body.End() && fd.Name.Name == "terminalOf" {
+			return true
+		}
+	}
+	return false
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,6 +86,14 @@ func TestGenerateUsageErrors(t *testing.T) {
 		{[]string{"generate", "--start", "yesterday"}, "--start"},
 		{[]string{"generate", "extra"}, "unknown command"},
 		{[]string{"generate", "-o", filepath.Join(t.TempDir(), "missing", "a.log"), "--events", "5"}, "creating"},
+		{[]string{"generate", "--omit-stages", "ResponseComplete"}, `--omit-stages: cannot omit stage "ResponseComplete": the stages that can be omitted are RequestReceived, ResponseStarted`},
+		{[]string{"generate", "--unique", "user,uid"}, `--unique: unknown unique field "uid": the fields are user, source-ip, user-agent, name`},
+		{[]string{"generate", "--apiservers", "0"}, "--apiservers must be between 1 and 16, got 0"},
+		{[]string{"generate", "--apiservers", "17"}, "--apiservers must be between 1 and 16, got 17"},
+		{[]string{"generate", "--identities", "0"}, "--identities must be at least 27, got 0"},
+		{[]string{"generate", "--identities", "27", "--apiservers", "3"}, "--identities must be at least 29 (the simulated cluster's own), got 27"},
+		{[]string{"generate", "--bodies", "1.5"}, "--bodies must be a share between 0 and 1, got 1.5"},
+		{[]string{"generate", "--bodies", "half"}, "--bodies"},
 	} {
 		code, _, stderr := runCmd(t, "", tc.args...)
 		if code != exitUsage || !strings.Contains(stderr, tc.want) {
@@ -116,5 +125,61 @@ func TestGenerateCancelled(t *testing.T) {
 	code := run(ctx, []string{"generate", "--events", "100000"}, stdio{in: strings.NewReader(""), out: &out, err: &errb})
 	if code != 130 || out.Len() != 0 {
 		t.Errorf("cancelled run: exit %d, %d bytes written, stderr %q; want exit 130 and nothing written", code, out.Len(), errb.String())
+	}
+}
+
+// TestGenerateShapes runs the binary's flags for the log shapes end to end: a managed HA
+// log with a population, fresh users, and no bodies, each checked on its output.
+func TestGenerateShapes(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "managed.jsonl")
+	code, _, stderr := runCmd(t, "", "generate", "--events", "3000", "--attacks", "--labels", filepath.Join(dir, "l.jsonl"),
+		"--omit-stages", "RequestReceived", "--identities", "300", "--apiservers", "3", "--bodies", "0", "--unique", "user-agent", "-o", out)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"wrote 3000 events", "events per apiserver: 1=", "fresh values for ", "secret-enumeration="} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("summary lacks %q: %s", want, stderr)
+		}
+	}
+	f, err := os.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var ev struct {
+		Stage     string `json:"stage"`
+		Level     string `json:"level"`
+		UserAgent string `json:"userAgent"`
+		User      struct {
+			Username string `json:"username"`
+		} `json:"user"`
+	}
+	users, fresh, n := map[string]bool{}, 0, 0
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if ev.Stage == "RequestReceived" {
+			t.Fatal("a RequestReceived event though omitted")
+		}
+		users[ev.User.Username] = true
+		if strings.Contains(ev.UserAgent, "/r") {
+			fresh++
+		}
+	}
+	if n != 3000 || len(users) < 250 || fresh < 2000 {
+		t.Errorf("%d events, %d distinct users, %d fresh user agents", n, len(users), fresh)
+	}
+	// --help teaches the shapes with an example each.
+	_, help, _ := runCmd(t, "", "generate", "--help")
+	for _, want := range []string{"--omit-stages RequestReceived", "--identities 100000", "--unique user", "--apiservers 3", "--bodies 0"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("generate --help has no example of %q", want)
+		}
 	}
 }

@@ -76,6 +76,8 @@ func runInvestigate(cmd *cobra.Command, io stdio, o investigateOptions) error {
 		o.exportDir = c.Dir() + string(os.PathSeparator) + "exports"
 	}
 	m := tui.New(c, tui.Options{CaseName: o.caseDir, Query: o.query, ExportDir: o.exportDir})
+	// redact: the TUI draws what the case holds (redacted events and findings), every
+	// string cleaned of control characters; a line-buffered stream would hold its frames
 	p := tea.NewProgram(m, tea.WithContext(cmd.Context()), tea.WithInput(io.in), tea.WithOutput(terminalOf(io.out)))
 	if _, err := p.Run(); err != nil && !errors.Is(err, tea.ErrProgramKilled) {
 		if errors.Is(err, tea.ErrInterrupted) || cmd.Context().Err() != nil {

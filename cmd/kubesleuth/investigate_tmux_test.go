@@ -50,7 +50,7 @@ func TestInvestigateTmux(t *testing.T) {
 	pane := func() string { return tm("capture-pane", "-p") }
 	waitFor := func(what string) string {
 		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
+		deadline := time.Now().Add(90 * time.Second)
 		for {
 			s := pane()
 			if strings.Contains(s, what) {

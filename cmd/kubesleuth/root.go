@@ -151,7 +151,7 @@ func isCobraUsage(err error) bool {
 
 // isTerminal reports whether f is a character device (a terminal), for progress output.
 func isTerminal(w io.Writer) bool {
-	f, ok := terminalOf(w).(*os.File)
+	f, ok := terminalOf(w).(*os.File) // redact: only asks whether it is a terminal
 	if !ok {
 		return false
 	}

@@ -80,7 +80,9 @@ func leaderLeaseBody(s *sim, r *request, b []byte, rv uint64) []byte {
 	b = append(b, `,"creationTimestamp":`...)
 	b = s.clk.appendSecond(b, l.created)
 	if l.manager == "kube-apiserver" {
-		b = append(b, `,"labels":{"apiserver.kubernetes.io/identity":"kube-apiserver","kubernetes.io/hostname":"k8s-control-1"}`...)
+		b = append(b, `,"labels":{"apiserver.kubernetes.io/identity":"kube-apiserver","kubernetes.io/hostname":"`...)
+		b = append(b, l.host...)
+		b = append(b, `"}`...)
 	}
 	b = append(b, `,"managedFields":[`...)
 	b = s.managedField(b, l.manager, "Update", "coordination.k8s.io/v1", r.received-2*sec, "",

@@ -1,6 +1,7 @@
 package generate
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"net/url"
@@ -70,6 +71,8 @@ type lease struct {
 	acquired, created     int64
 	transitions           int
 	manager               string
+	ap                    int    // for an apiserver identity lease: the apiserver
+	host                  string // for an apiserver identity lease: its node
 }
 
 type cluster struct {
@@ -78,6 +81,8 @@ type cluster struct {
 	secrets     []*secret
 	humans      []*human
 	apiserver   *identity
+	apiservers  []*identity // with an HA control plane: each apiserver's own loopback identity; [0] is apiserver
+	cpNodes     []*node     // the control-plane nodes of apiservers 2..K (k8s-control-2...)
 	kcm         *identity
 	scheduler   *identity
 	ctrl        map[string]*identity // controller name -> identity; read by key only, never iterated
@@ -99,8 +104,18 @@ var namespaces = []string{"default", "kube-system", "kube-public", "kube-node-le
 
 // newIdentity pre-renders the user and client fields of an identity.
 func newIdentity(username, uid string, groups []string, extra []kv, ip, ua string) *identity {
-	b := []byte(`"user":{`)
+	id := &identity{name: username}
+	n := 64 + len(username) + len(uid)
+	for _, g := range groups {
+		n += len(g) + 3
+	}
+	for _, e := range extra {
+		n += len(e.key) + len(e.value) + 7
+	}
+	b := make([]byte, 0, n)
+	b = append(b, `"user":{`...)
 	b = appendKV(b, false, "username", username)
+	nameEnd := len(b) - 1 // before the closing quote
 	if uid != "" {
 		b = appendKV(b, true, "uid", uid)
 	}
@@ -128,11 +143,38 @@ func newIdentity(username, uid string, groups []string, extra []kv, ip, ua strin
 		b = append(b, '}')
 	}
 	b = append(b, '}')
-	t := []byte(`,"sourceIPs":[`)
+	t := make([]byte, 0, 40+len(ip)+len(ua))
+	t = append(t, `,"sourceIPs":[`...)
 	t = appendString(t, ip)
+	ipEnd := len(t)
 	t = append(t, `],"userAgent":`...)
 	t = appendString(t, ua)
-	return &identity{name: username, user: b, tail: t}
+	id.finish(b, t, nameEnd, ipEnd)
+	return id
+}
+
+// finish sets id's rendered fields and what Options.Unique and the apiservers need: user
+// is `"user":{"username":"NAME...`, with NAME ending at nameEnd; tail is
+// `,"sourceIPs":["IP"...`, with the first IP's string ending at ipEnd.
+func (id *identity) finish(user, tail []byte, nameEnd, ipEnd int) {
+	id.user, id.tail, id.ipEnd = user, tail, ipEnd
+	const nameStart = len(`"user":{"username":"`)
+	if nameEnd > nameStart {
+		id.nameAt = nameEnd
+		if at := bytes.LastIndexByte(user[:nameEnd], '@'); at > nameStart {
+			id.nameAt, id.plus = at, true
+		}
+	}
+	// A client keeps its connection, so its requests go to one apiserver; which one is a
+	// function of who it is and where from (FNV-1a of the name and the address), not a
+	// draw from the stream.
+	h := uint32(2166136261)
+	for _, p := range [][]byte{user[:max(nameEnd, 0)], tail[:ipEnd]} {
+		for _, c := range p {
+			h = (h ^ uint32(c)) * 16777619
+		}
+	}
+	id.conn = h
 }
 
 func (s *sim) uuid() string {
@@ -343,9 +385,40 @@ func newCluster(s *sim) *cluster {
 		{"kube-system", "apiserver-" + s.suffix(26), "kube-apiserver", 3600},
 	} {
 		c.leases = append(c.leases, &lease{ns: l.ns, name: l.name, uid: s.uuid(), rv: s.nextRV(), duration: l.dur, manager: l.manager,
-			holder: l.name + "_" + s.uuid(), acquired: s.now - int64(s.rng.IntN(48*3600))*sec, created: created, transitions: s.rng.IntN(9)})
+			holder: l.name + "_" + s.uuid(), acquired: s.now - int64(s.rng.IntN(48*3600))*sec, created: created, transitions: s.rng.IntN(9), host: "k8s-control-1"})
+	}
+	c.apiservers = []*identity{c.apiserver}
+	c.apiserver.conn = 0
+	// An HA control plane: apiservers 2..K each on its own control-plane node, each with
+	// its own loopback identity (system:apiserver with a uid of its own) renewing its own
+	// identity lease. Drawn after everything else, so one apiserver gives the same bytes
+	// as before HA existed.
+	for k := 1; k < len(s.aps); k++ {
+		n := &node{uid: s.uuid(), leaseUID: s.uuid(), created: created + int64(9+k)*97*sec, controlPlane: true,
+			name: fmt.Sprintf("k8s-control-%d", k+1), ip: fmt.Sprintf("10.0.1.%d", 10+k)}
+		n.leaseRV = s.nextRV()
+		n.nodeRV = s.nextRV()
+		n.kubelet = newIdentity("system:node:"+n.name, "", []string{"system:nodes", "system:authenticated"}, x509Extra(s), n.ip, componentUA("kubelet"))
+		c.cpNodes = append(c.cpNodes, n)
+		self := newIdentity("system:apiserver", s.uuid(), []string{"system:authenticated"}, nil, "::1", componentUA("kube-apiserver"))
+		self.conn = uint32(k) // its own requests go to itself, over loopback
+		c.apiservers = append(c.apiservers, self)
+		name := "apiserver-" + s.base32(26)
+		c.leases = append(c.leases, &lease{ns: "kube-system", name: name, uid: s.uuid(), rv: s.nextRV(), duration: 3600, manager: "kube-apiserver",
+			holder: name + "_" + s.uuid(), acquired: s.now - int64(s.rng.IntN(48*3600))*sec, created: created, transitions: 0, ap: k, host: n.name})
 	}
 	return c
+}
+
+// base32 returns n characters of lowercase unpadded base32, the alphabet of the hash in
+// an apiserver identity lease's name.
+func (s *sim) base32(n int) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = alphabet[s.rng.IntN(len(alphabet))]
+	}
+	return string(b)
 }
 
 func (s *sim) rsHash() string {
@@ -367,6 +440,12 @@ func (c *cluster) start() {
 		s.at(s.now+s.rng.Int64N(2*minute), &actor{fire: fireKubeletToken, i: i})
 		s.at(s.now+s.rng.Int64N(30*sec), &actor{fire: fireKubeletEvent, i: i})
 	}
+	// The other control-plane nodes run no workload: only their kubelets' heartbeats.
+	for _, n := range c.cpNodes {
+		s.at(s.now+s.rng.Int64N(10*sec), &actor{fire: fireNodeLease, x: n})
+		s.at(s.now+s.rng.Int64N(10*sec), &actor{fire: fireNodeGet, x: n})
+		s.at(s.now+s.rng.Int64N(5*minute), &actor{fire: fireNodeStatus, x: n})
+	}
 	for i := range c.leases {
 		s.at(s.now+s.rng.Int64N(2*sec), &actor{fire: fireLeaderElection, i: i})
 	}
@@ -378,6 +457,18 @@ func (c *cluster) start() {
 	s.at(s.now+s.rng.Int64N(minute), &actor{fire: fireDiscovery})
 	s.at(s.now+s.rng.Int64N(2*minute), &actor{fire: fireHumanArrival})
 	s.at(s.now+s.rng.Int64N(3*minute), &actor{fire: fireCIRun})
+	if s.population != nil {
+		s.at(s.now+s.population.gap(s), &actor{fire: firePopulation})
+	}
+}
+
+// nodeOf is the node an actor heartbeats for: a worker or the first control-plane node
+// by index, another control-plane node by pointer.
+func (c *cluster) nodeOf(a *actor) *node {
+	if n, ok := a.x.(*node); ok {
+		return n
+	}
+	return c.nodes[a.i]
 }
 
 // ---- request helpers ----
@@ -419,9 +510,60 @@ func (f objRef) path() string {
 
 // allow sets the authorization annotations for an allowed request.
 func allowRBAC(kind, binding, role, subjectKind, subject string) []byte {
-	b := appendKV(nil, false, "authorization.k8s.io/decision", "allow")
-	return appendKV(b, true, "authorization.k8s.io/reason",
-		"RBAC: allowed by "+kind+" "+strconv.Quote(binding)+" of ClusterRole "+strconv.Quote(role)+" to "+subjectKind+" "+strconv.Quote(subject))
+	if plainName(kind) && plainName(binding) && plainName(role) && plainName(subjectKind) && plainName(subject) {
+		// Quoting and escaping leave plain names as they are: write the escaped reason
+		// at once.
+		b := make([]byte, 0, 120+len(kind)+len(binding)+len(role)+len(subjectKind)+len(subject))
+		b = append(b, `"authorization.k8s.io/decision":"allow","authorization.k8s.io/reason":"RBAC: allowed by `...)
+		b = append(b, kind...)
+		b = append(b, ` \"`...)
+		b = append(b, binding...)
+		b = append(b, `\" of ClusterRole \"`...)
+		b = append(b, role...)
+		b = append(b, `\" to `...)
+		b = append(b, subjectKind...)
+		b = append(b, ` \"`...)
+		b = append(b, subject...)
+		return append(b, `\""`...)
+	}
+	reason := make([]byte, 0, 64+len(binding)+len(role)+len(subject))
+	reason = append(reason, "RBAC: allowed by "...)
+	reason = append(reason, kind...)
+	reason = append(reason, ' ')
+	reason = appendQuoted(reason, binding)
+	reason = append(reason, " of ClusterRole "...)
+	reason = appendQuoted(reason, role)
+	reason = append(reason, " to "...)
+	reason = append(reason, subjectKind...)
+	reason = append(reason, ' ')
+	reason = appendQuoted(reason, subject)
+	b := make([]byte, 0, 2*len(reason)+80)
+	b = appendKV(b, false, "authorization.k8s.io/decision", "allow")
+	b = append(b, `,"authorization.k8s.io/reason":`...)
+	return appendString(b, string(reason))
+}
+
+// plainName reports whether strconv.Quote and then JSON escaping leave v as it is.
+func plainName(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; !plainByte[c] || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// appendQuoted appends strconv.Quote(v), without its allocations for the plain names RBAC
+// objects have.
+func appendQuoted(b []byte, v string) []byte {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return strconv.AppendQuote(b, v)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, v...)
+	return append(b, '"')
 }
 
 var (
@@ -446,7 +588,12 @@ func notesGroup(binding, role, group string) []byte {
 // ---- node traffic ----
 
 func fireNodeLease(s *sim, a *actor) {
-	n := s.c.nodes[a.i]
+	s.nodeLease(s.c.nodeOf(a))
+	s.at(s.now+s.jitter(10*sec, 0.03), a)
+}
+
+// nodeLease is a kubelet's renewal of its node's lease.
+func (s *sim) nodeLease(n *node) {
 	r := s.req(n.kubelet, "update", "/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/"+n.name, "timeout=10s",
 		objRef{resource: "leases", namespace: "kube-node-lease", name: n.name, group: "coordination.k8s.io", version: "v1", uid: n.leaseUID, rv: n.leaseRV})
 	r.notes = notesNode
@@ -456,20 +603,28 @@ func fireNodeLease(s *sim, a *actor) {
 	r.i1 = int(n.leaseRV)
 	r.reqBody, r.respBody = nodeLeaseRequest, nodeLeaseResponse
 	s.submit(r, s.latency())
-	s.at(s.now+s.jitter(10*sec, 0.03), a)
 }
 
 func fireNodeGet(s *sim, a *actor) {
-	n := s.c.nodes[a.i]
+	s.nodeGet(s.c.nodeOf(a))
+	s.at(s.now+s.jitter(10*sec, 0.02), a)
+}
+
+// nodeGet is a kubelet's read of its own Node.
+func (s *sim) nodeGet(n *node) {
 	r := s.req(n.kubelet, "get", "/api/v1/nodes/"+n.name, "resourceVersion=0&timeout=10s",
 		objRef{resource: "nodes", name: n.name, version: "v1"})
 	r.notes = notesNode
 	s.submit(r, s.latency()/3)
-	s.at(s.now+s.jitter(10*sec, 0.02), a)
 }
 
 func fireNodeStatus(s *sim, a *actor) {
-	n := s.c.nodes[a.i]
+	s.nodeStatus(s.c.nodeOf(a))
+	s.at(s.now+s.jitter(5*minute, 0.02), a)
+}
+
+// nodeStatus is a kubelet's periodic status patch.
+func (s *sim) nodeStatus(n *node) {
 	r := s.req(n.kubelet, "patch", "/api/v1/nodes/"+n.name+"/status", "timeout=10s",
 		objRef{resource: "nodes", name: n.name, version: "v1", subresource: "status"})
 	r.notes = notesNode
@@ -480,7 +635,6 @@ func fireNodeStatus(s *sim, a *actor) {
 	r.reqBody = nodeStatusPatch
 	n.nodeRV = s.nextRV()
 	s.submit(r, 3000+s.rng.Int64N(12000))
-	s.at(s.now+s.jitter(5*minute, 0.02), a)
 }
 
 func fireKubeletToken(s *sim, a *actor) {
@@ -542,7 +696,7 @@ func fireLeaderElection(s *sim, a *actor) {
 	case "kube-scheduler":
 		who, notes = s.c.scheduler, notesScheduler
 	case "kube-apiserver":
-		who, notes, period = s.c.apiserver, notesAPIServer, 10*sec
+		who, notes, period = s.c.apiservers[l.ap], notesAPIServer, 10*sec
 	case "nginx-ingress-controller":
 		if a.x == nil {
 			a.x = saIdentity(s, "ingress-nginx", "ingress-nginx", "10.244.2.17", "nginx-ingress-controller/v1.13.1 (linux/amd64) ingress-nginx/7c8f6e2", s.c.podOf("ingress-nginx"))

@@ -23,10 +23,31 @@
 //   - get, list and watch of resources at Request (no body is logged for reads);
 //   - every other request on a resource at RequestResponse; non-resource URLs at Metadata.
 //
+// The zero Options give that cluster as described. The other options reshape it into the
+// distributions real logs have, for benchmarks and tests that must not depend on one shape:
+//
+//   - OmitStages drops stages from the log, as managed clusters do (GKE and EKS omit
+//     RequestReceived, so every line is a stage a detector must evaluate);
+//   - Identities adds a population of nodes, workload service accounts, people and CI
+//     jobs until that many distinct user names send the traffic (population.go);
+//   - Unique gives every request of the noise a fresh user, source IP, user agent or
+//     object name: a cardinality stress test;
+//   - APIServers splits the traffic over an HA control plane's apiservers, each with its
+//     own clock skew and identity lease, and merges their logs as a log shipper does, in
+//     rough rather than strict time order;
+//   - Bodies sets the share of requests logged at Request or RequestResponse.
+//
+// The attack scenarios are written in every variant with their labels: Unique and Bodies
+// reshape the noise only (an attack keeps its identities, names and levels, so a detection
+// that needs them still has them); OmitStages and APIServers apply to every request, as
+// they would in the cluster.
+//
 // Output is a pure function of Options: one PCG stream seeded from Options.Seed drives every
 // choice, the clock starts at Options.Start and nothing iterates a map, so the same options
-// give the same bytes. Memory does not grow with the number of events: the generator keeps
-// only the pending stages of in-flight requests (bounded by the number of open watches).
+// give the same bytes. Memory does not grow with the number of events nor with
+// Options.Identities: the generator keeps the pending stages of in-flight requests (bounded
+// by the number of open watches), a fixed-size cache of rendered population identities,
+// and with several apiservers a bounded buffer per apiserver.
 package generate
 
 import (
@@ -36,6 +57,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -62,6 +84,99 @@ type Options struct {
 	// Labels, when not nil, receives one JSON line per attack event:
 	// {"auditID":"...","stage":"...","scenario":"..."}.
 	Labels io.Writer
+
+	// OmitStages lists the stages the audit policy does not log (its omitStages), among
+	// OmittableStages. GKE and EKS omit RequestReceived. Without ResponseStarted, failed
+	// authentications (logged only at that stage) are not logged at all, as in the
+	// apiserver. Events stays the exact line count: the run covers more simulated time.
+	OmitStages []string
+	// Identities is the number of distinct user names that send the traffic. Zero means
+	// the simulated cluster's own, BaseIdentities(APIServers); more adds a population of
+	// nodes, workload service accounts, people and CI jobs, each derived from its index
+	// (so 100,000 or more cost no memory per identity), with a heavy-tailed share of the
+	// requests: a few busy identities and a long tail. Every identity of the population
+	// has sent a request once the population has sent twice as many requests as it has
+	// members; the cluster's own people and CI job come at random, so a run of less than
+	// an hour of simulated time may lack one of them. The attack scenarios' identities
+	// come on top.
+	Identities int
+	// Unique lists fields, among UniqueFields, that every request of the noise gets a
+	// fresh value of: "user" (the user name gets a per-request suffix, keeping its form:
+	// system:node:X-N, alice+N@example.com), "source-ip" (an address of 10.128.0.0/10,
+	// which no simulated host uses, distinct for the first 4,194,304 requests),
+	// "user-agent" (a /rN suffix) and "name"
+	// (objectRef.name and the requestURI of every request that names an object; request
+	// and response bodies keep the simulated object's name). Stats.Unique counts the
+	// requests that got a fresh value (with "name" alone, those that name an object),
+	// written or still in flight when the run ends. Attack requests keep theirs.
+	Unique []string
+	// APIServers is the number of apiservers of an HA control plane, 0 or 1 meaning one.
+	// With more, each client's requests go to one apiserver (a connection sticks to it),
+	// each apiserver stamps its events with its own clock skew (within ±5 ms) and renews
+	// its identity lease (apiserver-<hash> in kube-system, as kube-apiserver names it),
+	// each has its control-plane node, and the logs are merged as a shipper tailing each
+	// file does: in blocks of about a second (at most 256 KiB) per apiserver, so the
+	// merged log is in rough, not strict, time order. At most MaxAPIServers.
+	APIServers int
+	// Bodies, when not nil, is the share (0 to 1) of the noise's requests logged at
+	// Request or RequestResponse: the chosen requests keep the policy's level, or get
+	// Request (reads) or RequestResponse (writes) when the policy gives them Metadata; the
+	// others are logged at Metadata, without bodies. Which requests are chosen depends
+	// on their auditIDs only, so changing Bodies changes levels, not traffic. Nil is the
+	// simulated policy: about 92% of requests at Request or RequestResponse, half of them
+	// with a body (reads at Request have none).
+	Bodies *float64
+}
+
+// OmittableStages are the stages Options.OmitStages may name. ResponseComplete cannot be
+// omitted: it is the one stage almost every request has.
+var OmittableStages = []string{"RequestReceived", "ResponseStarted"}
+
+// UniqueFields are the fields Options.Unique may name.
+var UniqueFields = []string{"user", "source-ip", "user-agent", "name"}
+
+// MaxAPIServers bounds Options.APIServers (real HA control planes have 3 to 5).
+const MaxAPIServers = 16
+
+// baseIdentities is the number of distinct user names of the simulated cluster's noise
+// with one apiserver (TestBaseIdentities counts them).
+const baseIdentities = 27
+
+// BaseIdentities is the number of distinct user names of the simulated cluster's own
+// traffic with the given number of apiservers (each extra one brings its control-plane
+// node's kubelet): the smallest Options.Identities.
+func BaseIdentities(apiservers int) int {
+	return baseIdentities + max(apiservers, 1) - 1
+}
+
+// Validate reports the first invalid option, naming it; Audit calls it.
+func (o Options) Validate() error {
+	if o.Events <= 0 {
+		return fmt.Errorf("generate: events must be positive, got %d", o.Events)
+	}
+	if o.Attacks && o.Events < MinEventsWithAttacks {
+		return fmt.Errorf("generate: attack scenarios need at least %d events, got %d", MinEventsWithAttacks, o.Events)
+	}
+	for _, st := range o.OmitStages {
+		if !slices.Contains(OmittableStages, st) {
+			return fmt.Errorf("generate: cannot omit stage %q: the stages that can be omitted are %s", st, strings.Join(OmittableStages, ", "))
+		}
+	}
+	for _, f := range o.Unique {
+		if !slices.Contains(UniqueFields, f) {
+			return fmt.Errorf("generate: unknown unique field %q: the fields are %s", f, strings.Join(UniqueFields, ", "))
+		}
+	}
+	if o.APIServers < 0 || o.APIServers > MaxAPIServers {
+		return fmt.Errorf("generate: apiservers must be between 1 and %d, got %d", MaxAPIServers, o.APIServers)
+	}
+	if base := BaseIdentities(o.APIServers); o.Identities != 0 && o.Identities < base {
+		return fmt.Errorf("generate: identities must be at least %d (the simulated cluster's own), got %d", base, o.Identities)
+	}
+	if o.Bodies != nil && !(*o.Bodies >= 0 && *o.Bodies <= 1) {
+		return fmt.Errorf("generate: bodies must be a share between 0 and 1, got %v", *o.Bodies)
+	}
+	return nil
 }
 
 // Stats describes what Audit wrote.
@@ -77,6 +192,10 @@ type Stats struct {
 	Levels map[string]int
 	// Scenarios counts labelled events per attack scenario (empty without attacks).
 	Scenarios map[string]int
+	// Unique is the number of requests that got fresh values of Options.Unique's fields.
+	Unique int
+	// APIServers counts events per apiserver (one entry per apiserver).
+	APIServers []int
 	// SecretValues lists, in first-written order and without repeats, every secret value
 	// the log discloses (Secret data logged at RequestResponse), decoded: in the log each
 	// appears base64-encoded, as the apiserver writes Secret data. Tests use it to prove
@@ -97,18 +216,23 @@ func Scenarios() []string {
 // Audit writes opts.Events audit events to w as JSON lines and returns what it wrote.
 // It fails on invalid options or when writing to w or opts.Labels fails; the output is
 // then truncated at an arbitrary point.
-func Audit(w io.Writer, opts Options) (Stats, error) {
-	if opts.Events <= 0 {
-		return Stats{}, fmt.Errorf("generate: events must be positive, got %d", opts.Events)
-	}
-	if opts.Attacks && opts.Events < MinEventsWithAttacks {
-		return Stats{}, fmt.Errorf("generate: attack scenarios need at least %d events, got %d", MinEventsWithAttacks, opts.Events)
+func Audit(w io.Writer, opts Options) (Stats, error) { return audit(w, opts, nil) }
+
+// audit is Audit, calling trace (when not nil) with the apiserver, auditID and stage of
+// each line as it is made: the tests' view of what the output alone does not tell.
+func audit(w io.Writer, opts Options, trace func(ap int, auditID, stage string)) (Stats, error) {
+	if err := opts.Validate(); err != nil {
+		return Stats{}, err
 	}
 	if opts.Start.IsZero() {
 		opts.Start = DefaultStart
 	}
 	s := newSim(w, opts)
+	s.trace = trace
 	err := s.run()
+	if err == nil {
+		err = s.flushAll()
+	}
 	if ferr := s.out.Flush(); err == nil && ferr != nil {
 		err = fmt.Errorf("generate: writing audit log: %w", ferr)
 	}
@@ -142,12 +266,17 @@ const (
 
 var stageNames = [...]string{"RequestReceived", "ResponseStarted", "ResponseComplete"}
 
-// identity is who sends a request, pre-rendered because the same few hundred identities
-// send every request.
+// identity is who sends a request, pre-rendered because the same identities send request
+// after request.
 type identity struct {
 	name string
 	user []byte // `"user":{...}`
 	tail []byte // `,"sourceIPs":[...],"userAgent":"..."`
+	// Offsets for Options.Unique: where user gets the name's suffix (0: never), where
+	// the first source IP ends in tail (0: never).
+	nameAt, ipEnd int
+	plus          bool   // the suffix goes before '@' as "+N", not after the name as "-N"
+	conn          uint32 // picks the apiserver this identity's connection goes to
 }
 
 // objRef is the audit objectRef of a request.
@@ -186,7 +315,10 @@ type request struct {
 	// stages to emit: RequestReceived (unless failed authentication), ResponseStarted
 	// (long-running or failed authentication), ResponseComplete (unless failed authentication).
 	noReceived, withStarted, noComplete bool
-	left                                int // stages not yet written
+	left                                int    // stages not yet written
+	total                               int    // stages submitted
+	ap                                  int    // apiserver that handles the request
+	uniq                                uint64 // Options.Unique's per-request value (0: none)
 	scenario                            string
 	// free-form parameters the body functions read.
 	i1     int
@@ -237,6 +369,23 @@ type sim struct {
 	nextTrigger    int
 	pendingAttack  int // attack events scheduled but not yet written
 	secretsWritten []bool
+
+	// variants (Options beyond the default cluster)
+	omit                               [3]bool
+	bodies                             int64 // Options.Bodies scaled to 1<<32; -1: the policy
+	uniqUser, uniqIP, uniqUA, uniqName bool
+	uniqN                              uint64
+	aps                                []apiserver // len > 1 only for an HA control plane
+	population                         *population
+	trace                              func(ap int, auditID, stage string)
+}
+
+// apiserver is one apiserver of an HA control plane: its clock skew, and the block of its
+// log that the shipper has not sent yet.
+type apiserver struct {
+	skew     int64 // µs added to every timestamp it writes
+	pend     []byte
+	deadline int64 // when pend is shipped, at the latest
 }
 
 func newSim(w io.Writer, opts Options) *sim {
@@ -254,7 +403,36 @@ func newSim(w io.Writer, opts Options) *sim {
 	s.stats.Stages = map[string]int{}
 	s.stats.Levels = map[string]int{}
 	s.stats.Scenarios = map[string]int{}
+	s.bodies = -1
+	if opts.Bodies != nil {
+		s.bodies = int64(*opts.Bodies * (1 << 32))
+	}
+	for _, st := range opts.OmitStages {
+		s.omit[slices.Index(stageNames[:], st)] = true
+	}
+	for _, f := range opts.Unique {
+		switch f {
+		case "user":
+			s.uniqUser = true
+		case "source-ip":
+			s.uniqIP = true
+		case "user-agent":
+			s.uniqUA = true
+		case "name":
+			s.uniqName = true
+		}
+	}
+	s.stats.APIServers = make([]int, max(opts.APIServers, 1))
+	if opts.APIServers > 1 {
+		s.aps = make([]apiserver, opts.APIServers)
+		for i := range s.aps {
+			s.aps[i].skew = s.rng.Int64N(10001) - 5000
+		}
+	}
 	s.c = newCluster(s)
+	if opts.Identities > 0 {
+		s.population = newPopulation(s, opts.Identities-BaseIdentities(opts.APIServers))
+	}
 	s.secretsWritten = make([]bool, len(s.c.secrets))
 	if opts.Attacks {
 		// Spread the scenarios over the run, leaving room at the end for every attack
@@ -315,7 +493,7 @@ func (s *sim) draining() bool {
 
 func (s *sim) release(r *request) {
 	r.left--
-	if r.left == 0 && r.scenario == "" {
+	if r.left <= 0 && r.scenario == "" {
 		*r = request{}
 		s.free = append(s.free, r)
 	}
@@ -352,6 +530,22 @@ func (s *sim) submit(r *request, latency int64) {
 		latency = 50
 	}
 	r.level = policyLevel(r)
+	if r.scenario == "" {
+		if s.bodies >= 0 {
+			r.level = s.bodyLevel(r)
+		}
+		if s.uniqUser || s.uniqIP || s.uniqUA || s.uniqName && (r.ref.name != "" || r.ref.bodyName != "") {
+			s.uniqN++
+			s.stats.Unique++
+			r.uniq = s.uniqN
+			if s.uniqName {
+				s.uniqueName(r)
+			}
+		}
+	}
+	if s.aps != nil {
+		r.ap = int(r.who.conn % uint32(len(s.aps)))
+	}
 	if r.withStarted {
 		if r.started == 0 {
 			r.started = r.received + latency
@@ -365,11 +559,11 @@ func (s *sim) submit(r *request, latency int64) {
 			r.notes = s.latencyNotes(r, latency)
 		}
 	}
-	if !r.noReceived {
+	if !r.noReceived && !s.omit[stageRequestReceived] {
 		s.push(item{t: r.received, r: r, stage: stageRequestReceived})
 		r.left++
 	}
-	if r.withStarted {
+	if r.withStarted && !s.omit[stageResponseStarted] {
 		s.push(item{t: r.started, r: r, stage: stageResponseStarted})
 		r.left++
 	}
@@ -377,8 +571,54 @@ func (s *sim) submit(r *request, latency int64) {
 		s.push(item{t: r.completed, r: r, stage: stageResponseComplete})
 		r.left++
 	}
+	r.total = r.left
+	if r.left == 0 {
+		// Every stage omitted (a failed authentication without ResponseStarted): the
+		// request leaves no trace, as in the apiserver.
+		s.release(r)
+		return
+	}
 	if r.scenario != "" {
 		s.pendingAttack += r.left
+	}
+}
+
+// bodyLevel is the level of r under Options.Bodies. The choice reads r's auditID, which is
+// uniformly random, rather than drawing from the stream: the traffic stays the same
+// whatever the share.
+func (s *sim) bodyLevel(r *request) level {
+	var u int64
+	for _, c := range r.id[:8] {
+		u = u<<4 | int64(strings.IndexByte(hexDigits, c))
+	}
+	if u >= s.bodies {
+		return levelMetadata
+	}
+	if r.level != levelMetadata {
+		return r.level
+	}
+	if r.verb == "get" || r.verb == "list" || r.verb == "watch" {
+		return levelRequest
+	}
+	return levelRequestResponse
+}
+
+// uniqueName gives r's object a fresh name, in objectRef and in the requestURI.
+func (s *sim) uniqueName(r *request) {
+	suffix := "-u" + strconv.FormatUint(r.uniq, 10)
+	if n := r.ref.name; n != "" {
+		path, query, _ := strings.Cut(r.uri, "?")
+		if i := strings.LastIndex(path, "/"+n); i >= 0 && (i+1+len(n) == len(path) || path[i+1+len(n)] == '/') {
+			path = path[:i+1+len(n)] + suffix + path[i+1+len(n):]
+			if query != "" {
+				path += "?" + query
+			}
+			r.uri = path
+		}
+		r.ref.name = n + suffix
+	}
+	if r.ref.bodyName != "" {
+		r.ref.bodyName += suffix
 	}
 }
 
@@ -443,12 +683,12 @@ func (s *sim) write(r *request, st stage, t int64) error {
 	b = append(b, `,"verb":"`...)
 	b = append(b, r.verb...)
 	b = append(b, `",`...)
-	b = append(b, r.who.user...)
+	b = s.appendUser(b, r)
 	if r.imp != nil {
 		b = append(b, ',')
 		b = append(b, r.imp...)
 	}
-	b = append(b, r.who.tail...)
+	b = s.appendTail(b, r)
 	if r.hasRef {
 		b = s.appendRef(b, r, st)
 	}
@@ -476,10 +716,14 @@ func (s *sim) write(r *request, st stage, t int64) error {
 			}
 		}
 	}
+	var skew int64
+	if s.aps != nil {
+		skew = s.aps[r.ap].skew
+	}
 	b = append(b, `,"requestReceivedTimestamp":`...)
-	b = s.clk.appendMicro(b, r.received)
+	b = s.clk.appendMicro(b, r.received+skew)
 	b = append(b, `,"stageTimestamp":`...)
-	b = s.clk.appendMicro(b, t)
+	b = s.clk.appendMicro(b, t+skew)
 	if st != stageRequestReceived && r.notes != nil {
 		b = append(b, `,"annotations":{`...)
 		b = append(b, r.notes...)
@@ -487,18 +731,26 @@ func (s *sim) write(r *request, st stage, t int64) error {
 	}
 	b = append(b, '}', '\n')
 	s.buf = b
-	if _, err := s.out.Write(b); err != nil {
-		return fmt.Errorf("generate: writing audit log: %w", err)
+	if s.trace != nil {
+		s.trace(r.ap, string(r.id[:]), stageNames[st])
 	}
-	if s.stats.Events == 0 {
-		s.stats.First = time.UnixMicro(t).UTC()
+	if err := s.emit(b, r.ap, t); err != nil {
+		return err
 	}
-	s.stats.Last = time.UnixMicro(max(t, s.stats.Last.UnixMicro())).UTC()
+	if ts := t + skew; s.stats.Events == 0 {
+		s.stats.First = time.UnixMicro(ts).UTC()
+		s.stats.Last = s.stats.First
+	} else if ts < s.stats.First.UnixMicro() {
+		s.stats.First = time.UnixMicro(ts).UTC()
+	} else if ts > s.stats.Last.UnixMicro() {
+		s.stats.Last = time.UnixMicro(ts).UTC()
+	}
 	s.stats.Events++
 	s.stats.Bytes += int64(len(b))
 	s.stats.Stages[stageNames[st]]++
 	s.stats.Levels[levelNames[r.level]]++
-	if r.left == r.stagesTotal() {
+	s.stats.APIServers[r.ap]++
+	if r.left == r.total {
 		s.stats.Requests++
 	}
 	if r.scenario != "" {
@@ -520,19 +772,106 @@ func (s *sim) write(r *request, st stage, t int64) error {
 	return nil
 }
 
-// stagesTotal is the number of stages r was submitted with.
-func (r *request) stagesTotal() int {
-	n := 0
-	if !r.noReceived {
-		n++
+// shipBlock bounds an apiserver's unshipped block of log.
+const shipBlock = 256 << 10
+
+// emit writes one line handled by apiserver ap at simulated time t. With one apiserver it
+// goes straight out. With several, it joins its apiserver's block, and every block whose
+// deadline has passed is shipped first: a shipper tailing each apiserver's file sends
+// what it read about once a second, so blocks of different apiservers interleave.
+func (s *sim) emit(line []byte, ap int, t int64) error {
+	if s.aps == nil {
+		if _, err := s.out.Write(line); err != nil {
+			return fmt.Errorf("generate: writing audit log: %w", err)
+		}
+		return nil
 	}
-	if r.withStarted {
-		n++
+	for i := range s.aps {
+		if a := &s.aps[i]; len(a.pend) > 0 && t >= a.deadline {
+			if err := s.ship(a); err != nil {
+				return err
+			}
+		}
 	}
-	if !r.noComplete {
-		n++
+	a := &s.aps[ap]
+	if len(a.pend) == 0 {
+		a.deadline = t + s.jitter(sec, 0.5)
 	}
-	return n
+	a.pend = append(a.pend, line...)
+	if len(a.pend) >= shipBlock {
+		return s.ship(a)
+	}
+	return nil
+}
+
+func (s *sim) ship(a *apiserver) error {
+	_, err := s.out.Write(a.pend)
+	a.pend = a.pend[:0]
+	if err != nil {
+		return fmt.Errorf("generate: writing audit log: %w", err)
+	}
+	return nil
+}
+
+// flushAll ships the blocks left at the end of the run, earliest deadline first.
+func (s *sim) flushAll() error {
+	for {
+		var next *apiserver
+		for i := range s.aps {
+			if a := &s.aps[i]; len(a.pend) > 0 && (next == nil || a.deadline < next.deadline) {
+				next = a
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		if err := s.ship(next); err != nil {
+			return err
+		}
+	}
+}
+
+// appendUser appends r's `"user":{...}`, with a fresh name under Options.Unique.
+func (s *sim) appendUser(b []byte, r *request) []byte {
+	who := r.who
+	if !s.uniqUser || r.uniq == 0 || who.nameAt == 0 {
+		return append(b, who.user...)
+	}
+	b = append(b, who.user[:who.nameAt]...)
+	if who.plus {
+		b = append(b, '+')
+	} else {
+		b = append(b, '-')
+	}
+	b = appendUint(b, r.uniq)
+	return append(b, who.user[who.nameAt:]...)
+}
+
+// appendTail appends r's source IPs and user agent, fresh ones under Options.Unique.
+func (s *sim) appendTail(b []byte, r *request) []byte {
+	who := r.who
+	if r.uniq == 0 || who.ipEnd == 0 || !s.uniqIP && !s.uniqUA {
+		return append(b, who.tail...)
+	}
+	rest := who.tail
+	if s.uniqIP {
+		n := (r.uniq - 1) & (1<<22 - 1)
+		b = append(b, `,"sourceIPs":["10.`...)
+		b = appendUint(b, 128+n>>16)
+		b = append(b, '.')
+		b = appendUint(b, n>>8&255)
+		b = append(b, '.')
+		b = appendUint(b, n&255)
+		b = append(b, '"')
+		rest = rest[who.ipEnd:]
+	}
+	if !s.uniqUA {
+		return append(b, rest...)
+	}
+	b = append(b, rest[:len(rest)-1]...) // without the user agent's closing quote
+	b = append(b, '/', 'r')
+	b = appendUint(b, r.uniq)
+	return append(b, '"')
 }
 
 func (s *sim) appendRef(b []byte, r *request, st stage) []byte {

@@ -319,56 +319,70 @@ func TestNoAttackWithoutAttacks(t *testing.T) {
 func TestSecretValues(t *testing.T) {
 	for _, attacks := range []bool{false, true} {
 		log, _, st := gen(t, Options{Events: 8000, Seed: 5, Attacks: attacks})
-		disclosed := map[string]bool{}
-		for _, ev := range decodeAll(t, log) {
-			for _, o := range []*runtime.Unknown{ev.RequestObject, ev.ResponseObject} {
-				if o == nil || res(&ev) != "secrets" {
-					continue
-				}
-				var obj struct {
-					Data     map[string][]byte `json:"data"`
-					Metadata struct {
-						Annotations map[string]string `json:"annotations"`
-					} `json:"metadata"`
-					Items []struct {
-						Data map[string][]byte `json:"data"`
-					} `json:"items"`
-				}
-				if err := json.Unmarshal(o.Raw, &obj); err != nil {
-					t.Fatal(err)
-				}
-				all := []map[string][]byte{obj.Data}
-				for _, it := range obj.Items {
-					all = append(all, it.Data)
-				}
-				if la := obj.Metadata.Annotations["kubectl.kubernetes.io/last-applied-configuration"]; la != "" {
-					var applied struct {
-						Data map[string][]byte `json:"data"`
-					}
-					if err := json.Unmarshal([]byte(la), &applied); err != nil {
-						t.Fatalf("last-applied-configuration: %v", err)
-					}
-					all = append(all, applied.Data)
-				}
-				for _, d := range all {
-					for _, v := range d {
-						disclosed[string(v)] = true
-					}
-				}
-			}
-		}
+		disclosed := disclosedValues(t, decodeAll(t, log))
 		if len(disclosed) == 0 {
 			t.Fatalf("attacks=%v: the log discloses no secret value; the leaky policy rule should", attacks)
 		}
-		for v := range disclosed {
-			if !slices.Contains(st.SecretValues, v) {
-				t.Errorf("attacks=%v: disclosed value (fingerprint %x) missing from Stats.SecretValues", attacks, sha256.Sum256([]byte(v)))
+		checkSecretValues(t, fmt.Sprintf("attacks=%v", attacks), disclosed, st.SecretValues)
+	}
+}
+
+// disclosedValues returns every secret value the events' Secret bodies hold, decoded:
+// data maps, list items and kubectl's last-applied-configuration annotation.
+func disclosedValues(t *testing.T, evs []auditv1.Event) map[string]bool {
+	t.Helper()
+	disclosed := map[string]bool{}
+	for _, ev := range evs {
+		for _, o := range []*runtime.Unknown{ev.RequestObject, ev.ResponseObject} {
+			if o == nil || res(&ev) != "secrets" {
+				continue
+			}
+			var obj struct {
+				Data     map[string][]byte `json:"data"`
+				Metadata struct {
+					Annotations map[string]string `json:"annotations"`
+				} `json:"metadata"`
+				Items []struct {
+					Data map[string][]byte `json:"data"`
+				} `json:"items"`
+			}
+			if err := json.Unmarshal(o.Raw, &obj); err != nil {
+				t.Fatal(err)
+			}
+			all := []map[string][]byte{obj.Data}
+			for _, it := range obj.Items {
+				all = append(all, it.Data)
+			}
+			if la := obj.Metadata.Annotations["kubectl.kubernetes.io/last-applied-configuration"]; la != "" {
+				var applied struct {
+					Data map[string][]byte `json:"data"`
+				}
+				if err := json.Unmarshal([]byte(la), &applied); err != nil {
+					t.Fatalf("last-applied-configuration: %v", err)
+				}
+				all = append(all, applied.Data)
+			}
+			for _, d := range all {
+				for _, v := range d {
+					disclosed[string(v)] = true
+				}
 			}
 		}
-		for _, v := range st.SecretValues {
-			if !disclosed[v] {
-				t.Errorf("attacks=%v: Stats.SecretValues lists a value (fingerprint %x) the log does not hold", attacks, sha256.Sum256([]byte(v)))
-			}
+	}
+	return disclosed
+}
+
+// checkSecretValues fails unless Stats.SecretValues lists exactly the disclosed values.
+func checkSecretValues(t *testing.T, what string, disclosed map[string]bool, listed []string) {
+	t.Helper()
+	for v := range disclosed {
+		if !slices.Contains(listed, v) {
+			t.Errorf("%s: disclosed value (fingerprint %x) missing from Stats.SecretValues", what, sha256.Sum256([]byte(v)))
+		}
+	}
+	for _, v := range listed {
+		if !disclosed[v] {
+			t.Errorf("%s: Stats.SecretValues lists a value (fingerprint %x) the log does not hold", what, sha256.Sum256([]byte(v)))
 		}
 	}
 }

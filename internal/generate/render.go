@@ -14,17 +14,29 @@ import (
 
 const hexDigits = "0123456789abcdef"
 
+// plainByte[c] is true for the bytes encoding/json copies as they are: ASCII but control
+// characters, '"', '\\' and the HTML-unsafe '<', '>' and '&'. A table lookup per byte keeps
+// the common case (nothing to escape) a tight loop.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 // appendString appends s as a JSON string literal with encoding/json's escaping rules.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		for i < len(s) && plainByte[s[i]] {
+			i++
+		}
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
 			b = append(b, s[start:i]...)
 			switch c {
 			case '"', '\\':
