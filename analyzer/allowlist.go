@@ -149,12 +149,14 @@ func (a Allowlists) list(name string) ([]string, bool) {
 		return a.BuiltinRBAC, true
 	case "control_plane_nodes":
 		return a.ControlPlaneNodes, true
+	case "cluster_networks":
+		return a.ClusterNetworks, true
 	}
 	return nil, false
 }
 
 // listNames are the lists allowed() and configured() accept.
-const listNames = "registries, images, system_identities, operators, workloads, builtin_rbac, control_plane_nodes"
+const listNames = "registries, images, system_identities, operators, workloads, builtin_rbac, control_plane_nodes, cluster_networks"
 
 // Allowed reports whether value matches an entry of the named list. Entries are exact
 // names, shell globs (path.Match), or prefixes ending in '*'.

@@ -44,6 +44,7 @@ func newEnv(al Allowlists) (*cel.Env, error) {
 		cel.Variable("change", cel.DynType),
 		cel.Variable("authorized", cel.BoolType),
 		cel.Variable("onBehalf", cel.BoolType),
+		cel.Variable("expectedWorkload", cel.BoolType),
 		cel.Variable("objectName", cel.StringType),
 
 		unary("podSpec", cel.DynType, cel.DynType, func(v ref.Val) ref.Val {
@@ -237,6 +238,8 @@ func (a *eventVars) ResolveName(name string) (any, bool) {
 		return authorizedEvent(ev), true
 	case "onBehalf":
 		return a.onBehalf(), true
+	case "expectedWorkload":
+		return a.expectedWorkload(), true
 	case "objectName":
 		return a.objectName(), true
 	}

@@ -73,7 +73,8 @@ type Engine struct {
 	facts *clusterFacts
 	seen  stageSeen
 	tmpl  templates
-	subj  *Subject // the subject fire gives the finding being fired, when not the rule's own
+	grown generations[[]string] // where.grows: an object's items when last seen
+	subj  *Subject              // the subject fire gives the finding being fired, when not the rule's own
 }
 
 // stageIndex is the prefilter index of one stage class.
@@ -112,11 +113,13 @@ type compiled struct {
 	steps   []compiledStep
 	// where checks: the node name program, and whether the source must be outside
 	cpNode        cel.Program
+	grows         cel.Program
 	outside       bool
 	objectSubject bool // the subject names the object: controller-made objects are attributed
 }
 
 type compiledStep struct {
+	needs    string
 	memoVars []string
 	after    time.Duration
 	pre      prefilter
@@ -355,9 +358,12 @@ func compileRule(env *cel.Env, r *Rule, consts map[cel.Program][]string) (*compi
 		if c.cpNode, err = prog("where.control_plane_node", r.Where.ControlPlaneNode, cel.StringType); err != nil {
 			return nil, err
 		}
+		if c.grows, err = prog("where.grows", r.Where.Grows, cel.ListType(cel.StringType)); err != nil {
+			return nil, err
+		}
 	}
 	for i, s := range r.Steps {
-		cs := compiledStep{pre: newPrefilter(s.On), after: s.After.D()}
+		cs := compiledStep{pre: newPrefilter(s.On), after: s.After.D(), needs: s.Needs}
 		if cs.match, err = prog(fmt.Sprintf("step %d match", i+1), s.Match, cel.BoolType); err != nil {
 			return nil, err
 		}
@@ -437,7 +443,7 @@ func (e *Engine) ObserveMatched(ev *auditv1.Event, m *Matched) {
 		}
 		switch h.c.Kind {
 		case KindMatch:
-			if !e.where(h, ev) {
+			if !e.where(h, ev) || h.observe {
 				continue
 			}
 			s := e.subjectFor(h, ev)

@@ -257,17 +257,15 @@ func (s *stageSeen) saved() []string {
 	return out
 }
 
-// templates remembers, per rule, the subject of the finding each template object
-// (a Deployment, a ReplicaSet, a Job...) fired, so that what a controller makes from it
-// folds into that finding. Two generations bound it: when the current one is full it
-// becomes the old one and the oldest is forgotten.
-type templates struct {
-	cur, old map[string]Subject
+// generations is a map bounded by two generations: when the current one is full it
+// becomes the old one and the oldest entries are forgotten.
+type generations[V any] struct {
+	cur, old map[string]V
 }
 
-const maxTemplates = 1 << 14
+const maxGenerations = 1 << 14
 
-func (t *templates) get(k string) (Subject, bool) {
+func (t *generations[V]) get(k string) (V, bool) {
 	if s, ok := t.cur[k]; ok {
 		return s, true
 	}
@@ -275,15 +273,35 @@ func (t *templates) get(k string) (Subject, bool) {
 	return s, ok
 }
 
-func (t *templates) put(k string, s Subject) {
+func (t *generations[V]) put(k string, s V) {
 	if t.cur == nil {
-		t.cur = map[string]Subject{}
+		t.cur = map[string]V{}
 	}
-	if len(t.cur) >= maxTemplates {
-		t.old, t.cur = t.cur, map[string]Subject{}
+	if len(t.cur) >= maxGenerations {
+		t.old, t.cur = t.cur, map[string]V{}
 	}
 	t.cur[k] = s
 }
+
+// all is every entry, the newer generation winning.
+func (t *generations[V]) all() map[string]V {
+	if len(t.cur)+len(t.old) == 0 {
+		return nil
+	}
+	out := make(map[string]V, len(t.cur)+len(t.old))
+	for k, v := range t.old {
+		out[k] = v
+	}
+	for k, v := range t.cur {
+		out[k] = v
+	}
+	return out
+}
+
+// templates remembers, per rule, the subject of the finding each template object (a
+// Deployment, a ReplicaSet, a Job...) fired, so that what a controller makes from it
+// folds into that finding.
+type templates = generations[Subject]
 
 // subjectFor is the subject a match hit's finding gets: the rule's own parts, or, for an
 // object a controller made for an owner, the subject of the finding the owner fired
@@ -339,8 +357,21 @@ func (e *Engine) counts(h *hit, ev *auditv1.Event) bool {
 	return true
 }
 
-// where runs a match hit's checks against the cluster facts.
+// where runs a match hit's checks against the cluster facts and, for where.grows, the
+// object's previous items (which it then replaces). An observe hit only teaches.
 func (e *Engine) where(h *hit, ev *auditv1.Event) bool {
+	if h.c.grows != nil && h.growKey != "" {
+		k := h.c.ID + "\x00" + redact.String(h.growKey)
+		items := make([]string, len(h.growItems))
+		for i, x := range h.growItems {
+			items[i] = redact.String(x) // saved into the case with the engine's state
+		}
+		prev, seen := e.grown.get(k)
+		e.grown.put(k, items)
+		if h.observe || (seen && !hasNew(items, prev)) {
+			return false
+		}
+	}
 	if h.c.outside && (len(ev.SourceIPs) == 0 || e.facts.inside(ev.SourceIPs[0])) {
 		return false
 	}
@@ -391,4 +422,20 @@ func tuned(rules []*Rule, tuning map[string]RuleTuning) ([]*Rule, error) {
 		return nil, fmt.Errorf("allowlist tuning names rules the engine does not run: %s", strings.Join(unknown, ", "))
 	}
 	return out, nil
+}
+
+func hasNew(items, prev []string) bool {
+	for _, x := range items {
+		found := false
+		for _, p := range prev {
+			if p == x {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return true
+		}
+	}
+	return false
 }

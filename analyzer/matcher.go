@@ -24,6 +24,11 @@ type hit struct {
 	owner  *ownerInfo
 	tmpl   string
 	cpNode string // the node name where.control_plane_node returned
+	// where.grows: the object's key and items; observe marks a hit that did not match
+	// and only teaches the engine the object's items
+	growKey   string
+	growItems []string
+	observe   bool
 }
 
 // Matched is what a Matcher found in one event; nil when no rule applied and nothing
@@ -112,9 +117,20 @@ func (m *Matcher) Match(ev *auditv1.Event) *Matched {
 	run := func(list []*compiled) {
 		for _, c := range list {
 			if c.Kind == KindSequence {
+				counted := false
 				for i := len(c.steps) - 1; i >= 0; i-- {
 					s := &c.steps[i]
 					if !s.pre.pass(ev, res, sub) {
+						continue
+					}
+					if s.needs != "" && notEvaluable(s.needs, ev) {
+						if !counted {
+							if out == nil {
+								out = &Matched{}
+							}
+							out.notEval = append(out.notEval, c)
+							counted = true
+						}
 						continue
 					}
 					prepare()
@@ -143,10 +159,21 @@ func (m *Matcher) Match(ev *auditv1.Event) *Matched {
 				continue
 			}
 			prepare()
-			if !m.memoBool(c.ID, (c.idx+1)<<8, c.match, c.memoVars) {
+			matched := m.memoBool(c.ID, (c.idx+1)<<8, c.match, c.memoVars)
+			var gk string
+			var gi []string
+			if c.grows != nil && ev.ObjectRef != nil {
+				if n := m.vars.objectName(); n != "" {
+					gk, gi = ev.ObjectRef.Namespace+"/"+res+"/"+n, m.rawKeysOf(c.ID, c.grows)
+				}
+			}
+			if !matched {
+				if gk != "" {
+					add(hit{c: c, step: -1, growKey: gk, growItems: gi, observe: true})
+				}
 				continue
 			}
-			h := hit{c: c, step: -1}
+			h := hit{c: c, step: -1, growKey: gk, growItems: gi}
 			switch c.Kind {
 			case KindThreshold, KindFirstSeen, KindGap:
 				if h.keys = m.keysOf(c.ID, c.key); len(h.keys) == 0 {

@@ -57,7 +57,7 @@ func memoizable(env *cel.Env, expr string) []string {
 
 var declaredVars = map[string]struct{}{"auditID": {}, "stage": {}, "level": {}, "verb": {}, "requestURI": {}, "userAgent": {},
 	"user": {}, "impersonatedUser": {}, "sourceIPs": {}, "objectRef": {}, "responseStatus": {}, "requestObject": {},
-	"responseObject": {}, "annotations": {}, "time": {}, "object": {}, "change": {}, "authorized": {}, "onBehalf": {}, "objectName": {}}
+	"responseObject": {}, "annotations": {}, "time": {}, "object": {}, "change": {}, "authorized": {}, "onBehalf": {}, "expectedWorkload": {}, "objectName": {}}
 
 // memoKey is the memo key of the variables for the current event. Each variable's part
 // is computed once per event and shared by every rule that memoizes on it.

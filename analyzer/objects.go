@@ -135,6 +135,9 @@ func setPath(doc map[string]any, toks []string, val any, remove bool, elems map[
 			}
 			next, ok := c[t]
 			if !ok || next == nil {
+				if remove && isIndex(toks[i+1]) {
+					return // an element taken out of a list the patch does not show
+				}
 				if isIndex(toks[i+1]) {
 					next = []any{}
 				} else {
@@ -274,6 +277,25 @@ func (a *eventVars) owner() *ownerInfo {
 		return o
 	}
 	return nil
+}
+
+// expectedWorkload: the object is a workload of the workloads allowlist (a node agent's
+// DaemonSet, the DNS Deployment), or was made by a controller for one. Only template
+// kinds are matched by their own name: a bare pod named like a node agent is not one.
+func (a *eventVars) expectedWorkload() bool {
+	if a.al == nil || len(a.al.Workloads) == 0 || a.ev.ObjectRef == nil {
+		return false
+	}
+	ns := a.ev.ObjectRef.Namespace
+	if o := a.owner(); o != nil && a.al.Allowed("workloads", ns+"/"+o.name) {
+		return true
+	}
+	if templateResources[a.ev.ObjectRef.Resource] {
+		if n := a.objectName(); n != "" && a.al.Allowed("workloads", ns+"/"+n) {
+			return true
+		}
+	}
+	return false
 }
 
 // onBehalf: a control-plane controller created this object for an owner (a ReplicaSet's

@@ -101,6 +101,13 @@ type Where struct {
 	// node must be a control-plane node (labelled node-role.kubernetes.io/control-plane or
 	// master in a Node object of the log, or listed in Allowlists.ControlPlaneNodes).
 	ControlPlaneNode string `json:"control_plane_node,omitempty"`
+	// Grows is a CEL expression returning a list of strings the object holds (a
+	// binding's subjects): the match counts only when the list holds an item the same
+	// object (namespace, resource, name) did not hold when the engine last saw it, or
+	// when it has not seen the object. It is evaluated on every event the rule's
+	// prefilter passes, matched or not, so that creates and reads teach the engine the
+	// object's items.
+	Grows string `json:"grows,omitempty"`
 }
 
 // Step is one step of a sequence rule.
@@ -109,6 +116,9 @@ type Step struct {
 	On    *Prefilter `json:"on,omitempty"`
 	Match string     `json:"match"`
 	Key   string     `json:"key,omitempty"`
+	// Needs is the body the step reads (as Rule.Needs): where the log lacks it, the rule
+	// is counted not evaluable on that event.
+	Needs string `json:"needs,omitempty"`
 	// After is the least time since the previous step (e.g. longer than a pod's grace
 	// period, so that a token used while its pod shuts down is not a theft).
 	After Duration `json:"after,omitempty"`
@@ -299,6 +309,11 @@ func (r *Rule) validate() error {
 			}
 			if s.Key == "" && r.Key == "" {
 				err = firstErr(err, fmt.Errorf("step %d (%s) needs a key (or the rule one)", i+1, s.Name))
+			}
+			switch s.Needs {
+			case "", NeedsRequest, NeedsResponse, NeedsObject:
+			default:
+				err = firstErr(err, fmt.Errorf("step %d (%s): needs: %q (want request, response or object)", i+1, s.Name, s.Needs))
 			}
 		}
 	default:

@@ -265,10 +265,11 @@ type savedState struct {
 	Errors        map[string]int         `json:"eval_errors"`
 	// what the log taught about the cluster, requests counted at ResponseStarted whose
 	// ResponseComplete may come in the next file, and template findings
-	Networks     []string           `json:"networks,omitempty"`
-	ControlPlane []string           `json:"control_plane,omitempty"`
-	StageSeen    []string           `json:"stage_seen,omitempty"`
-	Templates    map[string]Subject `json:"templates,omitempty"`
+	Networks     []string            `json:"networks,omitempty"`
+	ControlPlane []string            `json:"control_plane,omitempty"`
+	StageSeen    []string            `json:"stage_seen,omitempty"`
+	Templates    map[string]Subject  `json:"templates,omitempty"`
+	Grown        map[string][]string `json:"grown,omitempty"`
 }
 
 const stateVersion = 1
@@ -288,15 +289,8 @@ func (e *Engine) SaveState() ([]byte, error) {
 	}
 	s.Networks, s.ControlPlane = e.facts.saved()
 	s.StageSeen = e.seen.saved()
-	if n := len(e.tmpl.old) + len(e.tmpl.cur); n > 0 {
-		s.Templates = make(map[string]Subject, n)
-		for k, v := range e.tmpl.old {
-			s.Templates[k] = v
-		}
-		for k, v := range e.tmpl.cur {
-			s.Templates[k] = v
-		}
-	}
+	s.Templates = e.tmpl.all()
+	s.Grown = e.grown.all()
 	for id, st := range e.state {
 		var keys []*keyState
 		for el := st.lru.Back(); el != nil; el = el.Prev() { // oldest first
@@ -341,6 +335,9 @@ func (e *Engine) RestoreState(b []byte) error {
 	}
 	for k, v := range s.Templates {
 		e.tmpl.put(k, v)
+	}
+	for k, v := range s.Grown {
+		e.grown.put(k, v)
 	}
 	for k, v := range s.Errors {
 		e.evalErrs[k] = v

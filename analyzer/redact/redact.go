@@ -504,6 +504,12 @@ func (w *walker) patch(l []any, path, kind string, depth int) any {
 	for i, e := range l {
 		op := e.(map[string]any)
 		p := path + "[" + strconv.Itoa(i) + "]"
+		// the operation's own strings are output too: any string may hold a credential
+		for _, k := range []string{"op", "path", "from"} {
+			if s, ok := op[k].(string); ok {
+				op[k] = w.str(s, join(p, k), "", depth+1)
+			}
+		}
 		val, has := op["value"]
 		if !has {
 			continue

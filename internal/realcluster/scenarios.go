@@ -69,6 +69,8 @@ func BenignScenarios() []Scenario {
 		{Name: "nodes-join", Kind: KindBenign, Actors: []string{Node1, NodeCP1, Admin},
 			Description: "node-1 and cp-1 register (create node, patch status Ready, lease in kube-node-lease) under their node identities; the admin labels and taints cp-1 control-plane as kubeadm does",
 			Run:         func(d *Driver) error { return d.StartNodes([]string{"node-1"}, []string{"cp-1"}) }},
+		{Name: "kubeadm-addons", Kind: KindBenign, Actors: []string{Admin}, Expect: []string{"KS-TRAIL-006"}, Run: runKubeadmAddons,
+			Description: "the admin applies the kube-proxy DaemonSet in kube-system as kubeadm does (privileged, host network, tolerating every taint); the daemonset controller creates its pods on node-1 and cp-1"},
 		{Name: "cluster-setup", Kind: KindBenign, Actors: []string{Admin}, Expect: []string{"KS-TRAIL-001", "KS-TRAIL-002", "KS-TRAIL-003", "KS-TRAIL-006"}, Run: runSetup,
 			Description: "the admin applies namespaces (team-a audit/warn baseline, prod enforce baseline, payments), role bindings, secrets, a network policy and the prod/web and payments/ledger-db deployments with kubectl apply"},
 		{Name: "developer-kubectl", Kind: KindBenign, Actors: []string{Alice}, Expect: []string{"KS-SECRET-013", "KS-TRAIL-006"}, Run: runDeveloper,
@@ -81,7 +83,7 @@ func BenignScenarios() []Scenario {
 			Description: "alice patches a role (JSON patch), a deployment (merge and strategic merge patch), a secret (JSON patch) and applies a secret and a configmap server-side (client-go apply)"},
 		{Name: "token-and-access-review", Kind: KindBenign, Actors: []string{CIDeployer, Bob}, Run: runReviews,
 			Description: "ci-deployer reviews a valid service-account token and a bad one (TokenReview) and asks a SubjectAccessReview; bob runs kubectl auth can-i (SelfSubjectAccessReview)"},
-		{Name: "csr-approved", Kind: KindBenign, Actors: []string{Alice, Admin}, Expect: []string{"KS-CRED-005", "KS-CRED-007"}, Run: runCSRApproved,
+		{Name: "csr-approved", Kind: KindBenign, Actors: []string{Alice, Admin}, Run: runCSRApproved,
 			Description: "alice submits a client CSR for herself (kube-apiserver-client signer), the admin approves it with kubectl certificate approve, the controller-manager signs it"},
 		{Name: "impersonation-admin-as-alice", Kind: KindBenign, Actors: []string{Admin}, Expect: []string{"KS-CP-008"}, Run: runImpersonateBenign,
 			Description: "the admin checks alice's view with kubectl --as=alice"},
@@ -145,7 +147,7 @@ func AttackScenarios() []Scenario {
 		{Name: "cluster-admin-binding", Kind: KindAttack, Actors: []string{CIDeployer}, Expect: []string{"KS-CP-003", "KS-RBAC-001", "KS-RBAC-002", "KS-CHAIN-002"}, Run: runClusterAdminBinding,
 			Description: "ci-deployer creates service account kube-system/kube-metrics-agent and binds it to cluster-admin (kubectl create)"},
 		{Name: "token-request", Kind: KindAttack, Actors: []string{CIDeployer}, Expect: []string{"KS-CRED-002", "KS-SECRET-010", "KS-CHAIN-002"}, Run: runTokenRequest,
-			Description: "ci-deployer mints a token for kube-metrics-agent with kubectl create token --duration 48h (the fixture keeps this token JWT-shaped, signature replaced)"},
+			Description: "ci-deployer mints a token for kube-metrics-agent with kubectl create token --duration 48h (the fixture keeps this token JWT-shaped, signature replaced) and tries it once (SelfSubjectReview) from the CI machine"},
 		{Name: "secret-list-cluster-wide", Kind: KindAttack, Actors: []string{backdoorUser}, Expect: []string{"KS-SECRET-004", "KS-SECRET-012", "KS-CRED-003", "KS-DISC-004", "KS-DISC-005"}, Run: runSecretListAll,
 			Description: "the kube-metrics-agent token lists secrets in all namespaces and in kube-system from 203.0.113.77 with a kubectl user agent"},
 		{Name: "discovery-burst", Kind: KindAttack, Actors: []string{backdoorUser}, Expect: []string{"KS-DISC-003", "KS-DISC-001"}, Run: runDiscoveryBurst,
@@ -336,6 +338,44 @@ spec:
           image: docker.io/library/postgres:16.4
           ports: [{containerPort: 5432}]
 `
+
+// kubeProxyDaemonSet is kubeadm's kube-proxy add-on, as v1.37 applies it (the default
+// service account: kubeadm's own is left out, as is its ConfigMap).
+const kubeProxyDaemonSet = `apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: kube-proxy, namespace: kube-system, labels: {k8s-app: kube-proxy}}
+spec:
+  selector: {matchLabels: {k8s-app: kube-proxy}}
+  updateStrategy: {type: RollingUpdate}
+  template:
+    metadata: {labels: {k8s-app: kube-proxy}}
+    spec:
+      priorityClassName: system-node-critical
+      hostNetwork: true
+      nodeSelector: {kubernetes.io/os: linux}
+      tolerations: [{operator: Exists}]
+      containers:
+        - name: kube-proxy
+          image: registry.k8s.io/kube-proxy:v1.37.2
+          command: [/usr/local/bin/kube-proxy, --hostname-override=$(NODE_NAME)]
+          env: [{name: NODE_NAME, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}]
+          securityContext: {privileged: true}
+          volumeMounts:
+            - {name: xtables-lock, mountPath: /run/xtables.lock}
+            - {name: lib-modules, mountPath: /lib/modules, readOnly: true}
+      volumes:
+        - {name: xtables-lock, hostPath: {path: /run/xtables.lock, type: FileOrCreate}}
+        - {name: lib-modules, hostPath: {path: /lib/modules}}
+`
+
+func runKubeadmAddons(d *Driver) error {
+	d.Caused("kube-system", "kube-proxy")
+	if err := d.Apply(Admin, kubeProxyDaemonSet); err != nil {
+		return err
+	}
+	_, err := d.WaitPods("kube-system", "kube-proxy", 2, 60*time.Second)
+	return err
+}
 
 func runSetup(d *Driver) error {
 	// Namespaces first: kubectl apply of one stream creates them in order, but the
@@ -1122,7 +1162,10 @@ func runTokenRequest(d *Driver) error {
 	d.Minted(t)
 	d.ShapeToken = t
 	d.backdoorToken = t
-	return nil
+	// The CI machine tries the token once before it leaves for the attacker's (the later
+	// scenarios use it from 203.0.113.77): one credential, two addresses.
+	_, err = d.TokenClient(t, Remote{UserAgent: uaAttackerKubectl}).AuthenticationV1().SelfSubjectReviews().Create(d.Ctx, &authnv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	return err
 }
 
 func (d *Driver) backdoor(ua string) (*kubernetes.Clientset, error) {
