@@ -40,6 +40,51 @@ type Allowlists struct {
 	Tuning map[string]RuleTuning `json:"tuning,omitempty"`
 
 	nets []netip.Prefix // ClusterNetworks parsed
+	// index: each list's entries sorted into exact names, prefixes and globs, so that a
+	// lookup is a map access and a few prefix tests (rules ask isSystem many times per
+	// event, and system_identities holds a hundred entries)
+	index map[string]*listIndex
+}
+
+type listIndex struct {
+	exact    map[string]struct{}
+	prefixes []string
+	globs    []string
+}
+
+func newListIndex(entries []string) *listIndex {
+	ix := &listIndex{exact: map[string]struct{}{}}
+	for _, e := range entries {
+		switch {
+		case !strings.ContainsAny(e, `*?[\`):
+			ix.exact[e] = struct{}{}
+		case strings.HasSuffix(e, "*") && !strings.ContainsAny(e[:len(e)-1], `*?[\`):
+			ix.prefixes = append(ix.prefixes, e[:len(e)-1])
+		default:
+			ix.globs = append(ix.globs, e)
+		}
+	}
+	return ix
+}
+
+func (ix *listIndex) match(value string) bool {
+	if _, ok := ix.exact[value]; ok {
+		return true
+	}
+	for _, p := range ix.prefixes {
+		if strings.HasPrefix(value, p) {
+			return true
+		}
+	}
+	for _, g := range ix.globs {
+		if strings.HasSuffix(g, "*") && strings.HasPrefix(value, strings.TrimSuffix(g, "*")) {
+			return true
+		}
+		if ok, _ := path.Match(g, value); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // RuleTuning overrides a stateful rule's parameters (zero fields keep the rule's own).
@@ -119,6 +164,11 @@ func (a *Allowlists) parse() error {
 		}
 		a.nets = append(a.nets, p.Masked())
 	}
+	a.index = map[string]*listIndex{}
+	for _, name := range strings.Split(listNames, ", ") {
+		l, _ := a.list(name)
+		a.index[name] = newListIndex(l)
+	}
 	ids := make([]string, 0, len(a.Tuning))
 	for id := range a.Tuning {
 		ids = append(ids, id)
@@ -161,6 +211,9 @@ const listNames = "registries, images, system_identities, operators, workloads, 
 // Allowed reports whether value matches an entry of the named list. Entries are exact
 // names, shell globs (path.Match), or prefixes ending in '*'.
 func (a Allowlists) Allowed(list, value string) bool {
+	if ix := a.index[list]; ix != nil {
+		return ix.match(value)
+	}
 	entries, _ := a.list(list)
 	for _, e := range entries {
 		if e == value {

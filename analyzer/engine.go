@@ -77,10 +77,75 @@ type Engine struct {
 	subj  *Subject              // the subject fire gives the finding being fired, when not the rule's own
 }
 
-// stageIndex is the prefilter index of one stage class.
+// pure: everything the rule decides from an event (prefilter, match, keys) reads only
+// memo variables, so events of one signature get the same hits. Bodies, URIs, needs and
+// where checks that evaluate CEL make a rule impure.
+func (c *compiled) pure(consts map[cel.Program][]string) bool {
+	constKey := func(p cel.Program) bool { _, ok := consts[p]; return ok }
+	pre := func(p *prefilter) bool {
+		if p.uri != nil {
+			return false
+		}
+		for i := range p.any {
+			if p.any[i].uri != nil {
+				return false
+			}
+		}
+		return true
+	}
+	if c.Kind == KindSequence {
+		// decided step by step (markPureSteps); the rule as a whole is not
+		return false
+	}
+	if c.Needs != "" || c.needles != nil || !pre(&c.pre) || c.cpNode != nil || c.grows != nil || (c.match != nil && c.memoVars == nil) {
+		return false
+	}
+	switch c.Kind {
+	case KindThreshold, KindFirstSeen, KindGap:
+		return c.keyVars != nil || constKey(c.key)
+	case KindDistinct:
+		return (c.keyVars != nil || constKey(c.key)) && (c.fieldVars != nil || constKey(c.field))
+	}
+	return true
+}
+
+// markPureSteps sets each step's pure: a step whose prefilter, match and key read only
+// memo variables.
+func (c *compiled) markPureSteps(consts map[cel.Program][]string) {
+	for i := range c.steps {
+		s := &c.steps[i]
+		_, constant := consts[s.key]
+		s.pure = s.needs == "" && s.pre.uri == nil && (s.match == nil || s.memoVars != nil) && (s.keyVars != nil || constant)
+		for j := range s.pre.any {
+			s.pure = s.pure && s.pre.any[j].uri == nil
+		}
+	}
+}
+
+// prefilterResources are the resources an event must be of to pass p: its own, or, when
+// it names none, those of its alternatives when every one names some (else nil: any).
+func prefilterResources(p *Prefilter) []string {
+	if p == nil {
+		return nil
+	}
+	if len(p.Resources) > 0 || len(p.Any) == 0 {
+		return p.Resources
+	}
+	var out []string
+	for i := range p.Any {
+		if len(p.Any[i].Resources) == 0 {
+			return nil
+		}
+		out = append(out, p.Any[i].Resources...)
+	}
+	return out
+}
+
+// stageIndex is the prefilter index of one stage class, the pure rules (whose hits the
+// signature memo replays) apart.
 type stageIndex struct {
-	byRes  map[string][]*compiled
-	anyRes []*compiled
+	byRes, pureByRes map[string][]*compiled
+	anyRes, pureAny  []*compiled
 }
 
 // stageClass sorts stages for the index: RequestReceived (few rules look at it: it has
@@ -101,8 +166,9 @@ type compiled struct {
 	*Rule
 	// memoVars is set when the match reads only variables that repeat across events
 	// (user agent, identity, verb...): its result is cached per distinct value of them.
-	memoVars []string
-	idx      int // position in Engine.rules
+	// keyVars and fieldVars: the same for the key and field expressions.
+	memoVars, keyVars, fieldVars []int
+	idx                          int // position in Engine.rules
 	// needles: the raw body the rule reads must contain one of these to be worth parsing
 	needles [][]byte
 	pre     prefilter
@@ -119,8 +185,10 @@ type compiled struct {
 }
 
 type compiledStep struct {
+	pure     bool // its hits are replayed from the signature memo
 	needs    string
-	memoVars []string
+	memoVars []int
+	keyVars  []int // the key's memo variables
 	after    time.Duration
 	pre      prefilter
 	match    cel.Program
@@ -136,6 +204,9 @@ type prefilter struct {
 	impersonated                                                             bool
 	// classes: the stage classes (stageClass) the rule sees
 	classes [3]bool
+	// any: alternatives, one of which must pass too (their stages are not used)
+	any []prefilter
+	uri []string
 }
 
 // defaultStages: a request counts at the stage that holds its outcome, ResponseComplete
@@ -152,6 +223,10 @@ func newPrefilter(p *Prefilter) prefilter {
 		for _, c := range p.Codes {
 			f.codes = append(f.codes, int32(c))
 		}
+		for i := range p.Any {
+			f.any = append(f.any, newPrefilter(&p.Any[i]))
+		}
+		f.uri = p.URI
 	}
 	if len(f.stages) == 0 {
 		f.stages = defaultStages
@@ -174,6 +249,34 @@ func in(list []string, v string) bool {
 func (p *prefilter) pass(ev *auditv1.Event, res, sub string) bool {
 	if !in(p.stages, string(ev.Stage)) {
 		return false
+	}
+	if !p.fields(ev, res, sub) {
+		return false
+	}
+	if p.any == nil {
+		return true
+	}
+	for i := range p.any {
+		if p.any[i].fields(ev, res, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// fields checks everything but the stage.
+func (p *prefilter) fields(ev *auditv1.Event, res, sub string) bool {
+	if p.uri != nil {
+		found := false
+		for _, n := range p.uri {
+			if strings.Contains(ev.RequestURI, n) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
 	}
 	if p.verbs != nil && !in(p.verbs, ev.Verb) {
 		return false
@@ -255,45 +358,69 @@ func NewEngine(rules []*Rule, cfg Config) (*Engine, error) {
 // index builds the per-resource prefilter index and empty state for every rule.
 func (e *Engine) index() {
 	for i := range e.prefilterIx {
-		e.prefilterIx[i] = stageIndex{byRes: map[string][]*compiled{}}
+		e.prefilterIx[i] = stageIndex{byRes: map[string][]*compiled{}, pureByRes: map[string][]*compiled{}}
 	}
 	for _, c := range e.rules {
 		r := c.Rule
 		e.state[r.ID] = newRuleState(r)
-		// a sequence is indexed under every step's resources
-		var res []string
-		classes := c.pre.classes
 		if r.Kind == KindSequence {
-			for _, s := range c.steps {
-				for i, in := range s.pre.classes {
-					classes[i] = classes[i] || in
+			for _, pure := range []bool{true, false} {
+				var res []string
+				var classes [3]bool
+				any, some := false, false
+				for i, s := range c.steps {
+					if s.pure != pure {
+						continue
+					}
+					some = true
+					for k, in := range s.pre.classes {
+						classes[k] = classes[k] || in
+					}
+					sr := prefilterResources(r.Steps[i].On)
+					if len(sr) == 0 {
+						any = true
+					}
+					res = append(res, sr...)
 				}
-			}
-			for _, s := range r.Steps {
-				if s.On == nil || len(s.On.Resources) == 0 {
+				if !some {
+					continue
+				}
+				if any {
 					res = nil
-					break
 				}
-				res = append(res, s.On.Resources...)
+				e.place(c, pure, res, classes)
 			}
-		} else if r.On != nil {
-			res = r.On.Resources
+			continue
 		}
-		for i, in := range classes {
-			if !in {
-				continue
-			}
-			ix := &e.prefilterIx[i]
-			if len(res) == 0 {
-				ix.anyRes = append(ix.anyRes, c)
-				continue
-			}
-			seen := map[string]bool{}
-			for _, x := range res {
-				if !seen[x] {
-					seen[x] = true
-					ix.byRes[x] = append(ix.byRes[x], c)
-				}
+		var res []string
+		if r.On != nil {
+			res = prefilterResources(r.On)
+		}
+		e.place(c, c.pure(e.constKeys), res, c.pre.classes)
+	}
+}
+
+// place puts a rule in the index of each stage class it sees, under its resources (none:
+// any resource), with the pure rules or the others.
+func (e *Engine) place(c *compiled, pure bool, res []string, classes [3]bool) {
+	for i, in := range classes {
+		if !in {
+			continue
+		}
+		ix := &e.prefilterIx[i]
+		byRes, anyRes := ix.byRes, &ix.anyRes
+		if pure {
+			byRes, anyRes = ix.pureByRes, &ix.pureAny
+		}
+		if len(res) == 0 {
+			*anyRes = append(*anyRes, c)
+			continue
+		}
+		seen := map[string]bool{}
+		for _, x := range res {
+			if !seen[x] {
+				seen[x] = true
+				byRes[x] = append(byRes[x], c)
 			}
 		}
 	}
@@ -337,7 +464,7 @@ func compileRule(env *cel.Env, r *Rule, consts map[cel.Program][]string) (*compi
 		return nil, err
 	}
 	if r.Match != "" && r.Kind != KindSequence {
-		c.memoVars = memoizable(env, r.Match)
+		c.memoVars = memoIndexes(memoizable(env, r.Match))
 	}
 	if r.On != nil {
 		for _, b := range r.On.Body {
@@ -349,6 +476,12 @@ func compileRule(env *cel.Env, r *Rule, consts map[cel.Program][]string) (*compi
 	}
 	if c.key, err = prog("key", r.Key, nil); err != nil {
 		return nil, err
+	}
+	if r.Key != "" {
+		c.keyVars = memoIndexes(memoizable(env, r.Key))
+	}
+	if r.Field != "" {
+		c.fieldVars = memoIndexes(memoizable(env, r.Field))
 	}
 	if c.field, err = prog("field", r.Field, nil); err != nil {
 		return nil, err
@@ -367,7 +500,7 @@ func compileRule(env *cel.Env, r *Rule, consts map[cel.Program][]string) (*compi
 		if cs.match, err = prog(fmt.Sprintf("step %d match", i+1), s.Match, cel.BoolType); err != nil {
 			return nil, err
 		}
-		cs.memoVars = memoizable(env, s.Match)
+		cs.memoVars = memoIndexes(memoizable(env, s.Match))
 		k := s.Key
 		if k == "" {
 			k = r.Key
@@ -375,8 +508,10 @@ func compileRule(env *cel.Env, r *Rule, consts map[cel.Program][]string) (*compi
 		if cs.key, err = prog(fmt.Sprintf("step %d key", i+1), k, nil); err != nil {
 			return nil, err
 		}
+		cs.keyVars = memoIndexes(memoizable(env, k))
 		c.steps = append(c.steps, cs)
 	}
+	c.markPureSteps(consts)
 	return c, nil
 }
 
@@ -413,8 +548,9 @@ func (e *Engine) Observe(ev *auditv1.Event) {
 
 // ObserveMatched is the serial stage: windows, first-seen sets, sequences and folding,
 // for an event whose rules a Matcher already evaluated. Events must come in time order;
-// m may be nil (no rule applied).
+// m may be nil (no rule applied). m is taken back for reuse: do not use it afterwards.
 func (e *Engine) ObserveMatched(ev *auditv1.Event, m *Matched) {
+	defer m.release()
 	t := timeOf(ev)
 	if e.first.IsZero() || t.Before(e.first) {
 		e.first = t
@@ -432,9 +568,15 @@ func (e *Engine) ObserveMatched(ev *auditv1.Event, m *Matched) {
 	if len(m.notEval) > 0 {
 		e.notEvalEvents++
 	}
+	cnt := e.countedBefore(ev)
+	defer func() {
+		if len(cnt.now) > 0 {
+			e.seen.put(string(ev.AuditID), cnt.now)
+		}
+	}()
 	for i := 0; i < len(m.hits); i++ {
 		h := &m.hits[i]
-		if !e.counts(h, ev) {
+		if !e.counts(h, ev, &cnt) {
 			// a sequence's hits go together: skip them all
 			for i+1 < len(m.hits) && h.c.Kind == KindSequence && m.hits[i+1].c == h.c {
 				i++
@@ -443,16 +585,16 @@ func (e *Engine) ObserveMatched(ev *auditv1.Event, m *Matched) {
 		}
 		switch h.c.Kind {
 		case KindMatch:
-			if !e.where(h, ev) || h.observe {
+			if !e.where(h, ev) || h.ex().observe {
 				continue
 			}
 			s := e.subjectFor(h, ev)
 			e.subj = &s
 			e.fire(h.c, ev, t, "", nil, 1, h.msg)
 			e.subj = nil
-			if h.tmpl != "" {
+			if t := h.ex().tmpl; t != "" {
 				// saved into the case with the engine's state: redacted like the fold keys
-				e.tmpl.put(h.c.ID+"\x00"+redact.String(h.tmpl), s.Redacted())
+				e.tmpl.put(h.c.ID+"\x00"+redact.String(t), s.Redacted())
 			}
 		case KindThreshold:
 			e.threshold(h, ev, t)

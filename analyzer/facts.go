@@ -204,57 +204,85 @@ func (m *Matcher) learn(ev *auditv1.Event, res, sub string) *learnedFacts {
 	return &l
 }
 
-// stageSeen remembers, for requests a rule counted at ResponseStarted, that it did, so
-// that the same request's ResponseComplete is not counted again: one request counts once
-// whichever of its stages the log holds. Bounded: the oldest entries go first (a request
-// whose stream outlived maxStageSeen other counted streams is counted twice at worst).
+// stageSeen remembers, for requests rules counted at ResponseStarted, which rules did,
+// so that the same request's ResponseComplete is not counted again by them: one request
+// counts once whichever of its stages the log holds. Bounded: the oldest requests go
+// first (a stream that outlived maxStageSeen other counted streams is counted twice at
+// worst).
 type stageSeen struct {
-	keys map[string]struct{}
+	keys map[string][]uint16 // auditID -> indexes of the rules that counted it
 	ring []string
 	next int
 }
 
 const maxStageSeen = 1 << 16
 
-func (s *stageSeen) key(c *compiled, id string) string {
-	return c.ID + "\x00" + id
-}
-
-func (s *stageSeen) put(k string) {
+func (s *stageSeen) put(id string, rules []uint16) {
 	if s.keys == nil {
-		s.keys = map[string]struct{}{}
+		s.keys = map[string][]uint16{}
 		s.ring = make([]string, 0, 1024)
 	}
-	if _, ok := s.keys[k]; ok {
+	if have, ok := s.keys[id]; ok {
+		for _, r := range rules {
+			if !hasIdx(have, r) {
+				have = append(have, r)
+			}
+		}
+		s.keys[id] = have
 		return
 	}
 	if len(s.ring) < maxStageSeen {
-		s.ring = append(s.ring, k)
+		s.ring = append(s.ring, id)
 	} else {
 		delete(s.keys, s.ring[s.next])
-		s.ring[s.next] = k
+		s.ring[s.next] = id
 		s.next = (s.next + 1) % maxStageSeen
 	}
-	s.keys[k] = struct{}{}
+	s.keys[id] = rules
 }
 
-// take reports whether k was counted, and forgets it (no later stage follows).
-func (s *stageSeen) take(k string) bool {
-	if _, ok := s.keys[k]; !ok {
-		return false
+// take returns the rules that counted id, and forgets it (no later stage follows).
+func (s *stageSeen) take(id string) []uint16 {
+	r, ok := s.keys[id]
+	if ok {
+		delete(s.keys, id)
 	}
-	delete(s.keys, k)
-	return true
+	return r
 }
 
-func (s *stageSeen) saved() []string {
-	out := make([]string, 0, len(s.keys))
-	for _, k := range s.ring {
-		if _, ok := s.keys[k]; ok {
-			out = append(out, k)
+func hasIdx(l []uint16, i uint16) bool {
+	for _, x := range l {
+		if x == i {
+			return true
+		}
+	}
+	return false
+}
+
+// saved lists "ruleID\x00auditID" for the engine's saved state, oldest first.
+func (s *stageSeen) saved(rules []*compiled) []string {
+	var out []string
+	for _, id := range s.ring {
+		for _, r := range s.keys[id] {
+			if int(r) < len(rules) {
+				out = append(out, rules[r].ID+"\x00"+id)
+			}
 		}
 	}
 	return out
+}
+
+func (s *stageSeen) restore(saved []string, rules []*compiled) {
+	idx := map[string]uint16{}
+	for i, c := range rules {
+		idx[c.ID] = uint16(i)
+	}
+	for _, k := range saved {
+		rule, id, ok := strings.Cut(k, "\x00")
+		if i, known := idx[rule]; ok && known {
+			s.put(id, []uint16{i})
+		}
+	}
 }
 
 // generations is a map bounded by two generations: when the current one is full it
@@ -307,14 +335,14 @@ type templates = generations[Subject]
 // object a controller made for an owner, the subject of the finding the owner fired
 // (when it is in the log) or the owner itself, attributed to the controller.
 func (e *Engine) subjectFor(h *hit, ev *auditv1.Event) Subject {
-	if h.owner != nil {
-		for _, k := range h.owner.keys {
+	if o := h.ex().owner; o != nil {
+		for _, k := range o.keys {
 			if s, ok := e.tmpl.get(h.c.ID + "\x00" + redact.String(k)); ok {
 				return s
 			}
 		}
 		s := subjectOf(h.c.Rule, ev)
-		s.Resource, s.Subresource, s.Name = h.owner.resource, "", h.owner.name
+		s.Resource, s.Subresource, s.Name = o.resource, "", o.name
 		return s
 	}
 	return subjectOf(h.c.Rule, ev)
@@ -343,39 +371,53 @@ func isNodeIdentity(name string, groups []string) bool {
 	return false
 }
 
-// counts reports whether a hit is the first time its rule counts its request: a rule
-// that counted a request at ResponseStarted does not count it again at ResponseComplete.
-func (e *Engine) counts(h *hit, ev *auditv1.Event) bool {
-	switch ev.Stage {
-	case auditv1.StageResponseStarted:
-		e.seen.put(e.seen.key(h.c, string(ev.AuditID)))
-	case auditv1.StageResponseComplete, auditv1.StagePanic:
-		if len(e.seen.keys) > 0 && e.seen.take(e.seen.key(h.c, string(ev.AuditID))) {
-			return false
-		}
+// counted is what the serial stage knows of an event's request before its hits: the
+// rules that counted it at ResponseStarted (for a final stage), and, for a
+// ResponseStarted event, the rules that count it now.
+type counted struct {
+	before []uint16
+	now    []uint16
+}
+
+func (e *Engine) countedBefore(ev *auditv1.Event) counted {
+	if (ev.Stage == auditv1.StageResponseComplete || ev.Stage == auditv1.StagePanic) && len(e.seen.keys) > 0 {
+		return counted{before: e.seen.take(string(ev.AuditID))}
 	}
-	return true
+	return counted{}
+}
+
+// counts reports whether a hit is the first time its rule counts its request.
+func (e *Engine) counts(h *hit, ev *auditv1.Event, c *counted) bool {
+	i := uint16(h.c.idx)
+	if ev.Stage == auditv1.StageResponseStarted {
+		if !hasIdx(c.now, i) {
+			c.now = append(c.now, i)
+		}
+		return true
+	}
+	return !hasIdx(c.before, i)
 }
 
 // where runs a match hit's checks against the cluster facts and, for where.grows, the
 // object's previous items (which it then replaces). An observe hit only teaches.
 func (e *Engine) where(h *hit, ev *auditv1.Event) bool {
-	if h.c.grows != nil && h.growKey != "" {
-		k := h.c.ID + "\x00" + redact.String(h.growKey)
-		items := make([]string, len(h.growItems))
-		for i, x := range h.growItems {
-			items[i] = redact.String(x) // saved into the case with the engine's state
+	x := h.ex()
+	if h.c.grows != nil && x.growKey != "" {
+		k := h.c.ID + "\x00" + redact.String(x.growKey)
+		items := make([]string, len(x.growItems))
+		for i, it := range x.growItems {
+			items[i] = redact.String(it) // saved into the case with the engine's state
 		}
 		prev, seen := e.grown.get(k)
 		e.grown.put(k, items)
-		if h.observe || (seen && !hasNew(items, prev)) {
+		if x.observe || (seen && !hasNew(items, prev)) {
 			return false
 		}
 	}
 	if h.c.outside && (len(ev.SourceIPs) == 0 || e.facts.inside(ev.SourceIPs[0])) {
 		return false
 	}
-	if h.cpNode != "" && !e.facts.controlPlane(h.cpNode, &e.cfg.Allowlists) {
+	if x.cpNode != "" && !e.facts.controlPlane(x.cpNode, &e.cfg.Allowlists) {
 		return false
 	}
 	return true

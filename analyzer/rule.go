@@ -88,6 +88,12 @@ type Prefilter struct {
 	// Body lists byte strings of which the raw body the rule needs (request or
 	// response) must contain one; bodies without any are not parsed at all.
 	Body []string `json:"body,omitempty"`
+	// URI lists byte strings of which the requestURI must contain one (a token's "eyJ"):
+	// other events are rejected before any CEL.
+	URI []string `json:"uri,omitempty"`
+	// Any lists alternatives: besides the fields above, the event must pass one of them
+	// (secrets read or written, or any verb on pods/exec). Their stages are the rule's.
+	Any []Prefilter `json:"any,omitempty"`
 }
 
 // Where holds a rule's checks against learned cluster facts.
@@ -302,7 +308,7 @@ func (r *Rule) validate() error {
 	case KindGap:
 		err = firstErr(need(r.Match != "", "match"), need(r.Key != "", "key"), need(r.Window > 0, "window"))
 	case KindSequence:
-		err = firstErr(need(len(r.Steps) >= 2, "at least two steps"), need(r.Within > 0, "within"))
+		err = firstErr(need(len(r.Steps) >= 2, "at least two steps"), need(len(r.Steps) <= maxSteps, "at most 8 steps"), need(r.Within > 0, "within"))
 		for i, s := range r.Steps {
 			if s.Match == "" {
 				err = firstErr(err, fmt.Errorf("step %d (%s) needs match", i+1, s.Name))

@@ -288,7 +288,7 @@ func (e *Engine) SaveState() ([]byte, error) {
 		s.Open[k] = idx[f]
 	}
 	s.Networks, s.ControlPlane = e.facts.saved()
-	s.StageSeen = e.seen.saved()
+	s.StageSeen = e.seen.saved(e.rules)
 	s.Templates = e.tmpl.all()
 	s.Grown = e.grown.all()
 	for id, st := range e.state {
@@ -330,9 +330,7 @@ func (e *Engine) RestoreState(b []byte) error {
 	}
 	e.notEvalEvents = s.NotEvalEvents
 	e.facts.restore(s.Networks, s.ControlPlane)
-	for _, k := range s.StageSeen {
-		e.seen.put(k)
-	}
+	e.seen.restore(s.StageSeen, e.rules)
 	for k, v := range s.Templates {
 		e.tmpl.put(k, v)
 	}
