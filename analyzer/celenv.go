@@ -200,6 +200,7 @@ type eventVars struct {
 	nameGroups map[string]uint32
 	lastByName map[string]*identity
 	curIdent   *identity
+	uniq       uint32 // numbers the events whose memo part is their own (memo.go)
 	objects    map[auditv1.ObjectReference]map[string]any
 	statuses   map[statusKey]map[string]any
 	// memo key parts of this event (memo.go): their interned numbers, which are known,

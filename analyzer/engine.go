@@ -97,7 +97,8 @@ func (c *compiled) pure(consts map[cel.Program][]string) bool {
 		// decided step by step (markPureSteps); the rule as a whole is not
 		return false
 	}
-	if c.Needs != "" || c.needles != nil || !pre(&c.pre) || c.cpNode != nil || c.grows != nil || (c.match != nil && c.memoVars == nil) {
+	if c.Needs != "" || c.needles != nil || c.bodySecrets || !pre(&c.pre) || c.cpNode != nil || c.grows != nil || (c.match != nil && c.memoVars == nil) ||
+		readsName(c.memoVars) || readsName(c.keyVars) || readsName(c.fieldVars) {
 		return false
 	}
 	switch c.Kind {
@@ -109,13 +110,25 @@ func (c *compiled) pure(consts map[cel.Program][]string) bool {
 	return true
 }
 
+// readsName: memo variables that include the object's name, which the signature leaves
+// out (it has too many values to repeat).
+func readsName(vars []int) bool {
+	for _, v := range vars {
+		if v == memoVarIndex["objectRef"] {
+			return true
+		}
+	}
+	return false
+}
+
 // markPureSteps sets each step's pure: a step whose prefilter, match and key read only
 // memo variables.
 func (c *compiled) markPureSteps(consts map[cel.Program][]string) {
 	for i := range c.steps {
 		s := &c.steps[i]
 		_, constant := consts[s.key]
-		s.pure = s.needs == "" && s.pre.uri == nil && (s.match == nil || s.memoVars != nil) && (s.keyVars != nil || constant)
+		s.pure = s.needs == "" && s.pre.uri == nil && (s.match == nil || s.memoVars != nil) && (s.keyVars != nil || constant) &&
+			!readsName(s.memoVars) && !readsName(s.keyVars)
 		for j := range s.pre.any {
 			s.pure = s.pure && s.pre.any[j].uri == nil
 		}
@@ -168,15 +181,19 @@ type compiled struct {
 	// (user agent, identity, verb...): its result is cached per distinct value of them.
 	// keyVars and fieldVars: the same for the key and field expressions.
 	memoVars, keyVars, fieldVars []int
-	idx                          int // position in Engine.rules
+	// guard: the conjuncts of a match that is not memoizable which are (guardVars)
+	guard     cel.Program
+	guardVars []int
+	idx       int // position in Engine.rules
 	// needles: the raw body the rule reads must contain one of these to be worth parsing
-	needles [][]byte
-	pre     prefilter
-	match   cel.Program
-	msg     cel.Program
-	key     cel.Program
-	field   cel.Program
-	steps   []compiledStep
+	needles     [][]byte
+	bodySecrets bool // the body must pass redact.MayHold
+	pre         prefilter
+	match       cel.Program
+	msg         cel.Program
+	key         cel.Program
+	field       cel.Program
+	steps       []compiledStep
 	// where checks: the node name program, and whether the source must be outside
 	cpNode        cel.Program
 	grows         cel.Program
@@ -328,12 +345,12 @@ func NewEngine(rules []*Rule, cfg Config) (*Engine, error) {
 	if cfg.MaxEvidence <= 0 {
 		cfg.MaxEvidence = 100
 	}
+	if err := cfg.Allowlists.parse(); err != nil {
+		return nil, fmt.Errorf("allowlist: %w", err)
+	}
 	env, err := newEnv(cfg.Allowlists)
 	if err != nil {
 		return nil, fmt.Errorf("building the CEL environment: %w", err)
-	}
-	if err := cfg.Allowlists.parse(); err != nil {
-		return nil, fmt.Errorf("allowlist: %w", err)
 	}
 	rules, err = tuned(rules, cfg.Allowlists.Tuning)
 	if err != nil {
@@ -465,11 +482,20 @@ func compileRule(env *cel.Env, r *Rule, consts map[cel.Program][]string) (*compi
 	}
 	if r.Match != "" && r.Kind != KindSequence {
 		c.memoVars = memoIndexes(memoizable(env, r.Match))
+		if c.memoVars == nil && c.match != nil {
+			if g := guardOf(env, r.Match); g != "" {
+				if c.guard, err = prog("match guard", g, cel.BoolType); err != nil {
+					return nil, err
+				}
+				c.guardVars = memoIndexes(memoizable(env, g))
+			}
+		}
 	}
 	if r.On != nil {
 		for _, b := range r.On.Body {
 			c.needles = append(c.needles, []byte(b))
 		}
+		c.bodySecrets = r.On.BodySecrets
 	}
 	if c.msg, err = prog("message", r.Message, cel.StringType); err != nil {
 		return nil, err

@@ -32,10 +32,11 @@ type clusterFacts struct {
 	configured []netip.Prefix // Allowlists.ClusterNetworks
 	nets       map[netip.Prefix]bool
 	cp         map[string]bool
+	learned    map[string]struct{} // addresses as node identities wrote them, learned
 }
 
 func newClusterFacts(al *Allowlists) *clusterFacts {
-	return &clusterFacts{configured: al.nets, nets: map[netip.Prefix]bool{}, cp: map[string]bool{}}
+	return &clusterFacts{configured: al.nets, nets: map[netip.Prefix]bool{}, cp: map[string]bool{}, learned: map[string]struct{}{}}
 }
 
 func (f *clusterFacts) add(l *learnedFacts) {
@@ -51,10 +52,15 @@ func (f *clusterFacts) add(l *learnedFacts) {
 	}
 }
 
-// learnAddress remembers an address a node identity used.
+// learnAddress remembers an address a node identity used (nodes make a request every
+// few seconds: the text already learned is not parsed again).
 func (f *clusterFacts) learnAddress(s string) {
+	if _, ok := f.learned[s]; ok {
+		return
+	}
 	if a, err := netip.ParseAddr(s); err == nil && len(f.nets) < maxFacts {
 		f.nets[netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())] = true
+		f.learned[s] = struct{}{}
 	}
 }
 

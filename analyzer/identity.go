@@ -22,6 +22,11 @@ type identity struct {
 
 var identitySeed = maphash.MakeSeed()
 
+// maxIdents bounds the identities a Matcher keeps (each with its CEL map, about a
+// kilobyte): past it the intern tables and memos start over (a log of one-off identities
+// gains nothing from them).
+const maxIdents = 1 << 13
+
 const credentialID = "authentication.kubernetes.io/credential-id"
 
 // hashUser hashes name, groups and extras. A credential's ID (a token's JTI, a client
@@ -106,7 +111,7 @@ func (a *eventVars) ident() *identity {
 		a.lastByName = map[string]*identity{}
 	}
 	a.lastByName[u.Username] = x
-	if a.nIdents >= maxIntern {
+	if a.nIdents >= maxIdents {
 		a.flush = true
 	}
 	a.curIdent = x
@@ -135,4 +140,11 @@ func (a *eventVars) identityMap() map[string]any {
 		x.m = a.userMap(&a.ev.User)
 	}
 	return x.m
+}
+
+// identityIsSystem: the event's identity is a system one, decided once per identity.
+func (a *eventVars) identityIsSystem() bool {
+	m := a.identityMap()
+	b, _ := m[systemKey].(bool)
+	return b
 }

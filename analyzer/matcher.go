@@ -102,18 +102,17 @@ func (m *Matched) NotEvaluable() []string {
 type Matcher struct {
 	e        *Engine
 	vars     eventVars
-	ready    bool               // vars hold the event Match is looking at
-	memo     []map[memoKey]bool // per memo slot (memoSlot): memoized match results
-	keyMemo  []map[memoKey][]string
-	sigMemo  map[signature][]hit // pure rules' hits per event signature
+	ready    bool                 // vars hold the event Match is looking at
+	memo     []lru[memoKey, bool] // per memo slot (memoSlot): memoized match results
+	keyMemo  []lru[memoKey, []string]
+	sigMemo  lru[signature, []hit] // pure rules' hits per event signature
 	evalErrs map[string]int
 }
 
 // NewMatcher makes a Matcher for one goroutine. Safe to call concurrently.
 func (e *Engine) NewMatcher() *Matcher {
 	n := len(e.rules) * memoSlots
-	m := &Matcher{e: e, memo: make([]map[memoKey]bool, n), keyMemo: make([]map[memoKey][]string, n), sigMemo: map[signature][]hit{},
-		evalErrs: map[string]int{}}
+	m := &Matcher{e: e, memo: make([]lru[memoKey, bool], n), keyMemo: make([]lru[memoKey, []string], n), evalErrs: map[string]int{}}
 	m.vars.al = &e.cfg.Allowlists
 	m.vars.objects = map[auditv1.ObjectReference]map[string]any{}
 	m.vars.statuses = map[statusKey]map[string]any{}
@@ -159,9 +158,9 @@ func (m *Matcher) Match(ev *auditv1.Event) *Matched {
 		m.vars.intern = [nMemoVars]map[string]uint32{}
 		m.vars.idents, m.vars.nIdents, m.vars.nameGroups, m.vars.lastByName = nil, 0, nil, nil
 		m.vars.ipIDs, m.vars.objIDs = nil, nil
-		clear(m.memo) // the maps go: nil entries are made again
+		clear(m.memo) // the maps go: empty entries are made again
 		clear(m.keyMemo)
-		clear(m.sigMemo)
+		m.sigMemo = lru[signature, []hit]{}
 		m.vars.flush = false
 	}
 	prepare := func() {
@@ -214,8 +213,14 @@ func (m *Matcher) Match(ev *auditv1.Event) *Matched {
 			if c.needles != nil && !bodyHas(ev, c.Needs, c.needles) {
 				continue
 			}
+			if c.bodySecrets && !redact.MayHold(rawBody(ev, c.Needs)) {
+				continue
+			}
 			prepare()
-			matched := m.memoBool(c.ID, memoSlot(c, 0), c.match, c.memoVars)
+			// a match that reads bodies may carry a guard: its conjuncts on repeating
+			// variables, memoized; when the guard is false, so is the match
+			matched := c.guard == nil || m.memoBool(c.ID, memoSlot(c, slotGuard), c.guard, c.guardVars)
+			matched = matched && m.memoBool(c.ID, memoSlot(c, 0), c.match, c.memoVars)
 			var gk string
 			var gi []string
 			if c.grows != nil && ev.ObjectRef != nil {
@@ -235,14 +240,14 @@ func (m *Matcher) Match(ev *auditv1.Event) *Matched {
 			}
 			switch c.Kind {
 			case KindThreshold, KindFirstSeen, KindGap:
-				if h.keys = m.memoKeys(c.ID, memoSlot(c, memoSlots-2), c.key, c.keyVars); len(h.keys) == 0 {
+				if h.keys = m.memoKeys(c.ID, memoSlot(c, slotKey), c.key, c.keyVars); len(h.keys) == 0 {
 					continue
 				}
 			case KindDistinct:
-				if h.keys = m.memoKeys(c.ID, memoSlot(c, memoSlots-2), c.key, c.keyVars); len(h.keys) == 0 {
+				if h.keys = m.memoKeys(c.ID, memoSlot(c, slotKey), c.key, c.keyVars); len(h.keys) == 0 {
 					continue
 				}
-				if h.vals = m.memoKeys(c.ID, memoSlot(c, memoSlots-1), c.field, c.fieldVars); len(h.vals) == 0 {
+				if h.vals = m.memoKeys(c.ID, memoSlot(c, slotField), c.field, c.fieldVars); len(h.vals) == 0 {
 					continue
 				}
 			}
@@ -259,7 +264,7 @@ func (m *Matcher) Match(ev *auditv1.Event) *Matched {
 	if pure := idx.pureByRes[res]; len(pure)+len(idx.pureAny) > 0 {
 		prepare()
 		sig := m.vars.signature()
-		if cached, ok := m.sigMemo[sig]; ok {
+		if cached, ok := m.sigMemo.get(sig); ok {
 			for _, h := range cached {
 				if h.c.Kind == KindMatch {
 					m.finish(&h, ev, res, sub)
@@ -282,10 +287,7 @@ func (m *Matcher) Match(ev *auditv1.Event) *Matched {
 					rec[i] = hit{c: h.c, step: h.step, keys: h.keys, vals: h.vals}
 				}
 			}
-			if len(m.sigMemo) >= maxSignatures {
-				clear(m.sigMemo)
-			}
-			m.sigMemo[sig] = rec
+			m.sigMemo.put(sig, rec, maxSignatures)
 		}
 	}
 	if res != "" {
@@ -344,8 +346,39 @@ func sortHits(h []hit) {
 	}
 }
 
-// maxSignatures bounds the signature memo of a Matcher.
-const maxSignatures = 1 << 14
+// Bounds of a Matcher's memos (per generation: lru keeps two).
+const (
+	maxSignatures = 1 << 15
+	maxMemo       = 1 << 14
+)
+
+// lru is a map bounded by two generations: when the current one is full it becomes the
+// old one (the oldest entries are forgotten), and an entry found in the old one moves to
+// the current one. The working set stays; a scan of one-off values cannot evict it for
+// longer than a generation.
+type lru[K comparable, V any] struct {
+	cur, old map[K]V
+}
+
+func (g *lru[K, V]) get(k K) (V, bool) {
+	if v, ok := g.cur[k]; ok {
+		return v, true
+	}
+	v, ok := g.old[k]
+	if ok {
+		g.cur[k] = v // cur exists: old is only made from a full cur
+	}
+	return v, ok
+}
+
+func (g *lru[K, V]) put(k K, v V, max int) {
+	if g.cur == nil {
+		g.cur = map[K]V{}
+	} else if len(g.cur) >= max {
+		g.old, g.cur = g.cur, make(map[K]V, max/4)
+	}
+	g.cur[k] = v
+}
 
 // stringOf evaluates a program that returns a string ("" on errors and other types).
 func (m *Matcher) stringOf(id string, p cel.Program) string {
@@ -397,7 +430,10 @@ func (m *Matcher) message(c *compiled) string {
 // Memo slots: per rule, its match, its steps' matches and keys, its key and its field.
 const (
 	maxSteps  = 8
-	memoSlots = 1 + 2*maxSteps + 2
+	slotKey   = 1 + 2*maxSteps
+	slotField = slotKey + 1
+	slotGuard = slotField + 1
+	memoSlots = slotGuard + 1
 )
 
 func memoSlot(c *compiled, i int) int { return c.idx*memoSlots + i }
@@ -411,20 +447,13 @@ func (m *Matcher) memoBool(id string, slot int, p cel.Program, vars []int) bool 
 	if vars == nil {
 		return m.boolOf(id, p)
 	}
-	memo := m.memo[slot]
-	if memo == nil {
-		memo = map[memoKey]bool{}
-		m.memo[slot] = memo
-	}
+	memo := &m.memo[slot]
 	k := m.vars.memoKey(vars)
-	if v, ok := memo[k]; ok {
+	if v, ok := memo.get(k); ok {
 		return v
 	}
 	v := m.boolOf(id, p)
-	if len(memo) >= 10000 {
-		clear(memo)
-	}
-	memo[k] = v
+	memo.put(k, v, maxMemo)
 	return v
 }
 
@@ -455,20 +484,13 @@ func (m *Matcher) memoKeys(id string, slot int, p cel.Program, vars []int) []str
 	if _, ok := m.e.constKeys[p]; ok {
 		return m.keysOf(id, p)
 	}
-	memo := m.keyMemo[slot]
-	if memo == nil {
-		memo = map[memoKey][]string{}
-		m.keyMemo[slot] = memo
-	}
+	memo := &m.keyMemo[slot]
 	k := m.vars.memoKey(vars)
-	if v, ok := memo[k]; ok {
+	if v, ok := memo.get(k); ok {
 		return v
 	}
 	v := m.keysOf(id, p)
-	if len(memo) >= 10000 {
-		clear(memo)
-	}
-	memo[k] = v
+	memo.put(k, v, maxMemo)
 	return v
 }
 

@@ -259,3 +259,22 @@ func TestNetTargets(t *testing.T) {
 		}
 	}
 }
+
+func TestGuardOf(t *testing.T) {
+	env, err := newEnv(Allowlists{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for expr, want := range map[string]string{
+		`(!isSystem(user) || onBehalf) && responseStatus.code < 400 && containers(podSpec(object)).exists(c, c.name == "a && b")`: `((!isSystem(user) || onBehalf)) && (responseStatus.code < 400)`,
+		`verb == "create" && has(object.x)`:     `(verb == "create")`,
+		`verb == "create" || has(object.x)`:     ``,
+		`has(object.x) && object.x == 'y && z'`: ``,
+		`verb == "get" && user.username == "a"`: ``, // memoized whole
+		`verb == "get" ? has(object.a) : false`: ``,
+	} {
+		if got := guardOf(env, expr); got != want {
+			t.Errorf("guardOf(%s)\n got %q\nwant %q", expr, got, want)
+		}
+	}
+}

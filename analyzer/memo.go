@@ -14,7 +14,7 @@ import (
 // reads only these gives the same answer for the same values. responseStatus counts only
 // when the expression reads its code alone (memo part: the code); authorized is one bit.
 var memoVarsAllowed = map[string]bool{"userAgent": true, "verb": true, "stage": true, "level": true, "user": true,
-	"impersonatedUser": true, "sourceIPs": true, "objectRef": true, "responseStatus": true, "authorized": true}
+	"impersonatedUser": true, "sourceIPs": true, "objectRef": true, "responseStatus": true, "authorized": true, "onBehalf": true}
 
 // memoizable returns the variables an expression (a match, a key, a field) reads when all
 // of them are in memoVarsAllowed, else nil. An expression that reads user.extra (a
@@ -43,6 +43,11 @@ func memoizable(env *cel.Env, expr string) []string {
 	}
 	if seen["objectRef"] && (strings.Contains(expr, "resourceVersion") || strings.Contains(expr, "uid")) {
 		return nil
+	}
+	if seen["objectRef"] && !strings.Contains(expr, "objectRef.name") && !strings.Contains(expr, "objectRef[") {
+		// the kind of object (resource, namespace...) without its name: far fewer values
+		delete(seen, "objectRef")
+		seen["objectKind"] = true
 	}
 	if seen["responseStatus"] {
 		if strings.Count(expr, "responseStatus") != strings.Count(expr, "responseStatus.code") {
@@ -75,10 +80,10 @@ var declaredVars = map[string]struct{}{"auditID": {}, "stage": {}, "level": {}, 
 
 // memoVarIndex numbers the memo variables (memoizable's names).
 var memoVarIndex = map[string]int{"userAgent": 0, "verb": 1, "stage": 2, "level": 3, "user": 4, "userName": 5,
-	"impersonatedUser": 6, "sourceIPs": 7, "responseCode": 8, "authorized": 9, "objectRef": 10}
+	"impersonatedUser": 6, "sourceIPs": 7, "responseCode": 8, "authorized": 9, "objectRef": 10, "objectKind": 11, "onBehalf": 12}
 
 const (
-	nMemoVars  = 11
+	nMemoVars  = 13
 	maxMemoKey = 6 // variables a memoized expression may read
 	maxIntern  = 1 << 16
 )
@@ -142,7 +147,18 @@ func (a *eventVars) partID(v int) uint32 {
 			id++
 		}
 	case 10:
-		id = a.internObject()
+		id = a.internObject(true)
+	case 11:
+		id = a.internObject(false)
+	case 12:
+		// onBehalf is false, whatever the body, for anything but a system identity's
+		// create; that create's answer is the body's: a number no other event has
+		if ev.Verb != "create" || ev.ObjectRef == nil || a.al == nil || !a.identityIsSystem() {
+			id = 1 << 31
+		} else {
+			a.uniq++
+			id = 1<<29 | a.uniq&(1<<29-1)
+		}
 	}
 	if id != 0 {
 		a.partIDs[v], a.partOK = id, a.partOK|1<<v
@@ -240,19 +256,24 @@ func writeUserKey[E ~[]string](b *strings.Builder, name string, groups []string,
 	}
 }
 
-// bodyHas reports whether the body a rule needs holds one of the needles.
-func bodyHas(ev *auditv1.Event, needs string, needles [][]byte) bool {
-	var raw []byte
+// rawBody is the body a rule needs, as logged.
+func rawBody(ev *auditv1.Event, needs string) []byte {
 	switch needs {
 	case "response":
 		if ev.ResponseObject != nil {
-			raw = ev.ResponseObject.Raw
+			return ev.ResponseObject.Raw
 		}
 	default:
 		if ev.RequestObject != nil {
-			raw = ev.RequestObject.Raw
+			return ev.RequestObject.Raw
 		}
 	}
+	return nil
+}
+
+// bodyHas reports whether the body a rule needs holds one of the needles.
+func bodyHas(ev *auditv1.Event, needs string, needles [][]byte) bool {
+	raw := rawBody(ev, needs)
 	for _, n := range needles {
 		if bytes.Contains(raw, n) {
 			return true
@@ -285,12 +306,18 @@ func (a *eventVars) internIPs() uint32 {
 }
 
 // internObject numbers the event's object reference by its fields (resourceVersion and
-// uid left out, as memoizable() refuses expressions that read them).
-func (a *eventVars) internObject() uint32 {
+// uid left out, as memoizable() refuses expressions that read them; the name too unless
+// withName: the kind of object).
+func (a *eventVars) internObject(withName bool) uint32 {
 	var k auditv1.ObjectReference
 	if r := a.ev.ObjectRef; r != nil {
-		k = auditv1.ObjectReference{APIGroup: r.APIGroup, Resource: r.Resource, Namespace: r.Namespace, Name: r.Name,
+		k = auditv1.ObjectReference{APIGroup: r.APIGroup, Resource: r.Resource, Namespace: r.Namespace,
 			Subresource: r.Subresource, APIVersion: r.APIVersion}
+		if withName {
+			k.Name = r.Name
+		} else {
+			k.UID = "\x00kind" // never a real UID: kinds and named objects do not share numbers
+		}
 	}
 	if a.objIDs == nil {
 		a.objIDs = map[auditv1.ObjectReference]uint32{}
@@ -313,7 +340,66 @@ type signature [nMemoVars]uint32
 func (a *eventVars) signature() signature {
 	var s signature
 	for v := range s {
-		s[v] = a.partID(v)
+		if v != 10 { // pure rules do not read the object's name (compiled.pure)
+			s[v] = a.partID(v)
+		}
 	}
 	return s
+}
+
+// guardOf returns the conjunction of the top-level conjuncts of a match (a && b && c)
+// that read only repeating variables, or "" when there are none or all of them are (the
+// match is memoized whole). The guard is necessary for the match: where it is false the
+// match need not be evaluated.
+func guardOf(env *cel.Env, expr string) string {
+	parts := splitAnd(expr)
+	if len(parts) < 2 {
+		return ""
+	}
+	var keep []string
+	for _, p := range parts {
+		if memoizable(env, p) != nil {
+			keep = append(keep, "("+p+")")
+		}
+	}
+	if len(keep) == 0 || len(keep) == len(parts) {
+		return ""
+	}
+	return strings.Join(keep, " && ")
+}
+
+// splitAnd splits a CEL expression at its top-level && (outside parentheses, brackets,
+// braces and string literals); nil when the expression is not a conjunction there, or
+// holds a top-level || or ?: (then && binds inside it).
+func splitAnd(expr string) []string {
+	var parts []string
+	depth, start := 0, 0
+	var quote byte
+	for i := 0; i < len(expr); i++ {
+		c := expr[i]
+		switch {
+		case quote != 0:
+			if c == '\\' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '(' || c == '[' || c == '{':
+			depth++
+		case c == ')' || c == ']' || c == '}':
+			depth--
+		case depth == 0 && (c == '?' || (c == '|' && i+1 < len(expr) && expr[i+1] == '|')):
+			return nil
+		case depth == 0 && c == '&' && i+1 < len(expr) && expr[i+1] == '&':
+			parts = append(parts, strings.TrimSpace(expr[start:i]))
+			start = i + 2
+			i++
+		}
+	}
+	if depth != 0 || quote != 0 {
+		return nil
+	}
+	return append(parts, strings.TrimSpace(expr[start:]))
 }

@@ -88,6 +88,10 @@ type Prefilter struct {
 	// Body lists byte strings of which the raw body the rule needs (request or
 	// response) must contain one; bodies without any are not parsed at all.
 	Body []string `json:"body,omitempty"`
+	// BodySecrets: the body the rule needs must be one the redactor may change
+	// (analyzer/redact.MayHold, a pass over its bytes): bodies that cannot hold secret
+	// material are not parsed.
+	BodySecrets bool `json:"body_secrets,omitempty"`
 	// URI lists byte strings of which the requestURI must contain one (a token's "eyJ"):
 	// other events are rejected before any CEL.
 	URI []string `json:"uri,omitempty"`
