@@ -1,9 +1,13 @@
 package analyzer_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,6 +18,7 @@ import (
 
 	"github.com/kubesleuth/kubesleuth/analyzer"
 	"github.com/kubesleuth/kubesleuth/ingest/audit"
+	"github.com/kubesleuth/kubesleuth/internal/generate"
 )
 
 // BenchmarkEngine: the whole built-in catalog over a realistic generated log (mostly
@@ -107,5 +112,70 @@ func BenchmarkEngineState10kIdentities(b *testing.B) {
 		b.ReportMetric(float64(after.HeapInuse-before.HeapInuse)/(1<<20), "MB-heap")
 		b.ReportMetric(float64(keys), "state-keys")
 		b.ReportMetric(float64(len(eng.Result().Findings)), "findings")
+	}
+}
+
+// BenchmarkEngineShapes: the whole catalog over two shapes of generated log (decoding not
+// included), as scripts/bench.sh measures scan end to end: the generator's default (a
+// self-managed cluster: half the lines RequestReceived, a few dozen identities) and a
+// managed one (GKE/EKS: no RequestReceived, 500 identities, 3 apiservers). The matcher's
+// cost per event must not depend on the shape. Reports ns/event (wall) and
+// cpu-ns/event (user+system time of the process, steadier on a shared machine).
+func BenchmarkEngineShapes(b *testing.B) {
+	rules, err := analyzer.BuiltinRules()
+	if err != nil {
+		b.Fatal(err)
+	}
+	al, _ := analyzer.DefaultAllowlists()
+	compiled, err := analyzer.NewEngine(rules, analyzer.Config{Allowlists: al})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, shape := range []struct {
+		name string
+		opts generate.Options
+	}{
+		{"default", generate.Options{Events: 60000, Seed: 1, Attacks: true}},
+		{"managed", generate.Options{Events: 60000, Seed: 1, Attacks: true, OmitStages: []string{"RequestReceived"}, Identities: 500, APIServers: 3}},
+	} {
+		var buf bytes.Buffer
+		if _, err := generate.Audit(&buf, shape.opts); err != nil {
+			b.Fatal(err)
+		}
+		file := filepath.Join(b.TempDir(), shape.name+".jsonl")
+		if err := os.WriteFile(file, buf.Bytes(), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		r, err := audit.Open([]string{file}, audit.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var events []*auditv1.Event
+		if err := r.Each(context.Background(), func(rec audit.Record) error {
+			events = append(events, rec.Event)
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(shape.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var r0, r1 syscall.Rusage
+			syscall.Getrusage(syscall.RUSAGE_SELF, &r0)
+			b.ResetTimer()
+			n := 0
+			for i := 0; i < b.N; i++ {
+				eng := compiled.Fresh()
+				m := eng.NewMatcher()
+				for _, ev := range events {
+					eng.ObserveMatched(ev, m.Match(ev))
+				}
+				n += len(events)
+			}
+			b.StopTimer()
+			syscall.Getrusage(syscall.RUSAGE_SELF, &r1)
+			cpu := (r1.Utime.Nano() - r0.Utime.Nano()) + (r1.Stime.Nano() - r0.Stime.Nano())
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/event")
+			b.ReportMetric(float64(cpu)/float64(n), "cpu-ns/event")
+		})
 	}
 }

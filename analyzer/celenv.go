@@ -42,15 +42,21 @@ func newEnv(al Allowlists) (*cel.Env, error) {
 		cel.Variable("responseObject", cel.DynType),
 		cel.Variable("annotations", cel.MapType(cel.StringType, cel.StringType)),
 		cel.Variable("time", cel.TimestampType),
+		cel.Variable("object", cel.DynType),
+		cel.Variable("change", cel.DynType),
+		cel.Variable("authorized", cel.BoolType),
+		cel.Variable("onBehalf", cel.BoolType),
+		cel.Variable("expectedWorkload", cel.BoolType),
+		cel.Variable("objectName", cel.StringType),
 
 		unary("podSpec", cel.DynType, cel.DynType, func(v ref.Val) ref.Val {
-			return native(orEmpty(workload.PodSpec(asMap(v))))
+			return cached(v, podSpecKey, func(m map[string]any) ref.Val { return native(orEmpty(workload.PodSpec(m))) })
 		}),
 		unary("podMetadata", cel.DynType, cel.DynType, func(v ref.Val) ref.Val {
 			return native(orEmpty(workload.PodMetadata(asMap(v))))
 		}),
 		unary("containers", cel.DynType, cel.ListType(cel.DynType), func(v ref.Val) ref.Val {
-			return native(workload.Containers(asMap(v)))
+			return cached(v, containersKey, func(m map[string]any) ref.Val { return native(workload.Containers(m)) })
 		}),
 		unary("execCommand", cel.StringType, cel.ListType(cel.StringType), func(v ref.Val) ref.Val {
 			return native(ExecCommand(string(v.(types.String))))
@@ -61,6 +67,16 @@ func newEnv(al Allowlists) (*cel.Env, error) {
 		}),
 		unary("ipClass", cel.StringType, cel.StringType, func(v ref.Val) ref.Val {
 			return types.String(IPClass(string(v.(types.String))))
+		}),
+		unary("netTargets", cel.StringType, cel.ListType(cel.StringType), func(v ref.Val) ref.Val {
+			return native(NetTargets(string(v.(types.String))))
+		}),
+		unary("configured", cel.StringType, cel.BoolType, func(v ref.Val) ref.Val {
+			l, ok := al.list(string(v.(types.String)))
+			if !ok {
+				return types.NewErr("configured: unknown list %q (want %s)", string(v.(types.String)), listNames)
+			}
+			return types.Bool(len(l) > 0)
 		}),
 		cel.Function("secretMaterial",
 			cel.Overload("secretMaterial_dyn", []*cel.Type{cel.DynType}, cel.ListType(mapSD), cel.UnaryBinding(func(v ref.Val) ref.Val {
@@ -87,12 +103,15 @@ func newEnv(al Allowlists) (*cel.Env, error) {
 			cel.BinaryBinding(func(list, value ref.Val) ref.Val {
 				name := string(list.(types.String))
 				if _, ok := al.list(name); !ok {
-					return types.NewErr("allowed: unknown list %q (want registries, images, system_identities, operators)", name)
+					return types.NewErr("allowed: unknown list %q (want %s)", name, listNames)
 				}
 				return types.Bool(al.Allowed(name, string(value.(types.String))))
 			}))),
 		unary("isSystem", cel.DynType, cel.BoolType, func(v ref.Val) ref.Val {
 			m := asMap(v)
+			if b, ok := m[systemKey].(bool); ok {
+				return types.Bool(b) // an event's identity map: decided once per identity
+			}
 			name, _ := m["username"].(string)
 			return types.Bool(al.IsSystem(name, stringsOf(m["groups"])))
 		}),
@@ -100,6 +119,28 @@ func newEnv(al Allowlists) (*cel.Env, error) {
 }
 
 var nativeAdapter = types.DefaultTypeAdapter
+
+// The pod-spec helpers are called by a dozen workload rules on the same body, each a walk
+// and a copy: the first call keeps its result in the map it was given, under a key no
+// JSON field can have (a NUL), and the others read it. The maps are the event's parsed
+// body (one Matcher's, for one event), or maps those helpers made.
+const (
+	podSpecKey    = "\x00podSpec"
+	containersKey = "\x00containers"
+)
+
+func cached(v ref.Val, key string, fn func(map[string]any) ref.Val) ref.Val {
+	m, own := v.Value().(map[string]any)
+	if !own {
+		return fn(asMap(v)) // a CEL map literal: nothing to keep it in
+	}
+	if r, ok := m[key].(ref.Val); ok {
+		return r
+	}
+	r := fn(m)
+	m[key] = r
+	return r
+}
 
 func native(v any) ref.Val { return nativeAdapter.NativeToValue(v) }
 
@@ -154,17 +195,33 @@ type statusKey struct {
 }
 
 type eventVars struct {
-	users      map[string]map[string]any // identity maps reused across events (read-only in CEL)
+	al *Allowlists
+	// identities interned across events (identity.go), and this event's
+	idents     map[uint64][]*identity
+	nIdents    uint32
+	nameGroups map[string]uint32
+	lastByName map[string]*identity
+	curIdent   *identity
+	uniq       uint32 // numbers the events whose memo part is their own (memo.go)
 	objects    map[auditv1.ObjectReference]map[string]any
 	statuses   map[statusKey]map[string]any
-	parts      map[string]string // memo key parts of this event
-	ukey       string
-	hasUserKey bool
-	ev         *auditv1.Event
-	cache      map[string]any
-	reqBody    any
-	respBody   any
-	bodies     uint8 // bit 1: request parsed, bit 2: response parsed
+	// memo key parts of this event (memo.go): their interned numbers, which are known,
+	// the intern tables, and whether they must be flushed before the next event
+	partIDs   [nMemoVars]uint32
+	partOK    uint16
+	intern    [nMemoVars]map[string]uint32
+	ipIDs     map[[2]string]uint32
+	objIDs    map[auditv1.ObjectReference]uint32
+	flush     bool
+	ev        *auditv1.Event
+	cache     map[string]any
+	reqBody   any
+	respBody  any
+	bodies    uint8 // bit 1: request parsed, bit 2: response parsed
+	changeV   any
+	hasChange bool
+	ownerV    *ownerInfo
+	hasOwner  bool
 }
 
 var _ interpreter.Activation = (*eventVars)(nil)
@@ -172,9 +229,10 @@ var _ interpreter.Activation = (*eventVars)(nil)
 func (a *eventVars) reset(ev *auditv1.Event) {
 	a.ev = ev
 	clear(a.cache)
-	clear(a.parts)
-	a.hasUserKey = false
+	a.partOK = 0
+	a.curIdent = nil
 	a.reqBody, a.respBody, a.bodies = nil, nil, 0
+	a.changeV, a.hasChange, a.ownerV, a.hasOwner = nil, false, nil, false
 }
 
 func (a *eventVars) Parent() interpreter.Activation { return nil }
@@ -210,6 +268,18 @@ func (a *eventVars) ResolveName(name string) (any, bool) {
 		return a.body(true), true
 	case "responseObject":
 		return a.body(false), true
+	case "object":
+		return a.object(), true
+	case "change":
+		return a.change(), true
+	case "authorized":
+		return authorizedEvent(ev), true
+	case "onBehalf":
+		return a.onBehalf(), true
+	case "expectedWorkload":
+		return a.expectedWorkload(), true
+	case "objectName":
+		return a.objectName(), true
 	}
 	if v, ok := a.cache[name]; ok {
 		return v, true
@@ -217,23 +287,10 @@ func (a *eventVars) ResolveName(name string) (any, bool) {
 	var v any
 	switch name {
 	case "user":
-		if a.users == nil {
-			v = userMap(&ev.User)
-			break
-		}
-		k := a.userKey()
-		m, ok := a.users[k]
-		if !ok {
-			if len(a.users) >= 4096 {
-				clear(a.users)
-			}
-			m = userMap(&ev.User)
-			a.users[k] = m
-		}
-		v = m
+		v = a.identityMap()
 	case "impersonatedUser":
 		if ev.ImpersonatedUser != nil {
-			v = userMap(ev.ImpersonatedUser)
+			v = a.userMap(ev.ImpersonatedUser)
 		} else {
 			v = map[string]any{"username": "", "uid": "", "groups": []any{}, "extra": map[string]any{}}
 		}
@@ -279,6 +336,20 @@ func (a *eventVars) ResolveName(name string) (any, bool) {
 	}
 	a.cache[name] = v
 	return v, true
+}
+
+// systemKey holds, in the identity maps the engine makes (user, impersonatedUser),
+// whether the identity is a system one: the maps are reused across the events of an
+// identity, so the allowlist is consulted once per identity, not once per rule and event.
+// The NUL makes it a key no field of the audit event can have.
+const systemKey = "\x00isSystem"
+
+func (a *eventVars) userMap(u *authnv1.UserInfo) map[string]any {
+	m := userMap(u)
+	if a.al != nil {
+		m[systemKey] = a.al.IsSystem(u.Username, u.Groups)
+	}
+	return m
 }
 
 func userMap(u *authnv1.UserInfo) map[string]any {

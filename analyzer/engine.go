@@ -47,14 +47,11 @@ type Result struct {
 // Engine evaluates rules over audit events given in time order. It is not safe for
 // concurrent use: one goroutine calls Observe.
 type Engine struct {
-	cfg    Config
-	rules  []*compiled
-	byRes  map[string][]*compiled // prefilter index: rules that name the resource
-	anyRes []*compiled            // rules that accept any resource
-	// the same for events of stages other than ResponseComplete/Panic (RequestReceived,
-	// ResponseStarted: a third of a log), which few rules look at
-	byResEarly  map[string][]*compiled
-	anyResEarly []*compiled
+	cfg   Config
+	rules []*compiled
+	// the prefilter index, per stage class (stageClass): rules that name the resource,
+	// and rules that accept any resource
+	prefilterIx [3]stageIndex
 	own         *Matcher
 	mu          sync.Mutex
 	matchers    []*Matcher // every Matcher made, for their evaluation-error counts
@@ -76,6 +73,110 @@ type Engine struct {
 	// constKeys holds the value of key expressions that are literals ("cluster")
 	constKeys map[cel.Program][]string
 	foldByID  map[string]time.Duration
+	// what the log taught about the cluster, requests counted at ResponseStarted, and
+	// the findings of template objects (serial stage only)
+	facts *clusterFacts
+	seen  stageSeen
+	tmpl  templates
+	grown generations[[]string] // where.grows: an object's items when last seen
+	subj  *Subject              // the subject fire gives the finding being fired, when not the rule's own
+}
+
+// pure: everything the rule decides from an event (prefilter, match, keys) reads only
+// memo variables, so events of one signature get the same hits. Bodies, URIs, needs and
+// where checks that evaluate CEL make a rule impure.
+func (c *compiled) pure(consts map[cel.Program][]string) bool {
+	constKey := func(p cel.Program) bool { _, ok := consts[p]; return ok }
+	pre := func(p *prefilter) bool {
+		if p.uri != nil {
+			return false
+		}
+		for i := range p.any {
+			if p.any[i].uri != nil {
+				return false
+			}
+		}
+		return true
+	}
+	if c.Kind == KindSequence {
+		// decided step by step (markPureSteps); the rule as a whole is not
+		return false
+	}
+	if c.Needs != "" || c.needles != nil || c.bodySecrets || !pre(&c.pre) || c.cpNode != nil || c.grows != nil || (c.match != nil && c.memoVars == nil) ||
+		readsName(c.memoVars) || readsName(c.keyVars) || readsName(c.fieldVars) {
+		return false
+	}
+	switch c.Kind {
+	case KindThreshold, KindFirstSeen, KindGap:
+		return c.keyVars != nil || constKey(c.key)
+	case KindDistinct:
+		return (c.keyVars != nil || constKey(c.key)) && (c.fieldVars != nil || constKey(c.field))
+	}
+	return true
+}
+
+// readsName: memo variables that include the object's name, which the signature leaves
+// out (it has too many values to repeat).
+func readsName(vars []int) bool {
+	for _, v := range vars {
+		if v == memoVarIndex["objectRef"] {
+			return true
+		}
+	}
+	return false
+}
+
+// markPureSteps sets each step's pure: a step whose prefilter, match and key read only
+// memo variables.
+func (c *compiled) markPureSteps(consts map[cel.Program][]string) {
+	for i := range c.steps {
+		s := &c.steps[i]
+		_, constant := consts[s.key]
+		s.pure = s.needs == "" && s.pre.uri == nil && (s.match == nil || s.memoVars != nil) && (s.keyVars != nil || constant) &&
+			!readsName(s.memoVars) && !readsName(s.keyVars)
+		for j := range s.pre.any {
+			s.pure = s.pure && s.pre.any[j].uri == nil
+		}
+	}
+}
+
+// prefilterResources are the resources an event must be of to pass p: its own, or, when
+// it names none, those of its alternatives when every one names some (else nil: any).
+func prefilterResources(p *Prefilter) []string {
+	if p == nil {
+		return nil
+	}
+	if len(p.Resources) > 0 || len(p.Any) == 0 {
+		return p.Resources
+	}
+	var out []string
+	for i := range p.Any {
+		if len(p.Any[i].Resources) == 0 {
+			return nil
+		}
+		out = append(out, p.Any[i].Resources...)
+	}
+	return out
+}
+
+// stageIndex is the prefilter index of one stage class, the pure rules (whose hits the
+// signature memo replays) apart.
+type stageIndex struct {
+	byRes, pureByRes map[string][]*compiled
+	anyRes, pureAny  []*compiled
+}
+
+// stageClass sorts stages for the index: RequestReceived (few rules look at it: it has
+// neither response nor bodies), ResponseStarted (long-running requests and failed
+// authentication), and the final stages.
+func stageClass(s auditv1.Stage) int {
+	switch s {
+	case auditv1.StageRequestReceived:
+		return 0
+	case auditv1.StageResponseStarted:
+		return 1
+	}
+	return 2
 }
 
 // compiled is a rule with its programs.
@@ -83,21 +184,33 @@ type compiled struct {
 	*Rule
 	// memoVars is set when the match reads only variables that repeat across events
 	// (user agent, identity, verb...): its result is cached per distinct value of them.
-	memoVars []string
-	idx      int // position in Engine.rules
+	// keyVars and fieldVars: the same for the key and field expressions.
+	memoVars, keyVars, fieldVars []int
+	// guard: the conjuncts of a match that is not memoizable which are (guardVars)
+	guard     cel.Program
+	guardVars []int
+	idx       int // position in Engine.rules
 	// needles: the raw body the rule reads must contain one of these to be worth parsing
-	needles [][]byte
-	pre     prefilter
-	match   cel.Program
-	msg     cel.Program
-	key     cel.Program
-	field   cel.Program
-	steps   []compiledStep
-	levelN  int // minimum level index the rule needs: 0 none, 2 Request, 3 RequestResponse
+	needles     [][]byte
+	bodySecrets bool // the body must pass redact.MayHold
+	pre         prefilter
+	match       cel.Program
+	msg         cel.Program
+	key         cel.Program
+	field       cel.Program
+	steps       []compiledStep
+	// where checks: the node name program, and whether the source must be outside
+	cpNode        cel.Program
+	grows         cel.Program
+	outside       bool
+	objectSubject bool // the subject names the object: controller-made objects are attributed
 }
 
 type compiledStep struct {
-	memoVars []string
+	pure     bool // its hits are replayed from the signature memo
+	needs    string
+	memoVars []int
+	keyVars  []int // the key's memo variables
 	after    time.Duration
 	pre      prefilter
 	match    cel.Program
@@ -111,9 +224,18 @@ type prefilter struct {
 	codes                                                                    []int32
 	users                                                                    []string
 	impersonated                                                             bool
-	// completeOnly: the rule sees only ResponseComplete/Panic events (the default)
-	completeOnly bool
+	// classes: the stage classes (stageClass) the rule sees
+	classes [3]bool
+	// any: alternatives, one of which must pass too (their stages are not used)
+	any []prefilter
+	uri []string
 }
+
+// defaultStages: a request counts at the stage that holds its outcome, ResponseComplete
+// (Panic when it crashed), or at ResponseStarted, the only stage of a failed
+// authentication and the first of a stream (exec, attach, watch) whose end the log may
+// not hold. One request counts once whichever of them the log holds (Engine.seen).
+var defaultStages = []string{string(auditv1.StageResponseStarted), string(auditv1.StageResponseComplete), string(auditv1.StagePanic)}
 
 func newPrefilter(p *Prefilter) prefilter {
 	var f prefilter
@@ -123,15 +245,16 @@ func newPrefilter(p *Prefilter) prefilter {
 		for _, c := range p.Codes {
 			f.codes = append(f.codes, int32(c))
 		}
+		for i := range p.Any {
+			f.any = append(f.any, newPrefilter(&p.Any[i]))
+		}
+		f.uri = p.URI
 	}
 	if len(f.stages) == 0 {
-		f.stages = []string{string(auditv1.StageResponseComplete), string(auditv1.StagePanic)}
+		f.stages = defaultStages
 	}
-	f.completeOnly = true
 	for _, s := range f.stages {
-		if s != string(auditv1.StageResponseComplete) && s != string(auditv1.StagePanic) {
-			f.completeOnly = false
-		}
+		f.classes[stageClass(auditv1.Stage(s))] = true
 	}
 	return f
 }
@@ -148,6 +271,34 @@ func in(list []string, v string) bool {
 func (p *prefilter) pass(ev *auditv1.Event, res, sub string) bool {
 	if !in(p.stages, string(ev.Stage)) {
 		return false
+	}
+	if !p.fields(ev, res, sub) {
+		return false
+	}
+	if p.any == nil {
+		return true
+	}
+	for i := range p.any {
+		if p.any[i].fields(ev, res, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// fields checks everything but the stage.
+func (p *prefilter) fields(ev *auditv1.Event, res, sub string) bool {
+	if p.uri != nil {
+		found := false
+		for _, n := range p.uri {
+			if strings.Contains(ev.RequestURI, n) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
 	}
 	if p.verbs != nil && !in(p.verbs, ev.Verb) {
 		return false
@@ -199,12 +350,20 @@ func NewEngine(rules []*Rule, cfg Config) (*Engine, error) {
 	if cfg.MaxEvidence <= 0 {
 		cfg.MaxEvidence = 100
 	}
+	if err := cfg.Allowlists.parse(); err != nil {
+		return nil, fmt.Errorf("allowlist: %w", err)
+	}
 	env, err := newEnv(cfg.Allowlists)
 	if err != nil {
 		return nil, fmt.Errorf("building the CEL environment: %w", err)
 	}
+	rules, err = tuned(rules, cfg.Allowlists.Tuning)
+	if err != nil {
+		return nil, err
+	}
 	e := &Engine{cfg: cfg, open: map[string]*Finding{}, notEval: map[string]int{}, evalErrs: map[string]int{},
 		state: map[string]*ruleState{}, constKeys: map[cel.Program][]string{}}
+	e.facts = newClusterFacts(&e.cfg.Allowlists)
 	for _, r := range rules {
 		c, err := compileRule(env, r, e.constKeys)
 		if err != nil {
@@ -220,43 +379,70 @@ func NewEngine(rules []*Rule, cfg Config) (*Engine, error) {
 
 // index builds the per-resource prefilter index and empty state for every rule.
 func (e *Engine) index() {
-	e.byRes, e.anyRes = map[string][]*compiled{}, nil
-	e.byResEarly, e.anyResEarly = map[string][]*compiled{}, nil
+	for i := range e.prefilterIx {
+		e.prefilterIx[i] = stageIndex{byRes: map[string][]*compiled{}, pureByRes: map[string][]*compiled{}}
+	}
 	for _, c := range e.rules {
 		r := c.Rule
 		e.state[r.ID] = newRuleState(r)
-		// a sequence is indexed under every step's resources
-		var res []string
-		early := !c.pre.completeOnly
 		if r.Kind == KindSequence {
-			for _, s := range c.steps {
-				early = early || !s.pre.completeOnly
-			}
-			for _, s := range r.Steps {
-				if s.On == nil || len(s.On.Resources) == 0 {
-					res = nil
-					break
+			for _, pure := range []bool{true, false} {
+				var res []string
+				var classes [3]bool
+				any, some := false, false
+				for i, s := range c.steps {
+					if s.pure != pure {
+						continue
+					}
+					some = true
+					for k, in := range s.pre.classes {
+						classes[k] = classes[k] || in
+					}
+					sr := prefilterResources(r.Steps[i].On)
+					if len(sr) == 0 {
+						any = true
+					}
+					res = append(res, sr...)
 				}
-				res = append(res, s.On.Resources...)
+				if !some {
+					continue
+				}
+				if any {
+					res = nil
+				}
+				e.place(c, pure, res, classes)
 			}
-		} else if r.On != nil {
-			res = r.On.Resources
+			continue
+		}
+		var res []string
+		if r.On != nil {
+			res = prefilterResources(r.On)
+		}
+		e.place(c, c.pure(e.constKeys), res, c.pre.classes)
+	}
+}
+
+// place puts a rule in the index of each stage class it sees, under its resources (none:
+// any resource), with the pure rules or the others.
+func (e *Engine) place(c *compiled, pure bool, res []string, classes [3]bool) {
+	for i, in := range classes {
+		if !in {
+			continue
+		}
+		ix := &e.prefilterIx[i]
+		byRes, anyRes := ix.byRes, &ix.anyRes
+		if pure {
+			byRes, anyRes = ix.pureByRes, &ix.pureAny
 		}
 		if len(res) == 0 {
-			e.anyRes = append(e.anyRes, c)
-			if early {
-				e.anyResEarly = append(e.anyResEarly, c)
-			}
+			*anyRes = append(*anyRes, c)
 			continue
 		}
 		seen := map[string]bool{}
 		for _, x := range res {
 			if !seen[x] {
 				seen[x] = true
-				e.byRes[x] = append(e.byRes[x], c)
-				if early {
-					e.byResEarly[x] = append(e.byResEarly[x], c)
-				}
+				byRes[x] = append(byRes[x], c)
 			}
 		}
 	}
@@ -264,11 +450,8 @@ func (e *Engine) index() {
 
 func compileRule(env *cel.Env, r *Rule, consts map[cel.Program][]string) (*compiled, error) {
 	c := &compiled{Rule: r, pre: newPrefilter(r.On)}
-	switch r.Needs {
-	case "request":
-		c.levelN = 2
-	case "response":
-		c.levelN = 3
+	for _, p := range r.Subject {
+		c.objectSubject = c.objectSubject || p == "object"
 	}
 	prog := func(what, expr string, want *cel.Type) (cel.Program, error) {
 		if expr == "" {
@@ -303,12 +486,21 @@ func compileRule(env *cel.Env, r *Rule, consts map[cel.Program][]string) (*compi
 		return nil, err
 	}
 	if r.Match != "" && r.Kind != KindSequence {
-		c.memoVars = memoizable(env, r.Match)
+		c.memoVars = memoIndexes(memoizable(env, r.Match))
+		if c.memoVars == nil && c.match != nil {
+			if g := guardOf(env, r.Match); g != "" {
+				if c.guard, err = prog("match guard", g, cel.BoolType); err != nil {
+					return nil, err
+				}
+				c.guardVars = memoIndexes(memoizable(env, g))
+			}
+		}
 	}
 	if r.On != nil {
 		for _, b := range r.On.Body {
 			c.needles = append(c.needles, []byte(b))
 		}
+		c.bodySecrets = r.On.BodySecrets
 	}
 	if c.msg, err = prog("message", r.Message, cel.StringType); err != nil {
 		return nil, err
@@ -316,15 +508,30 @@ func compileRule(env *cel.Env, r *Rule, consts map[cel.Program][]string) (*compi
 	if c.key, err = prog("key", r.Key, nil); err != nil {
 		return nil, err
 	}
+	if r.Key != "" {
+		c.keyVars = memoIndexes(memoizable(env, r.Key))
+	}
+	if r.Field != "" {
+		c.fieldVars = memoIndexes(memoizable(env, r.Field))
+	}
 	if c.field, err = prog("field", r.Field, nil); err != nil {
 		return nil, err
 	}
+	if r.Where != nil {
+		c.outside = r.Where.SourceOutsideCluster
+		if c.cpNode, err = prog("where.control_plane_node", r.Where.ControlPlaneNode, cel.StringType); err != nil {
+			return nil, err
+		}
+		if c.grows, err = prog("where.grows", r.Where.Grows, cel.ListType(cel.StringType)); err != nil {
+			return nil, err
+		}
+	}
 	for i, s := range r.Steps {
-		cs := compiledStep{pre: newPrefilter(s.On), after: s.After.D()}
+		cs := compiledStep{pre: newPrefilter(s.On), after: s.After.D(), needs: s.Needs}
 		if cs.match, err = prog(fmt.Sprintf("step %d match", i+1), s.Match, cel.BoolType); err != nil {
 			return nil, err
 		}
-		cs.memoVars = memoizable(env, s.Match)
+		cs.memoVars = memoIndexes(memoizable(env, s.Match))
 		k := s.Key
 		if k == "" {
 			k = r.Key
@@ -332,8 +539,10 @@ func compileRule(env *cel.Env, r *Rule, consts map[cel.Program][]string) (*compi
 		if cs.key, err = prog(fmt.Sprintf("step %d key", i+1), k, nil); err != nil {
 			return nil, err
 		}
+		cs.keyVars = memoIndexes(memoizable(env, k))
 		c.steps = append(c.steps, cs)
 	}
+	c.markPureSteps(consts)
 	return c, nil
 }
 
@@ -342,6 +551,7 @@ func compileRule(env *cel.Env, r *Rule, consts map[cel.Program][]string) (*compi
 func (e *Engine) Fresh() *Engine {
 	f := &Engine{cfg: e.cfg, rules: e.rules, open: map[string]*Finding{}, notEval: map[string]int{},
 		evalErrs: map[string]int{}, state: map[string]*ruleState{}, constKeys: e.constKeys}
+	f.facts = newClusterFacts(&f.cfg.Allowlists)
 	f.index()
 	f.own = f.NewMatcher()
 	return f
@@ -466,8 +676,9 @@ func (e *Engine) Observe(ev *auditv1.Event) {
 
 // ObserveMatched is the serial stage: windows, first-seen sets, sequences and folding,
 // for an event whose rules a Matcher already evaluated. Events must come in time order;
-// m may be nil (no rule applied).
+// m may be nil (no rule applied). m is taken back for reuse: do not use it afterwards.
 func (e *Engine) ObserveMatched(ev *auditv1.Event, m *Matched) {
+	defer m.release()
 	t := timeOf(ev)
 	if e.first.IsZero() || t.Before(e.first) {
 		e.first = t
@@ -478,6 +689,7 @@ func (e *Engine) ObserveMatched(ev *auditv1.Event, m *Matched) {
 	if e.forget && e.now.Sub(e.lastSweep) >= sweepEvery {
 		e.sweep(e.now)
 	}
+	e.learnFrom(ev, m)
 	if m == nil {
 		return
 	}
@@ -487,11 +699,34 @@ func (e *Engine) ObserveMatched(ev *auditv1.Event, m *Matched) {
 	if len(m.notEval) > 0 {
 		e.notEvalEvents++
 	}
+	cnt := e.countedBefore(ev)
+	defer func() {
+		if len(cnt.now) > 0 {
+			e.seen.put(string(ev.AuditID), cnt.now)
+		}
+	}()
 	for i := 0; i < len(m.hits); i++ {
 		h := &m.hits[i]
+		if !e.counts(h, ev, &cnt) {
+			// a sequence's hits go together: skip them all
+			for i+1 < len(m.hits) && h.c.Kind == KindSequence && m.hits[i+1].c == h.c {
+				i++
+			}
+			continue
+		}
 		switch h.c.Kind {
 		case KindMatch:
+			if !e.where(h, ev) || h.ex().observe {
+				continue
+			}
+			s := e.subjectFor(h, ev)
+			e.subj = &s
 			e.fire(h.c, ev, t, "", nil, 1, h.msg)
+			e.subj = nil
+			if t := h.ex().tmpl; t != "" {
+				// saved into the case with the engine's state: redacted like the fold keys
+				e.tmpl.put(h.c.ID+"\x00"+redact.String(t), s.Redacted())
+			}
 		case KindThreshold:
 			e.threshold(h, ev, t)
 		case KindDistinct:
@@ -547,7 +782,11 @@ func (e *Engine) fire(c *compiled, ev *auditv1.Event, t time.Time, key string, e
 func (e *Engine) fireFrom(c *compiled, ev *auditv1.Event, start, t time.Time, key string, evidence []string, n int, msg string) {
 	// the subject is redacted before it keys the fold: the fold keys are saved with the
 	// engine's state into the case
-	subj := subjectOf(c.Rule, ev).Redacted()
+	subj := subjectOf(c.Rule, ev)
+	if e.subj != nil {
+		subj = *e.subj
+	}
+	subj = subj.Redacted()
 	fk := c.ID + "\x00" + key + "\x00" + subj.String() + "\x00" + subj.SourceIP + "\x00" + subj.UserAgent
 	if evidence == nil {
 		evidence = []string{string(ev.AuditID)}

@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"net"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/kubesleuth/kubesleuth/analyzer/redact"
@@ -80,9 +81,14 @@ func ParseImage(ref string) ImageRef {
 }
 
 // IPClass says where an address is: loopback, private (RFC 1918, RFC 4193, CGNAT),
-// link-local (including the cloud metadata address), public, or invalid.
+// link-local (including the cloud metadata address), public, or invalid. The name
+// localhost (and *.localhost) is loopback; other names are invalid.
 func IPClass(s string) string {
-	ip := net.ParseIP(strings.TrimSpace(s))
+	s = strings.Trim(strings.TrimSpace(s), "[]")
+	if l := strings.ToLower(s); l == "localhost" || strings.HasSuffix(l, ".localhost") || l == "ip6-localhost" {
+		return "loopback"
+	}
+	ip := net.ParseIP(s)
 	if ip == nil {
 		return "invalid"
 	}
@@ -100,6 +106,56 @@ func IPClass(s string) string {
 }
 
 var cgnat = &net.IPNet{IP: net.IPv4(100, 64, 0, 0), Mask: net.CIDRMask(10, 32)}
+
+var (
+	urlHostRe  = regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]{1,15}://(?:[^\s/@'"]*@)?(\[[0-9a-f:.]+\]|[^\s/:?#'"]+)`)
+	devTCPRe   = regexp.MustCompile(`/dev/(?:tcp|udp)/([^\s/'"]+)/`)
+	socatRe    = regexp.MustCompile(`(?i)\b(?:tcp|udp|tcp4|tcp6|udp4|udp6|tcp-connect|udp-connect|openssl|openssl-connect):([^\s:,'"]+):`)
+	ipv4Re     = regexp.MustCompile(`\b(?:\d{1,3}\.){3}\d{1,3}\b`)
+	netToolRe  = regexp.MustCompile(`(?i)^(?:.*/)?(curl|wget|nc|ncat|netcat|telnet|ssh|scp|ftp|tftp|rsync|nmap)$`)
+	hostTokRe  = regexp.MustCompile(`(?i)^(localhost|[a-z0-9-]+(?:\.[a-z0-9-]+)+)(?::\d+)?(?:/.*)?$`)
+	shellSplit = regexp.MustCompile(`[\s;|&()<>'"]+`)
+)
+
+// NetTargets lists the hosts a command line names as network destinations: URL hosts,
+// /dev/tcp and /dev/udp hosts, socat addresses, IPv4 addresses, and the host arguments of
+// network tools (curl example.com/x, nc 10.0.0.1 4444). Each host once, in order, without
+// brackets. It reads text only: a host in a variable ($URL) is not found.
+func NetTargets(cmd string) []string {
+	out := []string{}
+	seen := map[string]bool{}
+	add := func(h string) {
+		h = strings.ToLower(strings.Trim(h, "[]"))
+		if h != "" && !seen[h] {
+			seen[h] = true
+			out = append(out, h)
+		}
+	}
+	for _, re := range []*regexp.Regexp{urlHostRe, devTCPRe, socatRe} {
+		for _, m := range re.FindAllStringSubmatch(cmd, -1) {
+			add(m[1])
+		}
+	}
+	for _, m := range ipv4Re.FindAllString(cmd, -1) {
+		add(m)
+	}
+	toks := shellSplit.Split(cmd, -1)
+	for i := 0; i < len(toks); i++ {
+		if !netToolRe.MatchString(toks[i]) {
+			continue
+		}
+		for j := i + 1; j < len(toks) && !netToolRe.MatchString(toks[j]); j++ {
+			t := toks[j]
+			if t == "" || t[0] == '-' || strings.Contains(t, "://") || strings.Contains(t, "=") {
+				continue
+			}
+			if m := hostTokRe.FindStringSubmatch(t); m != nil {
+				add(m[1])
+			}
+		}
+	}
+	return out
+}
 
 // SecretPlace is where secret material sits in an object: a JSON path and what kind of
 // material it is. It never holds the value.

@@ -27,6 +27,14 @@ const (
 	KindGap       = "gap"
 )
 
+// What a rule's body needs (Rule.Needs): the request body, the response body, or either
+// (object: the object as stored, or what the request wrote when that is all the log has).
+const (
+	NeedsRequest  = "request"
+	NeedsResponse = "response"
+	NeedsObject   = "object"
+)
+
 // Rule is one detection, as written in a rule file (see analyzer/rules/README.md).
 type Rule struct {
 	ID          string     `json:"id"`
@@ -51,6 +59,10 @@ type Rule struct {
 	Within      Duration   `json:"within,omitempty"`
 	Steps       []Step     `json:"steps,omitempty"`
 	MaxKeys     int        `json:"max_keys,omitempty"`
+	// Where are checks against what the engine knows of the cluster (its networks, its
+	// control-plane nodes), learned from the log and the configuration; they run in the
+	// serial stage, after the match, at the time of the event.
+	Where *Where `json:"where,omitempty"`
 
 	// Author and FalsePositives come from rule formats that carry them (Sigma). A rule
 	// whose license asks for attribution (Sigma's DRL 1.1) keeps its author and
@@ -82,6 +94,36 @@ type Prefilter struct {
 	// Body lists byte strings of which the raw body the rule needs (request or
 	// response) must contain one; bodies without any are not parsed at all.
 	Body []string `json:"body,omitempty"`
+	// BodySecrets: the body the rule needs must be one the redactor may change
+	// (analyzer/redact.MayHold, a pass over its bytes): bodies that cannot hold secret
+	// material are not parsed.
+	BodySecrets bool `json:"body_secrets,omitempty"`
+	// URI lists byte strings of which the requestURI must contain one (a token's "eyJ"):
+	// other events are rejected before any CEL.
+	URI []string `json:"uri,omitempty"`
+	// Any lists alternatives: besides the fields above, the event must pass one of them
+	// (secrets read or written, or any verb on pods/exec). Their stages are the rule's.
+	Any []Prefilter `json:"any,omitempty"`
+}
+
+// Where holds a rule's checks against learned cluster facts.
+type Where struct {
+	// SourceOutsideCluster: the event's first source address must lie outside the
+	// cluster's networks (Allowlists.ClusterNetworks, the addresses node identities use,
+	// the nodes' pod CIDRs and addresses); without configured networks every non-public
+	// address counts as inside.
+	SourceOutsideCluster bool `json:"source_outside_cluster,omitempty"`
+	// ControlPlaneNode is a CEL expression returning a node name: when it is not "", the
+	// node must be a control-plane node (labelled node-role.kubernetes.io/control-plane or
+	// master in a Node object of the log, or listed in Allowlists.ControlPlaneNodes).
+	ControlPlaneNode string `json:"control_plane_node,omitempty"`
+	// Grows is a CEL expression returning a list of strings the object holds (a
+	// binding's subjects): the match counts only when the list holds an item the same
+	// object (namespace, resource, name) did not hold when the engine last saw it, or
+	// when it has not seen the object. It is evaluated on every event the rule's
+	// prefilter passes, matched or not, so that creates and reads teach the engine the
+	// object's items.
+	Grows string `json:"grows,omitempty"`
 }
 
 // Step is one step of a sequence rule.
@@ -90,6 +132,9 @@ type Step struct {
 	On    *Prefilter `json:"on,omitempty"`
 	Match string     `json:"match"`
 	Key   string     `json:"key,omitempty"`
+	// Needs is the body the step reads (as Rule.Needs): where the log lacks it, the rule
+	// is counted not evaluable on that event.
+	Needs string `json:"needs,omitempty"`
 	// After is the least time since the previous step (e.g. longer than a pod's grace
 	// period, so that a token used while its pod shuts down is not a theft).
 	After Duration `json:"after,omitempty"`
@@ -231,9 +276,12 @@ func (r *Rule) validate() error {
 	switch r.Needs {
 	case "", "none":
 		r.Needs = ""
-	case "request", "response":
+	case NeedsRequest, NeedsResponse, NeedsObject:
 	default:
-		return fmt.Errorf("needs: %q (want none, request or response)", r.Needs)
+		return fmt.Errorf("needs: %q (want none, request, response or object)", r.Needs)
+	}
+	if r.Where != nil && r.Kind != KindMatch {
+		return fmt.Errorf("where: only match rules take it")
 	}
 	for _, s := range r.Subject {
 		switch s {
@@ -270,13 +318,18 @@ func (r *Rule) validate() error {
 	case KindGap:
 		err = firstErr(need(r.Match != "", "match"), need(r.Key != "", "key"), need(r.Window > 0, "window"))
 	case KindSequence:
-		err = firstErr(need(len(r.Steps) >= 2, "at least two steps"), need(r.Within > 0, "within"))
+		err = firstErr(need(len(r.Steps) >= 2, "at least two steps"), need(len(r.Steps) <= maxSteps, "at most 8 steps"), need(r.Within > 0, "within"))
 		for i, s := range r.Steps {
 			if s.Match == "" {
 				err = firstErr(err, fmt.Errorf("step %d (%s) needs match", i+1, s.Name))
 			}
 			if s.Key == "" && r.Key == "" {
 				err = firstErr(err, fmt.Errorf("step %d (%s) needs a key (or the rule one)", i+1, s.Name))
+			}
+			switch s.Needs {
+			case "", NeedsRequest, NeedsResponse, NeedsObject:
+			default:
+				err = firstErr(err, fmt.Errorf("step %d (%s): needs: %q (want request, response or object)", i+1, s.Name, s.Needs))
 			}
 		}
 	default:

@@ -263,6 +263,13 @@ type savedState struct {
 	NotEval       map[string]int         `json:"not_evaluable"`
 	NotEvalEvents int                    `json:"not_evaluable_events"`
 	Errors        map[string]int         `json:"eval_errors"`
+	// what the log taught about the cluster, requests counted at ResponseStarted whose
+	// ResponseComplete may come in the next file, and template findings
+	Networks     []string            `json:"networks,omitempty"`
+	ControlPlane []string            `json:"control_plane,omitempty"`
+	StageSeen    []string            `json:"stage_seen,omitempty"`
+	Templates    map[string]Subject  `json:"templates,omitempty"`
+	Grown        map[string][]string `json:"grown,omitempty"`
 }
 
 const stateVersion = 1
@@ -280,6 +287,10 @@ func (e *Engine) SaveState() ([]byte, error) {
 	for k, f := range e.open {
 		s.Open[k] = idx[f]
 	}
+	s.Networks, s.ControlPlane = e.facts.saved()
+	s.StageSeen = e.seen.saved(e.rules)
+	s.Templates = e.tmpl.all()
+	s.Grown = e.grown.all()
 	for id, st := range e.state {
 		var keys []*keyState
 		for el := st.lru.Back(); el != nil; el = el.Prev() { // oldest first
@@ -318,6 +329,14 @@ func (e *Engine) RestoreState(b []byte) error {
 		e.notEval[k] = v
 	}
 	e.notEvalEvents = s.NotEvalEvents
+	e.facts.restore(s.Networks, s.ControlPlane)
+	e.seen.restore(s.StageSeen, e.rules)
+	for k, v := range s.Templates {
+		e.tmpl.put(k, v)
+	}
+	for k, v := range s.Grown {
+		e.grown.put(k, v)
+	}
 	for k, v := range s.Errors {
 		e.evalErrs[k] = v
 	}

@@ -414,6 +414,11 @@ func buildAutomaton(ps []fpPattern) *automaton {
 	return a
 }
 
+// MayHold reports whether a JSON document (an audit event, a request or response body)
+// may hold something the redactor replaces; false is certain (TestFastPathIsSound), true
+// means look closer. Rules use it to skip bodies without parsing them.
+func MayHold(doc []byte) bool { return candidate(doc) }
+
 // candidate reports whether doc may hold a secret (see the top of this file).
 func candidate(doc []byte) bool {
 	a := fp

@@ -87,7 +87,25 @@ func (r *directRule) pass(ev *auditv1.Event) bool {
 			return false
 		}
 	}
-	return levelN[ev.Level] >= r.levelN
+	return !notEvaluable(r.levelN, ev)
+}
+
+// notEvaluable restates the engine's gate for a rule that reads bodies (written apart
+// from analyzer's, on purpose): only a final stage can lack a body, and it does when the
+// body is absent, the verb could have one, and the level does not log it. A watch or a
+// get has no request body at any level: its requestObject is empty, not unknown.
+func notEvaluable(need int, ev *auditv1.Event) bool {
+	if need == 0 || (ev.Stage != auditv1.StageResponseComplete && ev.Stage != auditv1.StagePanic) {
+		return false
+	}
+	hasReq := ev.RequestObject != nil && len(ev.RequestObject.Raw) > 0
+	hasResp := ev.ResponseObject != nil && len(ev.ResponseObject.Raw) > 0
+	reqPossible := ev.Verb == "create" || ev.Verb == "update" || ev.Verb == "patch"
+	respPossible := ev.ObjectRef != nil && ev.Verb != "watch" && (ev.ResponseStatus == nil || ev.ResponseStatus.Code != 401)
+	if need == 2 {
+		return !hasReq && reqPossible && levelN[ev.Level] < 2
+	}
+	return !hasResp && respPossible && levelN[ev.Level] < 3
 }
 
 // match lists the rules that match ev.

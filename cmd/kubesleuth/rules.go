@@ -195,7 +195,7 @@ match) and fails, with file, line and reason, on every document that cannot run 
 
 	test := &cobra.Command{
 		Use:   "test DIR",
-		Short: "Run rule fixtures: DIR/<ID>/fire.jsonl must fire, DIR/<ID>/miss.jsonl must not",
+		Short: "Run rule fixtures: DIR/<ID>/fire.jsonl and fire-*.jsonl must fire, miss.jsonl and miss-*.jsonl must not (DIR/<ID>/allowlist.yaml is added for that rule)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			rules, err := loadAll()

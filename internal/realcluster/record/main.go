@@ -45,6 +45,7 @@ var subset = map[string]bool{
 	"privileged-pod": true, "privileged-deployment": true, "cluster-admin-binding": true,
 	"token-request": true, "secret-list-cluster-wide": true, "cluster-admin-binding-patched": true,
 	"impersonation-system-masters": true, "secret-enumeration": true,
+	"denial-burst": true, "control-plane-taint-removed": true,
 }
 
 // streaming is what the cluster with the kubelet stand-in records.
