@@ -814,6 +814,10 @@ func (e *Engine) fireFrom(c *compiled, ev *auditv1.Event, start, t time.Time, ke
 	// user agent) and its subject names identities that may be tokens
 	f := &Finding{RuleID: c.ID, Title: c.Title, Severity: c.Severity, MITRE: c.MITRE, Subject: subj,
 		FirstSeen: start, LastSeen: t, Count: n, Message: redact.String(msg)}
+	if c.Author != "" {
+		// attributed to the rule's author (a Sigma rule) in every sink: scan, case, alerts
+		f.Author, f.References = c.Author, append([]string(nil), c.References...)
+	}
 	e.addEvidence(f, evidence)
 	e.open[fk] = f
 	e.findings = append(e.findings, f)

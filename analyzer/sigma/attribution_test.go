@@ -9,7 +9,7 @@ import (
 )
 
 // A Sigma finding shows its rule's author and references: in the message the engine
-// writes (every view shows it), and as fields once analyzer.Attribute has run (JSON).
+// writes (every view shows it), and as fields of the finding the engine makes (JSON).
 func TestFindingShowsAuthorAndReferences(t *testing.T) {
 	set, _ := sigmaHQRules(t)
 	catalog, err := analyzer.BuiltinRules()
@@ -37,7 +37,7 @@ func TestFindingShowsAuthorAndReferences(t *testing.T) {
 			t.Errorf("message %q lacks %q", sig.Message, w)
 		}
 	}
-	analyzer.Attribute(fs, rules)
+	// the engine attributes the finding itself: no Attribute call is needed
 	b, _ := json.Marshal(*sig)
 	var m map[string]any
 	json.Unmarshal(b, &m)

@@ -28,9 +28,7 @@ const defaultCase = "./kubesleuth-case"
 type ingestOptions struct {
 	read      readFlags
 	caseDir   string
-	rules     []string
-	noBuiltin bool
-	allowlist string
+	detect    detectFlags
 	etcdSnap  string
 	encConfig string
 }
@@ -64,9 +62,7 @@ Exit codes: 0 done; 2 usage error or unreadable input; 3 the input held no audit
 	fs := cmd.Flags()
 	o.read.register(fs)
 	fs.StringVar(&o.caseDir, "case", defaultCase, "case folder (created when missing)")
-	fs.StringArrayVar(&o.rules, "rules", nil, "additional rule file or folder (repeatable)")
-	fs.BoolVar(&o.noBuiltin, "no-builtin-rules", false, "run only the rules given with --rules")
-	fs.StringVar(&o.allowlist, "allowlist", "", "allowlist file added to the defaults")
+	o.detect.register(fs)
 	fs.StringVar(&o.etcdSnap, "etcd-snapshot", "", "also analyse this etcd snapshot's secrets at rest (replaces the case's previous etcd result)")
 	fs.StringVar(&o.encConfig, "encryption-config", "", "the apiserver's EncryptionConfiguration, to check (and decrypt) the snapshot's secrets")
 	return cmd
@@ -81,7 +77,7 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 	}
 	start := time.Now()
 	tuneIngestGC()
-	eng, _, err := buildEngine(o.rules, o.noBuiltin, o.allowlist)
+	eng, _, err := o.detect.engine(io.err)
 	if err != nil {
 		return usageError{err}
 	}

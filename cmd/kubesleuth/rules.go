@@ -23,8 +23,7 @@ import (
 func init() { register(newRulesCmd) }
 
 func newRulesCmd(io stdio) *cobra.Command {
-	var extra, sigmaPaths []string
-	var noBuiltin bool
+	var d detectFlags
 	cmd := &cobra.Command{
 		Use:   "rules",
 		Short: "List, show, lint and test detection rules",
@@ -48,22 +47,12 @@ chain) is reported with its file, line and reason.`,
   kubesleuth rules test testdata/rules     # fire.jsonl must fire, miss.jsonl must not
   kubesleuth rules test --no-builtin-rules --sigma sigma/rules/ testdata/sigma`,
 	}
-	cmd.PersistentFlags().StringArrayVar(&extra, "rules", nil, "additional rule file or folder (repeatable)")
-	cmd.PersistentFlags().StringArrayVar(&sigmaPaths, "sigma", nil, "Sigma rule file or folder (repeatable)")
-	cmd.PersistentFlags().BoolVar(&noBuiltin, "no-builtin-rules", false, "leave the built-in catalog out")
+	d.register(cmd.PersistentFlags())
 	// loadAll is the catalog, --rules and --sigma; Sigma documents that cannot run are
 	// reported on stderr (never dropped silently)
 	loadAll := func() ([]*analyzer.Rule, error) {
-		rules, err := loadRules(extra, noBuiltin)
-		if err != nil || len(sigmaPaths) == 0 {
-			return rules, err
-		}
-		set, err := loadSigma(sigmaPaths, rules)
-		if err != nil {
-			return nil, err
-		}
-		reportUnsupported(io.err, set.Unsupported)
-		return append(rules, set.Rules...), nil
+		rules, _, err := d.load(io.err)
+		return rules, err
 	}
 
 	var output, showOutput string
@@ -167,13 +156,13 @@ match) and fails, with file, line and reason, on every document that cannot run 
 					return usageError{err}
 				}
 			}
-			al, err := analyzer.DefaultAllowlists()
+			al, err := analyzer.LoadAllowlists(d.allowlist)
 			if err != nil {
-				return err
+				return usageError{fmt.Errorf("allowlist: %w", err)}
 			}
 			var set *sigma.Set
 			if len(sigmaFiles) > 0 {
-				if set, err = loadSigma(sigmaFiles, rules); err != nil {
+				if set, err = loadSigma(sigmaFiles, rules, al); err != nil {
 					return usageError{err}
 				}
 				rules = append(rules, set.Rules...)
@@ -309,13 +298,9 @@ func dur(d analyzer.Duration) string {
 	return time.Duration(d).String()
 }
 
-// loadSigma reads Sigma files with the default allowlists (for expand placeholders) and
+// loadSigma reads Sigma files with the allowlists (for expand placeholders) and
 // refuses an id that another rule already has.
-func loadSigma(paths []string, others []*analyzer.Rule) (*sigma.Set, error) {
-	al, err := analyzer.DefaultAllowlists()
-	if err != nil {
-		return nil, err
-	}
+func loadSigma(paths []string, others []*analyzer.Rule, al analyzer.Allowlists) (*sigma.Set, error) {
 	set, err := sigma.Load(sigma.Options{Allowlists: al}, paths...)
 	if err != nil {
 		return nil, err

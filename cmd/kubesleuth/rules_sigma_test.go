@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kubesleuth/kubesleuth/index"
 	"github.com/kubesleuth/kubesleuth/internal/testbin"
 )
 
@@ -107,5 +108,74 @@ func TestBinaryRulesTestSigma(t *testing.T) {
 	cmd.Stdout = &out
 	if err := cmd.Run(); err == nil || !strings.Contains(out.String(), "FAIL 3132570d-cab2-4561-9ea6-1743644b2290 fire: rule did not fire") {
 		t.Errorf("broken fixture: %v\n%s", err, out.String())
+	}
+}
+
+// scan, ingest and tail run Sigma rules given with --sigma (or found by content among
+// --rules): each fixture of SigmaHQ's rules fires its rule, with the rule's author and
+// references as fields of the finding, and a document that cannot run is named on stderr.
+func TestScanAndIngestRunSigma(t *testing.T) {
+	needSigmaHQ(t)
+	bad := filepath.Join(t.TempDir(), "win.yml")
+	os.WriteFile(bad, []byte("title: Whoami\nid: w-1\nlogsource:\n    product: windows\n    category: process_creation\ndetection:\n    selection:\n        Image|endswith: '\\whoami.exe'\n    condition: selection\n"), 0o600)
+	fixtures, _ := filepath.Glob("../../testdata/sigma/*/fire.jsonl")
+	if len(fixtures) < 10 {
+		t.Fatalf("%d Sigma fixtures", len(fixtures))
+	}
+	for _, flag := range []string{"--sigma", "--rules"} {
+		args := append([]string{"scan", "-o", "json", "--no-builtin-rules", flag, sigmaHQRules, "--sigma", bad}, fixtures...)
+		code, out, stderr := runCmd(t, "", args...)
+		if code != 0 {
+			t.Fatalf("scan %s: exit %d\n%s", flag, code, stderr)
+		}
+		if !strings.Contains(stderr, "win.yml:4: w-1 (Whoami)") {
+			t.Errorf("scan %s: the document that cannot run is not named:\n%s", flag, stderr)
+		}
+		var res struct {
+			Findings []struct {
+				RuleID     string   `json:"rule_id"`
+				Author     string   `json:"author"`
+				References []string `json:"references"`
+			} `json:"findings"`
+		}
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("scan %s: %v\n%s", flag, err, out)
+		}
+		fired := map[string]bool{}
+		for _, f := range res.Findings {
+			fired[f.RuleID] = true
+			if f.Author == "" {
+				t.Errorf("scan %s: finding of %s without its author", flag, f.RuleID)
+			}
+		}
+		for _, fx := range fixtures {
+			if id := filepath.Base(filepath.Dir(fx)); !fired[id] {
+				t.Errorf("scan %s: Sigma rule %s did not fire on its fixture %s", flag, id, fx)
+			}
+		}
+	}
+
+	caseDir := filepath.Join(t.TempDir(), "case")
+	code, _, stderr := runCmd(t, "", append([]string{"ingest", "--case", caseDir, "--sigma", sigmaHQRules}, fixtures...)...)
+	if code != 0 {
+		t.Fatalf("ingest --sigma: exit %d\n%s", code, stderr)
+	}
+	c, err := index.Open(caseDir, index.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fs, err := c.Findings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inCase := map[string]string{}
+	for _, f := range fs {
+		inCase[f.RuleID] = f.Author
+	}
+	for _, fx := range fixtures {
+		if id := filepath.Base(filepath.Dir(fx)); inCase[id] == "" {
+			t.Errorf("ingest --sigma: the case holds no attributed finding of %s (%q)", id, inCase[id])
+		}
 	}
 }

@@ -21,13 +21,11 @@ import (
 func init() { register(newScanCmd) }
 
 type scanOptions struct {
-	read      readFlags
-	output    string
-	failOn    string
-	rules     []string
-	noBuiltin bool
-	allowlist string
-	verbose   bool
+	read    readFlags
+	output  string
+	failOn  string
+	detect  detectFlags
+	verbose bool
 }
 
 func newScanCmd(io stdio) *cobra.Command {
@@ -65,9 +63,7 @@ audit event at all; 4 kubesleuth failed; 130 interrupted (SIGINT), 143 (SIGTERM)
 	o.read.register(fs)
 	fs.StringVarP(&o.output, "output", "o", "table", "output format: table, json or jsonl")
 	fs.StringVar(&o.failOn, "fail-on", "", "exit 1 when a finding is at or above this severity (info, low, medium, high, critical); default: never")
-	fs.StringArrayVar(&o.rules, "rules", nil, "additional rule file or folder (repeatable)")
-	fs.BoolVar(&o.noBuiltin, "no-builtin-rules", false, "run only the rules given with --rules")
-	fs.StringVar(&o.allowlist, "allowlist", "", "allowlist file added to the defaults (trusted registries, system identities, operators)")
+	o.detect.register(fs)
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "also report rules whose CEL failed on some events")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "jsonl"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions(severityNames(), cobra.ShellCompDirectiveNoFileComp))
@@ -142,7 +138,7 @@ func runScan(cmd *cobra.Command, io stdio, o scanOptions, args []string) error {
 	if err != nil {
 		return err
 	}
-	eng, nrules, err := buildEngine(o.rules, o.noBuiltin, o.allowlist)
+	eng, nrules, err := o.detect.engine(io.err)
 	if err != nil {
 		return usageError{err}
 	}

@@ -24,9 +24,7 @@ type tailOptions struct {
 	state     string
 	alerts    []string
 	fromStart bool
-	rules     []string
-	noBuiltin bool
-	allowlist string
+	detect    detectFlags
 	poll      time.Duration
 	group     time.Duration
 }
@@ -89,9 +87,7 @@ failed (writing an alert, the state or the case); 130 interrupted (SIGINT), 143 
 	fs.StringVar(&o.state, "state", defaultTailState, "checkpoint file (written atomically; resumed from on restart)")
 	fs.StringArrayVar(&o.alerts, "alert", nil, "alert sink KIND[=FILE][,min=SEVERITY] (repeatable; see above)")
 	fs.BoolVar(&o.fromStart, "from-start", false, "first run without a state: read the log from its beginning, not its end")
-	fs.StringArrayVar(&o.rules, "rules", nil, "additional rule file or folder (repeatable)")
-	fs.BoolVar(&o.noBuiltin, "no-builtin-rules", false, "run only the rules given with --rules")
-	fs.StringVar(&o.allowlist, "allowlist", "", "allowlist file added to the defaults")
+	o.detect.register(fs)
 	fs.DurationVar(&o.poll, "poll", 100*time.Millisecond, "how often a quiet log is looked at again")
 	fs.DurationVar(&o.group, "group", 10*time.Second, "write a finding's grouped repeats at most this often")
 	return cmd
@@ -149,7 +145,7 @@ func runTail(cmd *cobra.Command, io stdio, o tailOptions, path string) error {
 	if _, err := os.Stat(path); err != nil && !os.IsNotExist(err) {
 		return usageError{err}
 	}
-	eng, _, err := buildEngine(o.rules, o.noBuiltin, o.allowlist)
+	eng, _, err := o.detect.engine(io.err)
 	if err != nil {
 		return usageError{err}
 	}
