@@ -38,13 +38,15 @@ bench: build
 demo: build
 	BIN=$(BIN) DEMO_DIR=$(DEMO_DIR) bash scripts/demo.sh
 
-## fuzz: two minutes on each fuzz target (audit lines and wrappers, whole inputs, etcd values, the case's records, a damaged case)
+## fuzz: two minutes on each fuzz target (audit lines and wrappers, whole inputs, the case's records, a damaged case, etcd values, the redactor, Sigma files)
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecodeValue -fuzztime 2m ./ingest/audit/
 	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 2m ./ingest/audit/
 	$(GO) test -run '^$$' -fuzz FuzzStoreRecords -fuzztime 2m ./index/
 	$(GO) test -run '^$$' -fuzz FuzzDamagedCase -fuzztime 2m ./index/
 	$(GO) test -run '^$$' -fuzz FuzzDecodeValue -fuzztime 2m ./ingest/etcd/
+	$(GO) test -run '^$$' -fuzz FuzzJSON -fuzztime 2m ./analyzer/redact/
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 2m ./analyzer/sigma/
 
 clean:
 	rm -rf bin $(DEMO_DIR)

@@ -121,11 +121,13 @@ func JSON(doc []byte) (out []byte, changed bool) {
 func jsonSlow(doc []byte) (out []byte, changed bool) {
 	v, err := parse(doc)
 	if err != nil {
-		s, ch := stringKinds(string(doc), nil)
-		if !ch && mayHoldStructure(doc) {
-			// not JSON, but it names a secret: nothing tells what to keep
+		if mayHoldStructure(doc) {
+			// not JSON, but it names a secret: nothing tells what to keep. Decided on
+			// the input alone, so that redacting the output again changes nothing (a
+			// partial redaction would still name the secret and be replaced next time)
 			return []byte(strconv.Quote(Fingerprint(doc))), true
 		}
+		s, ch := stringKinds(string(doc), nil)
 		return []byte(s), ch
 	}
 	v, c := Value(v, "")
