@@ -159,7 +159,10 @@ func newIdentity(username, uid string, groups []string, extra []kv, ip, ua strin
 func (id *identity) finish(user, tail []byte, nameEnd, ipEnd int) {
 	id.user, id.tail, id.ipEnd = user, tail, ipEnd
 	const nameStart = len(`"user":{"username":"`)
-	if nameEnd > nameStart {
+	// A kubelet's name is its node's: renamed, it would write another node's Lease and
+	// Node (KS-CP-007 on every request), which no cluster does. Options.Unique leaves it.
+	kubelet := bytes.HasPrefix(user[nameStart:], []byte("system:node:"))
+	if nameEnd > nameStart && !kubelet {
 		id.nameAt = nameEnd
 		if at := bytes.LastIndexByte(user[:nameEnd], '@'); at > nameStart {
 			id.nameAt, id.plus = at, true
