@@ -41,3 +41,19 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A filter without logsource (or without rules) is reported with a line, not a panic:
+// a random mutation of SigmaHQ's files found the nil dereference.
+func TestFilterWithoutLogsource(t *testing.T) {
+	al, _ := analyzer.DefaultAllowlists()
+	for _, doc := range []string{
+		"title: f\nfilter:\n    rules: [a]\n    selection: {verb: get}\n    condition: not selection\n",
+		"title: f\nlogsource: {product: kubernetes, service: audit}\nfilter: x\n",
+		"title: f\nlogsource: {product: kubernetes, service: audit}\nfilter:\n    selection: {verb: get}\n    condition: selection\n",
+	} {
+		set := Parse(Options{Allowlists: al}, []byte(doc), "f.yml")
+		if len(set.Unsupported) != 1 || set.Unsupported[0].Line == 0 {
+			t.Errorf("%q: unsupported %v, want one entry with a line", doc, set.Unsupported)
+		}
+	}
+}

@@ -443,7 +443,7 @@ func (l *loader) compileRule(d *doc, filters []*filter) *compiledRule {
 		c.filter = append(c.filter, fmt.Sprintf("%s (%s, %s:%d)", f.d.title, f.d.ruleID, f.d.file, f.d.line))
 	}
 	if d.status == "deprecated" {
-		ctx.note(get(d.root, "status").Line, "its status is deprecated")
+		ctx.note(lineOf(d.root, "status"), "its status is deprecated")
 	}
 	c.tree = tree
 	c.match = gen{ctx}.node(tree)
@@ -554,12 +554,12 @@ func (l *loader) filters() map[*doc][]*filter {
 			continue
 		}
 		if p := logsourceProblem(f.logsource); p != "" {
-			l.reject(f, get(f.root, "logsource").Line, p+"; the rules it names run unfiltered")
+			l.reject(f, lineOf(f.root, "logsource"), p+"; the rules it names run unfiltered")
 			continue
 		}
 		names, err := strList(get(f.body, "rules"))
 		if err != nil || len(names) == 0 {
-			l.reject(f, f.body.Line, "filter: rules is a list of the rule ids or names it applies to")
+			l.reject(f, lineOf(f.root, "filter"), "filter: rules is a list of the rule ids or names it applies to")
 			continue
 		}
 		ctx := &buildCtx{file: f.file, al: l.opts.Allowlists}
@@ -574,9 +574,9 @@ func (l *loader) filters() map[*doc][]*filter {
 			target, ok := l.byRef[n]
 			switch {
 			case !ok:
-				l.reject(f, get(f.body, "rules").Line, fmt.Sprintf("filter names rule %q, which is not loaded: it applies to nothing there", n))
+				l.reject(f, lineOf(f.body, "rules"), fmt.Sprintf("filter names rule %q, which is not loaded: it applies to nothing there", n))
 			case target.kind == "filter":
-				l.reject(f, get(f.body, "rules").Line, fmt.Sprintf("filter names %q, another filter", n))
+				l.reject(f, lineOf(f.body, "rules"), fmt.Sprintf("filter names %q, another filter", n))
 			case target.kind == "correlation":
 				// filter the events the correlation counts: its rules
 				refs, _ := strList(get(target.body, "rules"))

@@ -132,6 +132,18 @@ func get(n *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
+// lineOf is the line of n's key, else of n itself, else 0: a hostile document may lack
+// any key a message wants to point at.
+func lineOf(n *yaml.Node, key string) int {
+	if v := get(n, key); v != nil {
+		return v.Line
+	}
+	if n != nil {
+		return n.Line
+	}
+	return 0
+}
+
 // str reads a scalar as a string; a missing node is "".
 func str(n *yaml.Node) (string, error) {
 	n = deref(n)
