@@ -258,9 +258,16 @@ func (a *Alerts) Resume(raw json.RawMessage) error {
 // Findings is the sink that keeps every finding of a live run for the case: the engine
 // forgets a finding once its fold closes; this sink remembers the last state of each, to
 // record them at the end (index.Writer.Finish replaces the case's findings).
+//
+// With Meta set, a live run records them in the case at every checkpoint too
+// (index.CaseMeta.Progress, with the store's Commit), so that readers of the case
+// (investigate --follow) see the findings as they open and grow.
 type Findings struct {
+	Meta index.CaseMeta
+
 	byID  map[string]analyzer.Finding
 	order []string
+	dirty bool // updated since the last stage
 }
 
 // NewFindings starts from the findings the case already holds.
@@ -281,7 +288,21 @@ func (s *Findings) put(f analyzer.Finding) {
 }
 
 // Update implements Sink.
-func (s *Findings) Update(u analyzer.Update) error { s.put(u.Finding); return nil }
+func (s *Findings) Update(u analyzer.Update) error {
+	s.put(u.Finding)
+	s.dirty = true
+	return nil
+}
+
+// stage hands the findings to Meta for the next commit when they changed since the
+// last; it returns whether it did.
+func (s *Findings) stage() bool {
+	if s.Meta == nil || !s.dirty {
+		return false
+	}
+	s.Meta.Progress(s.All())
+	return true
+}
 
 // Flush implements Sink.
 func (s *Findings) Flush() error { return nil }
