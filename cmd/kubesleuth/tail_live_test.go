@@ -1,0 +1,147 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/kubesleuth/kubesleuth/internal/testbin"
+)
+
+// searchTotal runs the real binary's search on a case and returns its total and stderr.
+func searchTotal(t *testing.T, bin, caseDir, query string) (int, string) {
+	t.Helper()
+	cmd := exec.Command(bin, "search", "--case", caseDir, "-o", "json", "--limit", "0", query)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("search %q on the case tail writes: %v\n%s", query, err, errb.String())
+	}
+	var res struct{ Total int }
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("search output: %v", err)
+	}
+	return res.Total, errb.String()
+}
+
+// waitTotal runs search until it counts want events (the deadline is a hang guard, not
+// a measure: the time taken is logged).
+func waitTotal(t *testing.T, bin, caseDir, query string, want int, p *tailProc) time.Duration {
+	t.Helper()
+	start := time.Now()
+	deadline := start.Add(60 * time.Second)
+	last := -1
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-p.done:
+			p.done <- err
+			t.Fatalf("tail exited while search ran: %v", err)
+		default:
+		}
+		n, _ := searchTotal(t, bin, caseDir, query)
+		if n == want {
+			return time.Since(start)
+		}
+		if n > want {
+			t.Fatalf("search %q: %d events, more than the %d written", query, n, want)
+		}
+		last = n
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("search %q never saw the %d events written (last %d)", query, want, last)
+	return 0
+}
+
+// TestTailCaseSearchWhileRunning runs the real tail --case on a log a test writes and
+// the real search against that case while tail runs: search answers (tail holds the
+// store; it serves the reads), sees each part of the log once tail has read it, finds
+// an attack event by its auditID, case info shows the findings so far; once tail stops
+// the case is sealed, verifies, and opens from its files.
+func TestTailCaseSearchWhileRunning(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	bin := testbin.Path(t)
+	l := makeTailLog(t, bin, 6000, 21)
+	dir := t.TempDir()
+	logs := filepath.Join(dir, "logs")
+	os.Mkdir(logs, 0o700)
+	w := &logWriter{t: t, dir: logs}
+	w.open()
+	state := filepath.Join(dir, "tail.state")
+	caseDir := filepath.Join(dir, "case")
+	p := startTail(t, bin, dir, w.live(), "--state", state, "--case", caseDir, "--alert", "jsonl="+filepath.Join(dir, "alerts.jsonl"), "--poll", "20ms")
+	waitStarted(t, state)
+
+	half := len(l.lines) / 2
+	w.write(l.lines[:half])
+	took := waitTotal(t, bin, caseDir, "*", half, p)
+	t.Logf("search saw the first %d events %v after they were written", half, took.Round(time.Millisecond))
+	_, stderr := searchTotal(t, bin, caseDir, "*")
+	if !strings.Contains(stderr, "incomplete") {
+		t.Errorf("search on a case tail is writing does not say it is incomplete: %q", stderr)
+	}
+
+	// an attack event of the second half, by a filtered (indexed) query
+	var attack string
+	for _, id := range l.order[half:] {
+		a, _, _ := strings.Cut(id, "/")
+		if l.attacks[a] {
+			attack = a
+			break
+		}
+	}
+	if attack == "" {
+		t.Fatal("no attack event in the second half of the log")
+	}
+	stages := 0
+	for _, id := range l.order {
+		if strings.HasPrefix(id, attack+"/") {
+			stages++
+		}
+	}
+	if n, _ := searchTotal(t, bin, caseDir, "auditID:"+attack); n != 0 {
+		t.Fatalf("the attack event %s is in the case before it was written", attack)
+	}
+	w.write(l.lines[half:])
+	took = waitTotal(t, bin, caseDir, "*", len(l.lines), p)
+	t.Logf("search saw all %d events %v after the second half was written", len(l.lines), took.Round(time.Millisecond))
+	if n, _ := searchTotal(t, bin, caseDir, "auditID:"+attack); n != stages {
+		t.Errorf("auditID:%s: %d events while tail runs, want %d", attack, n, stages)
+	}
+	// the findings so far are in the case (committed with the events)
+	out, err := exec.Command(bin, "case", "info", "--case", caseDir, "-o", "json").Output()
+	if err != nil {
+		t.Fatalf("case info while tail runs: %v", err)
+	}
+	var info struct {
+		Events, Findings int
+		Complete         bool
+	}
+	if err := json.Unmarshal(out, &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.Events != len(l.lines) || info.Findings == 0 || info.Complete {
+		t.Errorf("case info while tail runs: %+v, want %d events, findings, incomplete", info, len(l.lines))
+	}
+
+	if code := p.stop(t, syscall.SIGTERM); code != 143 {
+		t.Errorf("exit %d after SIGTERM, want 143", code)
+	}
+	if _, err := os.Stat(filepath.Join(caseDir, "live.sock")); !os.IsNotExist(err) {
+		t.Errorf("live.sock outlived tail: %v", err)
+	}
+	if out, err := exec.Command(bin, "case", "verify", "--case", caseDir).CombinedOutput(); err != nil {
+		t.Errorf("case verify after tail stopped: %v\n%s", err, out)
+	}
+	if n, stderr := searchTotal(t, bin, caseDir, "*"); n != len(l.lines) || strings.Contains(stderr, "incomplete") {
+		t.Errorf("search after tail stopped: %d events (want %d), stderr %q", n, len(l.lines), stderr)
+	}
+	checkCase(t, l, caseDir)
+}
