@@ -16,10 +16,12 @@ import (
 // changed, it loads the findings again (the list keeps its cursor on its finding), asks
 // for the histogram again (its key holds the case's newest time), and, in the search
 // view, loads the matches newer than the newest loaded row and puts them above the rows
-// shown. The cursor stays on its row; the window stays where the responder left it,
-// except at the top of the list, where the new rows come into sight for as long as the
-// selected row stays on screen. A window left by a jump in time counts the new matches
-// among those newer than it (scrolling up loads them).
+// shown. On the newest row the cursor stays on the newest row, as tail -f does (more
+// than a page new: the newest page is loaded). Anywhere else the cursor stays on its
+// row and the window where the responder left it, except near the top of the list,
+// where the new rows come into sight for as long as the selected row stays on screen.
+// A window left by a jump in time counts the new matches among those newer than it
+// (scrolling up loads them).
 //
 // The other views (identity, secret, evidence, context, etcd, notes) are whole when
 // opened: they are opened again to see more. An event that arrives with a time older
@@ -190,6 +192,14 @@ func (m *Model) applyFollow(msg followMsg) tea.Cmd {
 		m.timeline.Total = msg.total
 		return nil
 	}
+	s := &m.timeline.Scroll
+	head := s.Cursor == 0 && s.Offset == 0
+	if head && msg.rest > 0 {
+		// more than a page arrived while the responder watched the newest row: the
+		// newest page, as when the view opened
+		m.saveFrame()
+		return m.startView()
+	}
 	newer := msg.raw + msg.rest // the new matches above the loaded rows
 	m.shiftPos(newer)
 	items := make([]components.Item, 0, len(msg.rows)+len(m.timeline.Items))
@@ -209,10 +219,13 @@ func (m *Model) applyFollow(msg followMsg) tea.Cmd {
 	if n == 0 {
 		return nil
 	}
-	s := &m.timeline.Scroll
+	if head {
+		// on the newest row: the newest row, as tail -f (the detail pane follows it)
+		return tea.Batch(m.histCmd(), m.followCursor())
+	}
 	s.Cursor += n
-	// at the top of the list the new rows come into sight, as long as the selected row
-	// stays on screen; anywhere else the window stays on the rows it showed
+	// near the top of the list the new rows come into sight, as long as the selected
+	// row stays on screen; anywhere else the window stays on the rows it showed
 	switch ps := m.timeline.PageSize(); {
 	case s.Offset > 0:
 		s.Offset += n

@@ -244,6 +244,21 @@ func TestFollowKeepsPlace(t *testing.T) {
 		t.Errorf("the newest row is %+v, want a new one", top.Row)
 	}
 	total += 2
+	// on the newest row: the newest row, as tail -f
+	press(t, m, "g")
+	liveEvents(t, w, "vkp-follower", *info.Last, 35, 2, nil)
+	followOnce(t, m)
+	total += 2
+	if now, _ := m.timeline.Selected(); m.timeline.Scroll.Cursor != 0 || now.Row == nil || now.Row.AuditID != "live-follow-0036" {
+		t.Errorf("on the newest row: cursor %d on %+v, want the newest new event", m.timeline.Scroll.Cursor, now.Row)
+	}
+	// more than a page arrives: the newest page
+	liveEvents(t, w, "vkp-follower", *info.Last, 100, PageSize+50, nil)
+	followOnce(t, m)
+	total += PageSize + 50
+	if now, _ := m.timeline.Selected(); m.cur.Newer != 0 || m.timeline.Total != total || now.Row == nil || now.Row.AuditID != fmt.Sprintf("live-follow-%04d", 100+PageSize+49) {
+		t.Errorf("a page and more on the newest row: newer %d, total %d (want %d), on %+v", m.cur.Newer, m.timeline.Total, total, now.Row)
+	}
 	// a window in time: the new matches are counted above it, not loaded
 	press(t, m, "@")
 	for _, c := range info.First.Add(time.Minute).UTC().Format("2006-01-02T15:04") {

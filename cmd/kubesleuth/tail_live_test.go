@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubesleuth/kubesleuth/internal/generate"
 	"github.com/kubesleuth/kubesleuth/internal/testbin"
 )
 
@@ -144,4 +146,119 @@ func TestTailCaseSearchWhileRunning(t *testing.T) {
 		t.Errorf("search after tail stopped: %d events (want %d), stderr %q", n, len(l.lines), stderr)
 	}
 	checkCase(t, l, caseDir)
+}
+
+// TestInvestigateFollowTail runs the real tail --case on a log a test writes and the real
+// investigate --follow on that case in a real terminal (tmux): once the UI is up, the
+// test writes more of the log, with events of a user of its own after the others; the
+// UI shows them at the top of the timeline and the findings count tail recorded, without
+// a key pressed. When tail stops, the UI goes on over the sealed files.
+func TestInvestigateFollowTail(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	tmux, err := exec.LookPath("tmux")
+	if err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skip("tmux is not installed (CI installs it: .ci/run)")
+		}
+		t.Fatal("tmux is not installed; .ci/run installs it")
+	}
+	bin := testbin.Path(t)
+	var buf bytes.Buffer
+	if _, err := generate.Audit(&buf, generate.Options{Events: 4000, Seed: 31, Attacks: true}); err != nil {
+		t.Fatal(err)
+	}
+	lines := bytes.SplitAfter(bytes.TrimSpace(buf.Bytes()), []byte("\n"))
+	var last time.Time
+	for _, l := range lines {
+		var ev struct{ RequestReceivedTimestamp time.Time }
+		if err := json.Unmarshal(l, &ev); err != nil {
+			t.Fatal(err)
+		}
+		if ev.RequestReceivedTimestamp.After(last) {
+			last = ev.RequestReceivedTimestamp
+		}
+	}
+	if !bytes.HasSuffix(lines[len(lines)-1], []byte("\n")) {
+		lines[len(lines)-1] = append(lines[len(lines)-1], '\n')
+	}
+	// the test's own events: the newest of the log
+	for i := 0; i < 3; i++ {
+		at := last.Add(time.Duration(i+1) * time.Second).UTC().Format(time.RFC3339Nano)
+		lines = append(lines, []byte(fmt.Sprintf(`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"7e57f0110-0000-4000-8000-%012d","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/default/configmaps/c","verb":"get","user":{"username":"zqxfollow-user"},"sourceIPs":["10.0.0.9"],"objectRef":{"resource":"configmaps","namespace":"default","name":"c","apiVersion":"v1"},"responseStatus":{"metadata":{},"code":200},"requestReceivedTimestamp":%q,"stageTimestamp":%q}`+"\n", i, at, at)))
+	}
+	dir := t.TempDir()
+	logs := filepath.Join(dir, "logs")
+	os.Mkdir(logs, 0o700)
+	w := &logWriter{t: t, dir: logs}
+	w.open()
+	state := filepath.Join(dir, "tail.state")
+	caseDir := filepath.Join(dir, "case")
+	p := startTail(t, bin, dir, w.live(), "--state", state, "--case", caseDir, "--poll", "20ms")
+	waitStarted(t, state)
+	half := 2000
+	w.write(lines[:half])
+	waitTotal(t, bin, caseDir, "*", half, p)
+
+	sock := fmt.Sprintf("kubesleuth-follow-%d", os.Getpid())
+	tm := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(tmux, append([]string{"-L", sock}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	t.Cleanup(func() { _ = exec.Command(tmux, "-L", sock, "kill-server").Run() })
+	tm("-f", "/dev/null", "new-session", "-d", "-x", "160", "-y", "48", "-e", "TERM=xterm-256color",
+		fmt.Sprintf("%s investigate --follow --case %s; echo EXITED $?; sleep 30", bin, caseDir))
+	waitFor := func(step, what string) string {
+		t.Helper()
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			s := tm("capture-pane", "-p")
+			if strings.Contains(s, what) {
+				return s
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the pane never showed %q; it shows:\n%s", step, what, s)
+			}
+			time.Sleep(50 * time.Millisecond) // polling interval, not synchronization
+		}
+	}
+	s := waitFor("first screen", "Timeline: all events")
+	if !strings.Contains(s, "following") || strings.Contains(s, "zqxfollow-user") {
+		t.Fatalf("first screen: not following, or the test's events already there:\n%s", s)
+	}
+	w.write(lines[half:])
+	waitTotal(t, bin, caseDir, "*", len(lines), p)
+	out, err := exec.Command(bin, "case", "info", "--case", caseDir, "-o", "json").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info struct{ Findings int }
+	if err := json.Unmarshal(out, &info); err != nil {
+		t.Fatal(err)
+	}
+	s = waitFor("new events", "zqxfollow-user")
+	s = waitFor("findings", fmt.Sprintf("Findings (%d)", info.Findings))
+	// the newest first: the test's events are the first rows of the timeline
+	if i, j := strings.Index(s, "zqxfollow-user"), strings.Index(s, "Timeline: all events"); i < j {
+		t.Errorf("the new events are not in the timeline:\n%s", s)
+	}
+	if code := p.stop(t, syscall.SIGINT); code != 130 {
+		t.Errorf("tail exit %d after SIGINT, want 130", code)
+	}
+	// the UI reads the sealed files now: a search still answers
+	tm("send-keys", "/")
+	waitFor("prompt", "/")
+	tm("send-keys", "-l", "user:zqxfollow-user")
+	tm("send-keys", "Enter")
+	s = waitFor("search after tail stopped", "Timeline: user:zqxfollow-user (newest first) — 1 of 3")
+	if strings.Contains(s, "error") || strings.Contains(s, "live writer") {
+		t.Errorf("the UI failed once tail stopped:\n%s", s)
+	}
+	tm("send-keys", "q")
+	waitFor("quit", "EXITED 0")
 }
