@@ -140,7 +140,7 @@ func (l *Live) checkpoint() error {
 	if l.Store != nil {
 		var staged []*Findings
 		for _, ns := range l.Sinks {
-			if f, ok := ns.Sink.(*Findings); ok && f.stage() {
+			if f, ok := ns.Sink.(*Findings); ok && f.stage(time.Now()) {
 				staged = append(staged, f)
 			}
 		}
@@ -150,6 +150,7 @@ func (l *Live) checkpoint() error {
 		for _, f := range staged {
 			f.dirty = false
 		}
+		// a failed Commit leaves them dirty: staged again at the next checkpoint
 	}
 	cp, err := l.snapshot()
 	if err != nil {

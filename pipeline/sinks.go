@@ -259,15 +259,20 @@ func (a *Alerts) Resume(raw json.RawMessage) error {
 // forgets a finding once its fold closes; this sink remembers the last state of each, to
 // record them at the end (index.Writer.Finish replaces the case's findings).
 //
-// With Meta set, a live run records them in the case at every checkpoint too
-// (index.CaseMeta.Progress, with the store's Commit), so that readers of the case
-// (investigate --follow) see the findings as they open and grow.
+// With Meta set, a live run records them in the case too (index.CaseMeta.Progress, with
+// the store's Commit), so that readers of the case (investigate --follow) see the
+// findings as they open and grow: at a checkpoint after they changed, at most every
+// StageEvery (default 5 s). Recording costs a redaction and an encoding of every finding
+// held (about 0.2 s for 1,000 findings of 100 auditIDs each on a loaded core), on the
+// serial stage: hence not at every checkpoint.
 type Findings struct {
-	Meta index.CaseMeta
+	Meta       index.CaseMeta
+	StageEvery time.Duration
 
-	byID  map[string]analyzer.Finding
-	order []string
-	dirty bool // updated since the last stage
+	byID   map[string]analyzer.Finding
+	order  []string
+	dirty  bool      // updated since the last stage
+	staged time.Time // when they were last staged
 }
 
 // NewFindings starts from the findings the case already holds.
@@ -296,11 +301,16 @@ func (s *Findings) Update(u analyzer.Update) error {
 
 // stage hands the findings to Meta for the next commit when they changed since the
 // last; it returns whether it did.
-func (s *Findings) stage() bool {
-	if s.Meta == nil || !s.dirty {
+func (s *Findings) stage(now time.Time) bool {
+	every := s.StageEvery
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	if s.Meta == nil || !s.dirty || now.Sub(s.staged) < every {
 		return false
 	}
 	s.Meta.Progress(s.All())
+	s.staged = now
 	return true
 }
 

@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -231,18 +233,36 @@ func TestInvestigateFollowTail(t *testing.T) {
 	if !strings.Contains(s, "following") || strings.Contains(s, "zqxfollow-user") {
 		t.Fatalf("first screen: not following, or the test's events already there:\n%s", s)
 	}
+	countRe := regexp.MustCompile(`Findings \((\d+)\)`)
+	m := countRe.FindStringSubmatch(s)
+	if m == nil {
+		t.Fatalf("no findings count on the first screen:\n%s", s)
+	}
+	firstFindings, _ := strconv.Atoi(m[1])
 	w.write(lines[half:])
 	waitTotal(t, bin, caseDir, "*", len(lines), p)
-	out, err := exec.Command(bin, "case", "info", "--case", caseDir, "-o", "json").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var info struct{ Findings int }
-	if err := json.Unmarshal(out, &info); err != nil {
-		t.Fatal(err)
-	}
 	s = waitFor("new events", "zqxfollow-user")
-	s = waitFor("findings", fmt.Sprintf("Findings (%d)", info.Findings))
+	// the findings tail recorded (it records them every few seconds while they change):
+	// the pane shows the count case info reads
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		out, err := exec.Command(bin, "case", "info", "--case", caseDir, "-o", "json").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var info struct{ Findings int }
+		if err := json.Unmarshal(out, &info); err != nil {
+			t.Fatal(err)
+		}
+		s = tm("capture-pane", "-p")
+		if info.Findings > firstFindings && strings.Contains(s, fmt.Sprintf("Findings (%d)", info.Findings)) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the pane never showed the %d findings case info reads (%d on the first screen):\n%s", info.Findings, firstFindings, s)
+		}
+		time.Sleep(100 * time.Millisecond) // polling interval, not synchronization
+	}
 	// the newest first: the test's events are the first rows of the timeline
 	if i, j := strings.Index(s, "zqxfollow-user"), strings.Index(s, "Timeline: all events"); i < j {
 		t.Errorf("the new events are not in the timeline:\n%s", s)
