@@ -26,7 +26,9 @@
 //
 // Concurrency: one writer (an ingest) at a time; bbolt's file lock makes a second writer
 // wait or fail. Readers open the case read-only (a shared lock: an ingest waits for them)
-// and may run queries concurrently from many goroutines.
+// and may run queries concurrently from many goroutines. A live writer (tail) serves
+// the reads of other processes while it holds the case (Writer.ServeReads, live.go);
+// OpenReader reads through it, or from the files when no writer serves.
 package index
 
 import (

@@ -27,6 +27,8 @@ type Case struct {
 	sigs     sigCache
 	writable bool
 	rec      *record // integrity.json as this open found it (nil: none)
+	// borrowed: db and idx are a live writer's (ServeReads), which closes them
+	borrowed bool
 }
 
 var _ Reader = (*Case)(nil)
@@ -246,6 +248,9 @@ func (c *Case) checkStore(size int64, info *Info) error {
 
 // Close releases the case's files.
 func (c *Case) Close() error {
+	if c.borrowed {
+		return nil
+	}
 	var err error
 	if c.idx != nil {
 		err = c.idx.Close()

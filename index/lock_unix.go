@@ -28,3 +28,9 @@ func lockFile(path string, timeout time.Duration) (func(), error) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// ownedByMe reports whether this user owns the file (a live case's socket, its folder).
+func ownedByMe(fi os.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == os.Getuid()
+}

@@ -82,9 +82,11 @@ func notesBytes(sum string, notes []byte) []byte {
 // Annotate saves a; an annotation neither bookmarked nor noted is removed. It needs the
 // case opened with OpenOptions.Writable, and waits up to a few seconds for another
 // writer of the notes.
-func (c *Case) Annotate(a Annotation) (err error) {
-	defer guard(c.dir, notesFile, &err)()
-	if !c.writable {
+func (c *Case) Annotate(a Annotation) error { return annotate(c.dir, c.writable, a) }
+
+func annotate(dir string, writable bool, a Annotation) (err error) {
+	defer guard(dir, notesFile, &err)()
+	if !writable {
 		return errors.New("annotating: the case was opened read-only")
 	}
 	if a.Target.Kind != "event" && a.Target.Kind != "finding" {
@@ -94,12 +96,12 @@ func (c *Case) Annotate(a Annotation) (err error) {
 		a.Updated = time.Now().UTC()
 	}
 	a.Note = redact.String(a.Note) // a token pasted into a note is not kept either
-	unlock, err := lockFile(filepath.Join(c.dir, notesLock), 5*time.Second)
+	unlock, err := lockFile(filepath.Join(dir, notesLock), 5*time.Second)
 	if err != nil {
 		return fmt.Errorf("annotating: %w", err)
 	}
 	defer unlock()
-	notes, err := readNotes(c.dir)
+	notes, err := readNotes(dir)
 	if err != nil {
 		return fmt.Errorf("annotating: %w", err)
 	}
@@ -120,7 +122,7 @@ func (c *Case) Annotate(a Annotation) (err error) {
 		return err
 	}
 	sum := sha256.Sum256(b)
-	if err := writeFileAtomic(filepath.Join(c.dir, notesFile), notesBytes(hex.EncodeToString(sum[:]), b)); err != nil {
+	if err := writeFileAtomic(filepath.Join(dir, notesFile), notesBytes(hex.EncodeToString(sum[:]), b)); err != nil {
 		return fmt.Errorf("annotating: %w", err)
 	}
 	return nil

@@ -17,7 +17,9 @@ import (
 // are Rows and raw JSON.
 //
 // *Writer implements EventStore and CaseMeta for an ingest or a tail; *Case implements
-// EventSearcher (and Reader, the views' whole read side).
+// EventSearcher (and Reader, the views' whole read side). Views open a case with
+// OpenReader (a CaseReader): from its files, or through the live writer that holds it
+// (live.go), behind the same interface.
 
 // EventStore is the write side of the event store. One goroutine writes; StatusOf is
 // also safe from the decoding goroutines (it reads a committed snapshot).
@@ -52,6 +54,9 @@ type CaseMeta interface {
 	// Finish records the findings (replacing the previous ones), the engine's state, the
 	// etcd result (when non-nil) and the new sources, then seals the case (integrity.json).
 	Finish(findings []analyzer.Finding, engineState []byte, etcd *EtcdResult, sources []SourceInfo) error
+	// Progress stages the findings of a live run so far, recorded (replacing the case's)
+	// by the EventStore's next Commit, so that readers of the live case see them.
+	Progress(findings []analyzer.Finding)
 	// Close releases the case without finishing it (it stays incomplete; a re-run
 	// completes it).
 	Close() error

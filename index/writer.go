@@ -83,6 +83,12 @@ type Writer struct {
 	// ucMin, ucMax bound the time keys of the rows stored since the last Commit (or since
 	// Create): recorded in the store with them, so that DropUncommitted finds them.
 	ucMin, ucMax []byte
+
+	// progress holds the findings staged for the next Commit (Progress); nil: none
+	progress []analyzer.Finding
+
+	// live serves reads to other processes (ServeReads; live.go)
+	live *liveServer
 }
 
 // SetContext makes the writer's flushes stop between batches once ctx is done, returning
@@ -590,6 +596,16 @@ func (w *Writer) Commit() (err error) {
 			t := keyTime(k)
 			w.info.Last = &t
 		}
+		if w.progress != nil {
+			if err := putJSON(tx, kFindings, redactFindings(w.progress)); err != nil {
+				return err
+			}
+			var ef []analyzer.Finding
+			if err := getJSON(tx, kEtcdFindings, &ef); err != nil {
+				return err
+			}
+			w.info.Findings = len(w.progress) + len(ef)
+		}
 		w.info.Updated = time.Now().UTC()
 		w.info.Ingests++
 		if err := tx.Bucket(bMeta).Delete(kUncommitted); err != nil {
@@ -601,9 +617,22 @@ func (w *Writer) Commit() (err error) {
 		return fmt.Errorf("committing: %w", err)
 	}
 	w.ucMin, w.ucMax = nil, nil
+	w.progress = nil
 	w.stored = 0
 	w.gen = uint64(w.info.Ingests) + 1
 	return writeInfoFile(w.dir, &w.info)
+}
+
+// Progress stages the findings a live run holds so far (replacing the case's, as Finish
+// does); the next Commit records them in its transaction, with the events they stand
+// on. Readers of the live case (ServeReads) see them from then on, and a killed run's
+// restart starts its list from them (Findings), not from the last finished run's.
+// Nothing is written until that Commit.
+func (w *Writer) Progress(findings []analyzer.Finding) {
+	if findings == nil {
+		findings = []analyzer.Finding{}
+	}
+	w.progress = findings
 }
 
 // DropUncommitted deletes the rows a killed live run stored after its last Commit (and
@@ -808,6 +837,8 @@ func (w *Writer) Finish(findings []analyzer.Finding, engineState []byte, etcd *E
 // seal closes the index and the blob log, records every file while the store's lock is
 // still held (no other ingest can change them in between), and closes the store.
 func (w *Writer) seal() error {
+	// readers open the files once the store's lock is released (after the seal)
+	w.stopServing()
 	docs, err := w.idx.DocCount()
 	if err != nil {
 		return fmt.Errorf("case %s index: %w", w.dir, err)
@@ -840,6 +871,7 @@ func (w *Writer) seal() error {
 // Close releases the case without finishing (the case stays incomplete: a re-run
 // completes it). After Finish it does nothing.
 func (w *Writer) Close() error {
+	w.stopServing()
 	var err error
 	if w.idx != nil {
 		err = w.idx.Close()

@@ -138,9 +138,19 @@ func (l *Live) snapshot() (*Checkpoint, error) {
 func (l *Live) checkpoint() error {
 	// the store first: a checkpoint never stands past an event the store could lose
 	if l.Store != nil {
+		var staged []*Findings
+		for _, ns := range l.Sinks {
+			if f, ok := ns.Sink.(*Findings); ok && f.stage(time.Now()) {
+				staged = append(staged, f)
+			}
+		}
 		if err := l.Store.es.Commit(); err != nil {
 			return &StoreError{err}
 		}
+		for _, f := range staged {
+			f.dirty = false
+		}
+		// a failed Commit leaves them dirty: staged again at the next checkpoint
 	}
 	cp, err := l.snapshot()
 	if err != nil {

@@ -258,9 +258,21 @@ func (a *Alerts) Resume(raw json.RawMessage) error {
 // Findings is the sink that keeps every finding of a live run for the case: the engine
 // forgets a finding once its fold closes; this sink remembers the last state of each, to
 // record them at the end (index.Writer.Finish replaces the case's findings).
+//
+// With Meta set, a live run records them in the case too (index.CaseMeta.Progress, with
+// the store's Commit), so that readers of the case (investigate --follow) see the
+// findings as they open and grow: at a checkpoint after they changed, at most every
+// StageEvery (default 5 s). Recording costs a redaction and an encoding of every finding
+// held (about 0.2 s for 1,000 findings of 100 auditIDs each on a loaded core), on the
+// serial stage: hence not at every checkpoint.
 type Findings struct {
-	byID  map[string]analyzer.Finding
-	order []string
+	Meta       index.CaseMeta
+	StageEvery time.Duration
+
+	byID   map[string]analyzer.Finding
+	order  []string
+	dirty  bool      // updated since the last stage
+	staged time.Time // when they were last staged
 }
 
 // NewFindings starts from the findings the case already holds.
@@ -281,7 +293,26 @@ func (s *Findings) put(f analyzer.Finding) {
 }
 
 // Update implements Sink.
-func (s *Findings) Update(u analyzer.Update) error { s.put(u.Finding); return nil }
+func (s *Findings) Update(u analyzer.Update) error {
+	s.put(u.Finding)
+	s.dirty = true
+	return nil
+}
+
+// stage hands the findings to Meta for the next commit when they changed since the
+// last; it returns whether it did.
+func (s *Findings) stage(now time.Time) bool {
+	every := s.StageEvery
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	if s.Meta == nil || !s.dirty || now.Sub(s.staged) < every {
+		return false
+	}
+	s.Meta.Progress(s.All())
+	s.staged = now
+	return true
+}
 
 // Flush implements Sink.
 func (s *Findings) Flush() error { return nil }

@@ -45,6 +45,8 @@ func driveThen(t testing.TB, m *Model, cmd tea.Cmd, after func()) {
 		}
 		switch msg := c().(type) {
 		case nil, tea.QuitMsg:
+		case followTickMsg:
+			// a following model's next tick: a test ticks it itself (followOnce)
 		case tea.BatchMsg:
 			queue = append(queue, msg...)
 		default:
@@ -108,3 +110,10 @@ func pinned(s string, p colorprofile.Profile) string {
 }
 
 func pinnedWidth(s string) int { return common.Width(s) }
+
+// followOnce is one tick of a following model, and everything it leads to.
+func followOnce(t testing.TB, m *Model) {
+	t.Helper()
+	_, cmd := m.Update(followTickMsg{})
+	drive(t, m, cmd)
+}

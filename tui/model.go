@@ -32,6 +32,10 @@ type Options struct {
 	// Pager is the command that v opens the raw event in ($PAGER, else less); tests set
 	// it to a program that records what it read.
 	Pager []string
+	// Follow looks at the case every FollowEvery (default DefaultFollowEvery) and shows
+	// what a live writer added: new events, findings, the histogram (follow.go).
+	Follow      bool
+	FollowEvery time.Duration
 }
 
 // Pane is what has the keyboard focus.
@@ -180,6 +184,10 @@ type Model struct {
 	writing     *index.Annotation
 	pending     []index.Annotation
 	quitOnWrite bool
+
+	// followStale: the case changed and the search view has not asked for its new rows
+	// yet (a query of the view was running)
+	followStale bool
 }
 
 type promptKind int
@@ -246,7 +254,7 @@ func searchTitle(q string) string {
 // Init loads the case: info, findings, annotations and the first page of the timeline,
 // all at once and off the update loop.
 func (m *Model) Init() tea.Cmd {
-	return tea.Batch(loadInfo(m.r), loadFindings(m.r), loadAnnotations(m.r), m.startView())
+	return tea.Batch(loadInfo(m.r), loadFindings(m.r), loadAnnotations(m.r), m.startView(), m.followTick())
 }
 
 // Stack returns the back stack (oldest first) and the current frame, for tests.

@@ -136,6 +136,15 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.applyJump(msg)
 	case newerMsg:
 		return m, m.applyNewer(msg)
+	case followTickMsg:
+		if m.quitting {
+			return m, nil
+		}
+		return m, followInfo(m.r)
+	case followInfoMsg:
+		return m, m.followed(msg)
+	case followMsg:
+		return m, m.applyFollow(msg)
 	case clipMsg:
 		return m, m.clip(msg)
 	case pagerMsg:

@@ -165,6 +165,9 @@ func joinSide(a, b string, h int) string {
 func (m *Model) statusView(w int) string {
 	s := m.status
 	s.Mode = m.cur.Kind.String()
+	if m.opts.Follow {
+		s.Mode += " · following"
+	}
 	s.Query = m.describe()
 	s.Loaded, s.Total, s.Findings = 0, m.timeline.Total, len(m.findings.Items)
 	s.Unit = "events"

@@ -33,7 +33,7 @@ ingest is running or was killed; running it again completes the case.`,
 			if err := checkOutput(output, "table", "json"); err != nil {
 				return err
 			}
-			c, err := index.Open(caseDir, index.OpenOptions{})
+			c, err := index.OpenReader(caseDir, index.OpenOptions{})
 			if err != nil {
 				return usageError{err}
 			}

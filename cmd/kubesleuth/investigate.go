@@ -18,6 +18,7 @@ type investigateOptions struct {
 	caseDir   string
 	query     string
 	exportDir string
+	follow    bool
 }
 
 func newInvestigateCmd(io stdio) *cobra.Command {
@@ -47,12 +48,18 @@ of events and findings over time and a status bar.
   tab  ?  q    next pane (screen order), every key of the view, quit
 
 The case is opened for writing (bookmarks and notes) while the UI runs; an ingest into the
-same case waits for it. investigate needs a terminal: for scripts use kubesleuth search.
+same case waits for it. A case that kubesleuth tail --case is writing is read through tail
+(start tail first); with --follow the UI shows what tail adds as it arrives: new events at
+the top of the search timeline (the cursor stays on its row), the findings and the
+histogram, about every second. investigate needs a terminal: for scripts use kubesleuth
+search.
 
 Exit codes: 0 done; 2 usage error (no case, no terminal).`,
 		Example: `  kubesleuth ingest --case ./incident-42 /var/log/kubernetes/audit/
   kubesleuth investigate --case ./incident-42
-  kubesleuth investigate --case ./incident-42 --query 'resource:secrets -verb:watch'`,
+  kubesleuth investigate --case ./incident-42 --query 'resource:secrets -verb:watch'
+  kubesleuth tail /var/log/kubernetes/audit/audit.log --case ./live &
+  kubesleuth investigate --case ./live --follow`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runInvestigate(cmd, io, o)
@@ -62,6 +69,7 @@ Exit codes: 0 done; 2 usage error (no case, no terminal).`,
 	fs.StringVar(&o.caseDir, "case", defaultCase, "case folder")
 	fs.StringVar(&o.query, "query", "", "initial filter of the timeline (search syntax)")
 	fs.StringVar(&o.exportDir, "export-dir", "", "folder for exports (default: the case folder's exports/)")
+	fs.BoolVar(&o.follow, "follow", false, "show new events and findings as a live writer (tail --case) adds them")
 	return cmd
 }
 
@@ -74,7 +82,7 @@ func runInvestigate(cmd *cobra.Command, io stdio, o investigateOptions) error {
 			return usagef("--query: %v", err)
 		}
 	}
-	c, err := index.Open(o.caseDir, index.OpenOptions{Writable: true})
+	c, err := index.OpenReader(o.caseDir, index.OpenOptions{Writable: true})
 	if err != nil {
 		return usageError{err}
 	}
@@ -84,7 +92,7 @@ func runInvestigate(cmd *cobra.Command, io stdio, o investigateOptions) error {
 	}
 	// the search history is kept in the case (a TUI file: not in the integrity record)
 	m := tui.New(c, tui.Options{CaseName: o.caseDir, Query: o.query, ExportDir: o.exportDir,
-		HistoryFile: c.Dir() + string(os.PathSeparator) + "search-history.jsonl"})
+		HistoryFile: c.Dir() + string(os.PathSeparator) + "search-history.jsonl", Follow: o.follow})
 	// redact: the TUI draws what the case holds (redacted events and findings), every
 	// string cleaned of control characters; a line-buffered stream would hold its frames
 	p := tea.NewProgram(m, tea.WithContext(cmd.Context()), tea.WithInput(io.in), tea.WithOutput(terminalOf(io.out)))

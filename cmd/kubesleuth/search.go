@@ -113,13 +113,13 @@ func runSearch(cmd *cobra.Command, io stdio, o searchOptions, text string) error
 	if o.limit < 0 {
 		return usagef("--limit must be >= 0")
 	}
-	c, err := index.Open(o.caseDir, index.OpenOptions{})
+	c, err := index.OpenReader(o.caseDir, index.OpenOptions{})
 	if err != nil {
 		return usageError{err}
 	}
 	defer c.Close()
 	if in, err := c.Info(); err == nil && !in.Complete {
-		fmt.Fprintf(io.err, "warning: case %s is incomplete (an ingest was interrupted or is still running): results may miss its newest events; run the same ingest again to complete it\n", o.caseDir)
+		fmt.Fprintf(io.err, "warning: case %s is incomplete (an ingest or tail is running, or was interrupted): results may miss its newest events; run the same ingest again to complete it\n", o.caseDir)
 	}
 	q := index.Query{Text: text, From: from, To: to, Limit: o.limit, Offset: o.offset, Newest: o.newest,
 		Facets: o.facets, FacetSize: o.facetSize, Histogram: o.histogram}
@@ -221,7 +221,7 @@ func printHistogram(w io.Writer, h []index.Bucket) {
 }
 
 // benchSearch runs q n times and prints p50/p95 (the first run warms the caches and counts).
-func benchSearch(cmd *cobra.Command, w io.Writer, c *index.Case, q index.Query, n int) error {
+func benchSearch(cmd *cobra.Command, w io.Writer, c index.Reader, q index.Query, n int) error {
 	var took []time.Duration
 	total := 0
 	for i := 0; i < n; i++ {

@@ -62,11 +62,13 @@ tail); --from-start reads it (and a folder's rotated files) from the beginning.
 Without an --alert to standard output, human lines go to standard output. More kinds
 (falco, webhook=URL) come with kubesleuth serve.
 
-With --case, events are also stored into the case folder (as ingest does), committed
-at every checkpoint, and the findings are recorded there when tail stops. While tail
-runs it holds the case's store: kubesleuth search and investigate on that case wait
-until it stops (reading a case while tail writes it is not built yet). SIGINT and SIGTERM flush the alerts, write
-the checkpoint, finish the case, and exit 130 or 143.
+With --case, events are also stored into the case folder (as ingest does) and committed
+with the findings so far at every checkpoint (about every second); the case is sealed
+when tail stops. While tail runs, kubesleuth search, investigate (--follow: new events
+and findings as they arrive) and case info on that case are answered by tail itself,
+through a socket in the case folder (live.sock), with events at most a checkpoint old.
+SIGINT and SIGTERM flush the alerts, write the checkpoint, finish the case, and exit 130
+or 143.
 
 Exit codes: 2 usage error (bad flags, a state file that does not decode); 4 kubesleuth
 failed (writing an alert, the state or the case); 130 interrupted (SIGINT), 143 (SIGTERM).`,
@@ -197,7 +199,13 @@ func runTail(cmd *cobra.Command, io stdio, o tailOptions, path string) error {
 		if err != nil {
 			return err
 		}
+		// readers of the case (search, investigate --follow) are answered by this
+		// process while it holds the store; without the socket they wait as for an ingest
+		if err := w.ServeReads(); err != nil {
+			fmt.Fprintf(io.err, "kubesleuth tail: %v (search and investigate on the case wait until tail stops)\n", err)
+		}
 		found = pipeline.NewFindings(have)
+		found.Meta = w
 		live.Sinks = append(live.Sinks, pipeline.NamedSink{Name: "case-findings", Sink: found})
 		live.Store = pipeline.NewStore(w)
 		live.Store.ObserveStored = true
