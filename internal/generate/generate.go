@@ -534,11 +534,11 @@ func (s *sim) submit(r *request, latency int64) {
 		if s.bodies >= 0 {
 			r.level = s.bodyLevel(r)
 		}
-		if s.uniqUser || s.uniqIP || s.uniqUA || s.uniqName && (r.ref.name != "" || r.ref.bodyName != "") {
+		if s.uniqUser || s.uniqIP || s.uniqUA || s.uniqName && (r.ref.name != "" || r.ref.bodyName != "") && !ownObject(r) {
 			s.uniqN++
 			s.stats.Unique++
 			r.uniq = s.uniqN
-			if s.uniqName {
+			if s.uniqName && !ownObject(r) {
 				s.uniqueName(r)
 			}
 		}
@@ -601,6 +601,14 @@ func (s *sim) bodyLevel(r *request) level {
 		return levelRequest
 	}
 	return levelRequestResponse
+}
+
+// ownObject: r is a kubelet's request on its own Node or Lease, whose name is the
+// kubelet's own. Renamed, the kubelet would write another node's object (KS-CP-007 on
+// every request), which no cluster does: Options.Unique leaves those names alone.
+func ownObject(r *request) bool {
+	n := r.ref.name
+	return n != "" && (r.ref.resource == "nodes" || r.ref.resource == "leases") && strings.HasSuffix(r.who.name, ":"+n)
 }
 
 // uniqueName gives r's object a fresh name, in objectRef and in the requestURI.
