@@ -106,7 +106,7 @@ func build(in input, o Options) (*Report, error) {
 			src = "etcd"
 		}
 		id := index.FindingID(f)
-		sum := sha256.Sum256([]byte(id))
+		sum := sha256.Sum256([]byte(fingerprintOf(f)))
 		kept = append(kept, Finding{Finding: f, ID: id, Fingerprint: hex.EncodeToString(sum[:16]), Tactic: TacticOf(f.MITRE), Source: src, Evidence: []Evidence{}})
 	}
 	sort.SliceStable(kept, func(i, j int) bool {
@@ -162,18 +162,20 @@ func build(in input, o Options) (*Report, error) {
 	}
 
 	// an etcd finding is located at the snapshot it was read from
-	snap := ""
+	var snap *Location
 	for _, s := range rep.Scope.Sources {
 		if s.Kind == "etcd-snapshot" {
-			if snap = s.AbsPath; snap == "" {
-				snap = s.Path
+			snap = &Location{File: s.AbsPath, Size: s.Size}
+			if snap.File == "" {
+				snap.File = s.Path
 			}
 			break
 		}
 	}
 	for i := range rep.Findings {
-		if f := &rep.Findings[i]; f.Source == "etcd" && f.Location == nil && snap != "" {
-			f.Location = &Location{File: snap}
+		if f := &rep.Findings[i]; f.Source == "etcd" && f.Location == nil && snap != nil {
+			l := *snap
+			f.Location = &l
 		}
 	}
 
@@ -557,4 +559,15 @@ func notes(as []index.Annotation, fs []Finding) []Note {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Updated.Before(out[j].Updated) })
 	return out
+}
+
+// fingerprintOf is what identifies a finding across runs (SARIF's partialFingerprints):
+// its rule, subject and first time, with a file named by the subject (an encryption
+// config) by its base name, so that the same file read from another folder is the same
+// finding.
+func fingerprintOf(f analyzer.Finding) string {
+	if strings.HasPrefix(f.Subject.Name, "/") {
+		f.Subject.Name = path.Base(f.Subject.Name)
+	}
+	return index.FindingID(f)
 }

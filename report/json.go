@@ -71,6 +71,9 @@ func Read(rd io.Reader) (*Report, error) {
 	if err := dec.Decode(&r); err != nil {
 		return nil, fmt.Errorf("not a kubesleuth JSON report: %w", err)
 	}
+	if r.SchemaVersion == 0 {
+		return nil, fmt.Errorf("not a kubesleuth JSON report: no schema_version")
+	}
 	if r.SchemaVersion != Version {
 		return nil, fmt.Errorf("report schema_version %d: this kubesleuth reads version %d", r.SchemaVersion, Version)
 	}

@@ -219,10 +219,12 @@ type Evidence struct {
 	Code        int        `json:"code,omitempty"`
 }
 
-// Location is a file and line (1-based).
+// Location is a file and line (1-based). Line 0 is the whole file (an etcd snapshot),
+// Size bytes long.
 type Location struct {
 	File string `json:"file"`
 	Line int    `json:"line"`
+	Size int64  `json:"size,omitempty"`
 }
 
 // Tactic is one group of findings, by index into Report.Findings. Findings about one

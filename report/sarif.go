@@ -29,6 +29,7 @@ type sarifTool struct {
 type sarifDriver struct {
 	Name           string      `json:"name"`
 	Version        string      `json:"version,omitempty"`
+	SemVer         string      `json:"semanticVersion,omitempty"`
 	InformationURI string      `json:"informationUri"`
 	Rules          []sarifRule `json:"rules"`
 }
@@ -78,7 +79,9 @@ type sarifArtifact struct {
 }
 
 type sarifRegion struct {
-	StartLine int `json:"startLine"`
+	StartLine  int    `json:"startLine,omitempty"`
+	ByteOffset *int64 `json:"byteOffset,omitempty"`
+	ByteLength int64  `json:"byteLength,omitempty"`
 }
 
 type sarifLogical struct {
@@ -110,7 +113,18 @@ func fileURI(p string) string {
 }
 
 func writeSARIF(w io.Writer, r *Report) error {
-	run := sarifRun{Tool: sarifTool{Driver: sarifDriver{Name: "kubesleuth", Version: r.ToolVersion,
+	// SARIF wants a version that starts with a number; a development build has none
+	// (a pre-release of 0.0.0, in semver's terms)
+	ver, semver := r.ToolVersion, ""
+	if ver == "" || ver[0] < '0' || ver[0] > '9' {
+		ver, semver = "", "0.0.0-"+strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' {
+				return r
+			}
+			return '-'
+		}, dash(r.ToolVersion))
+	}
+	run := sarifRun{Tool: sarifTool{Driver: sarifDriver{Name: "kubesleuth", Version: ver, SemVer: semver,
 		InformationURI: "https://github.com/kubesleuth/kubesleuth", Rules: []sarifRule{}}}, Results: []sarifResult{}}
 	index := map[string]int{}
 	for _, t := range r.Rules {
@@ -128,7 +142,7 @@ func writeSARIF(w io.Writer, r *Report) error {
 		if full == "" {
 			full = t.Title
 		}
-		sr := sarifRule{ID: t.ID, Name: t.ID, ShortDescription: sarifText{Text: t.Title}, FullDescription: sarifText{Text: full},
+		sr := sarifRule{ID: t.ID, Name: ruleName(t), ShortDescription: sarifText{Text: t.Title}, FullDescription: sarifText{Text: full},
 			Help: sarifText{Text: help, Markdown: helpMD}, DefaultConfiguration: sarifConfig{Level: sarifLevel(t.Severity)},
 			Properties: map[string]any{"tags": append([]string{"security", t.Tactic}, t.MITRE...), "security-severity": securitySeverity[t.Severity], "source": t.Source}}
 		for _, ref := range t.References {
@@ -148,8 +162,12 @@ func writeSARIF(w io.Writer, r *Report) error {
 		loc := sarifLocation{}
 		if f.Location != nil {
 			loc.PhysicalLocation = &sarifPhysical{ArtifactLocation: sarifArtifact{URI: fileURI(f.Location.File)}}
-			if f.Location.Line > 0 {
+			switch {
+			case f.Location.Line > 0:
 				loc.PhysicalLocation.Region = &sarifRegion{StartLine: f.Location.Line}
+			case f.Location.Size > 0: // the whole file (a snapshot)
+				zero := int64(0)
+				loc.PhysicalLocation.Region = &sarifRegion{ByteOffset: &zero, ByteLength: f.Location.Size}
 			}
 		}
 		if f.Subject.Key != "" {
@@ -165,4 +183,19 @@ func writeSARIF(w io.Writer, r *Report) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}})
+}
+
+// ruleName is the rule's title as one PascalCase word (SARIF's name: readable, not the
+// opaque id).
+func ruleName(t RuleText) string {
+	var b strings.Builder
+	for _, w := range strings.FieldsFunc(t.Title, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9')
+	}) {
+		b.WriteString(strings.ToUpper(w[:1]) + w[1:])
+	}
+	if b.Len() == 0 {
+		return "Rule" + strings.ReplaceAll(t.ID, "-", "")
+	}
+	return b.String()
 }

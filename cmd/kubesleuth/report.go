@@ -5,7 +5,9 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -63,7 +65,8 @@ them; --etcd-snapshot adds the secrets at rest), and written in one format:
   csv    one row per finding
 
 --from re-renders a saved JSON report in another format. Every string passes the
-redactor: no secret value reaches a report.
+redactor: no secret value reaches a report. SOURCE_DATE_EPOCH, when set, is the report's
+time (the same case then gives the same bytes).
 
 Exit codes: 0 written and no finding at or above --fail-on; 1 a finding at or above
 --fail-on (the report is written); 2 usage error, unreadable input or a damaged case;
@@ -111,6 +114,15 @@ func runReport(cmd *cobra.Command, io stdio, o reportOptions, args []string) err
 			return usagef("--min-severity: %v", err)
 		}
 		opts.HasMin = true
+	}
+	// SOURCE_DATE_EPOCH (reproducible-builds.org): the report's own time, so that the
+	// same case gives the same bytes (golden tests, a diff of two reports)
+	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
+		sec, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return usagef("SOURCE_DATE_EPOCH %q: not a number of seconds", safeText(v))
+		}
+		opts.Now = time.Unix(sec, 0).UTC()
 	}
 	if err := opts.CheckPatterns(); err != nil {
 		return usageError{err}
