@@ -105,9 +105,13 @@ func writeHTML(w io.Writer, r *Report) error {
 			v.Bars = append(v.Bars, svgBar{X: float64(i) * bw, Y: svgH - 20 - h, W: max(bw*0.9, 0.5), H: h, Title: fmt.Sprintf("%s: %d events", fmtTv(at), c)})
 		}
 		span := iv * time.Duration(n)
+		layout := "01-02 15:04"
+		if span < 10*time.Minute {
+			layout = "15:04:05"
+		}
 		for k := 0; k <= 4; k++ {
 			at := tl.Start.Add(span * time.Duration(k) / 4)
-			v.Axis = append(v.Axis, svgTick{X: svgW * float64(k) / 4, Label: at.UTC().Format("01-02 15:04")})
+			v.Axis = append(v.Axis, svgTick{X: svgW * float64(k) / 4, Label: at.UTC().Format(layout)})
 		}
 		for _, i := range tl.Findings {
 			f := r.Findings[i]
