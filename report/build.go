@@ -29,6 +29,8 @@ type Options struct {
 	GeneratedBy         string
 	// Now is the report's time (zero: time.Now()).
 	Now time.Time
+	// Progress, when set, follows the building (for a progress line).
+	Progress *Progress
 }
 
 // CheckPatterns fails on a --rule or --exclude-rule pattern path.Match rejects.
@@ -130,7 +132,9 @@ func build(in input, o Options) (*Report, error) {
 
 	// evidence and locations
 	want := map[string]bool{}
+	o.Progress.set("evidence", "findings", int64(len(rep.Findings)))
 	for i := range rep.Findings {
+		o.Progress.add(1)
 		f := &rep.Findings[i]
 		if f.Source == "audit" && in.evidence != nil {
 			ev, err := in.evidence(f.Finding)

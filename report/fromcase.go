@@ -33,6 +33,7 @@ func FromCase(ctx context.Context, r index.Reader, dir string, o Options) (*Repo
 		}
 	}
 	if info.Events > 0 {
+		o.Progress.set("counting events", "queries", 9)
 		// level and stage are not facet fields: one count per value the audit API defines
 		for field, values := range map[string][]string{
 			"level": {"None", "Metadata", "Request", "RequestResponse"},
@@ -43,6 +44,7 @@ func FromCase(ctx context.Context, r index.Reader, dir string, o Options) (*Repo
 				if err != nil {
 					return nil, err
 				}
+				o.Progress.add(1)
 				if res.Total > 0 {
 					if field == "level" {
 						in.levels[v] = res.Total
@@ -92,7 +94,7 @@ func FromCase(ctx context.Context, r index.Reader, dir string, o Options) (*Repo
 		}
 		return out, nil
 	}
-	in.locate = func(ids map[string]bool) (map[string]Location, error) { return locate(ctx, located, ids) }
+	in.locate = func(ids map[string]bool) (map[string]Location, error) { return locate(ctx, located, ids, o.Progress) }
 	if in.secrets, err = r.SecretsAtRest(); err != nil {
 		return nil, err
 	}

@@ -121,7 +121,7 @@ func (c *Collector) Report(ctx context.Context, in RunInput, o Options) (*Report
 		scope:  Scope{Mode: "files", Sources: in.Sources, Events: in.Events, First: in.First, Last: in.Last, Skipped: in.Skipped, Duplicates: in.Duplicates},
 		levels: c.levels, stages: c.stages, notEvaluable: nev, hist: c.counter.histogram(), findings: findings,
 		located: c.located, secrets: in.Secrets,
-		locate: func(ids map[string]bool) (map[string]Location, error) { return locate(ctx, files, ids) },
+		locate: func(ids map[string]bool) (map[string]Location, error) { return locate(ctx, files, ids, o.Progress) },
 		evidence: func(f analyzer.Finding) ([]Evidence, error) {
 			m := c.evidence[index.FindingID(f)]
 			out := []Evidence{}

@@ -21,8 +21,15 @@ type locFile struct {
 // (in order) that holds `"auditID":"<id>"`. It reads line by line (gzip by content),
 // looks at the text, decodes nothing, and stops once every ID is found. A file that is
 // gone, changed size or does not read is skipped: its findings get no location.
-func locate(ctx context.Context, files []locFile, ids map[string]bool) (map[string]Location, error) {
+func locate(ctx context.Context, files []locFile, ids map[string]bool, p *Progress) (map[string]Location, error) {
 	out := map[string]Location{}
+	var total int64
+	for _, f := range files {
+		if st, err := os.Stat(f.path); err == nil {
+			total += st.Size()
+		}
+	}
+	p.set("locating evidence in the audit logs", "bytes", total)
 	for _, f := range files {
 		if len(out) == len(ids) {
 			break
@@ -35,20 +42,20 @@ func locate(ctx context.Context, files []locFile, ids map[string]bool) (map[stri
 				continue
 			}
 		}
-		_ = locateFile(ctx, f, ids, out) // a file that fails part way keeps what it found
+		_ = locateFile(ctx, f, ids, out, p) // a file that fails part way keeps what it found
 	}
 	return out, nil
 }
 
 var auditIDKey = []byte(`"auditID"`)
 
-func locateFile(ctx context.Context, f locFile, ids map[string]bool, out map[string]Location) error {
+func locateFile(ctx context.Context, f locFile, ids map[string]bool, out map[string]Location, p *Progress) error {
 	fh, err := os.Open(f.path)
 	if err != nil {
 		return err
 	}
 	defer fh.Close()
-	br := bufio.NewReaderSize(fh, 1<<20)
+	br := bufio.NewReaderSize(countingReader{fh, p}, 1<<20)
 	var r io.Reader = br
 	if head, _ := br.Peek(2); len(head) == 2 && head[0] == 0x1f && head[1] == 0x8b {
 		gz, err := gzip.NewReader(br)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -181,7 +182,11 @@ func runReport(cmd *cobra.Command, io stdio, o reportOptions, args []string) err
 			fmt.Fprintf(io.err, "warning: case %s is incomplete (an ingest was interrupted or is still running): the report may miss its newest events\n", safeText(dir))
 		}
 		abs, _ := filepath.Abs(dir)
-		if rep, err = report.FromCase(cmd.Context(), c, abs, opts); err != nil {
+		opts.Progress = &report.Progress{}
+		line := startLineProgress(io.err, opts.Progress.String)
+		rep, err = report.FromCase(cmd.Context(), c, abs, opts)
+		line.Stop()
+		if err != nil {
 			return err
 		}
 	}
@@ -303,4 +308,51 @@ func whoami() string {
 	}
 	host, _ := os.Hostname()
 	return name + "@" + host
+}
+
+// lineProgress redraws one status line on a terminal every 200 ms, from the first second
+// on (a short report shows nothing).
+type lineProgress struct {
+	stop chan struct{}
+	done chan struct{}
+}
+
+func startLineProgress(w io.Writer, line func() string) *lineProgress {
+	if !isTerminal(w) {
+		return nil
+	}
+	p := &lineProgress{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		start := time.Now()
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		drawn := false
+		for {
+			select {
+			case <-p.stop:
+				if drawn {
+					fmt.Fprint(w, "\r\033[K")
+					flush(w)
+				}
+				return
+			case <-t.C:
+				if time.Since(start) >= time.Second {
+					fmt.Fprint(w, "\r"+line()+"\033[K")
+					flush(w) // the redacting stream holds a line until its end
+					drawn = true
+				}
+			}
+		}
+	}()
+	return p
+}
+
+// Stop clears the line. Safe on nil.
+func (p *lineProgress) Stop() {
+	if p == nil {
+		return
+	}
+	close(p.stop)
+	<-p.done
 }
