@@ -496,4 +496,3 @@ func sarifProblems(t *testing.T, tool, path string) []string {
 	}
 	return out2
 }
-
