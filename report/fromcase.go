@@ -2,6 +2,8 @@ package report
 
 import (
 	"context"
+	"fmt"
+	"sort"
 	"time"
 
 	"github.com/kubesleuth/kubesleuth/analyzer"
@@ -65,6 +67,32 @@ func FromCase(ctx context.Context, r index.Reader, dir string, o Options) (*Repo
 			in.hist = histogram{start: from, interval: iv}
 			for _, b := range res.Histogram {
 				in.hist.counts = append(in.hist.counts, b.Count)
+			}
+		}
+	}
+	// the engine's own counts of the events each rule could not look at, when the case
+	// keeps its state (else coverage derives them from the levels seen)
+	if sr, ok := r.(interface{ EngineState() ([]byte, error) }); ok {
+		st, err := sr.EngineState()
+		if err != nil {
+			return nil, err
+		}
+		if st != nil {
+			counts, err := analyzer.StateCoverage(st)
+			if err != nil {
+				return nil, fmt.Errorf("case %s: %w", dir, err)
+			}
+			in.notEvaluable = []NotEvaluable{}
+			ids := make([]string, 0, len(counts))
+			for id, n := range counts {
+				if n > 0 {
+					ids = append(ids, id)
+				}
+			}
+			sort.Strings(ids)
+			for _, id := range ids {
+				t, _ := o.Catalog.Lookup(id) // a rule of a file not given to report: no title, no needs
+				in.notEvaluable = append(in.notEvaluable, NotEvaluable{RuleID: id, Needs: t.needs, Events: counts[id]})
 			}
 		}
 	}

@@ -341,7 +341,8 @@ func TestReport(t *testing.T) {
 				} `json:"sources"`
 			} `json:"scope"`
 			Coverage struct {
-				Exact bool `json:"not_evaluable_exact"`
+				Exact        bool            `json:"not_evaluable_exact"`
+				NotEvaluable json.RawMessage `json:"not_evaluable"`
 			} `json:"coverage"`
 			Findings []struct {
 				ID       string `json:"id"`
@@ -358,6 +359,17 @@ func TestReport(t *testing.T) {
 		}
 		if len(d.Findings) != len(doc.Findings) {
 			t.Errorf("report FILES has %d findings, the case's report %d", len(d.Findings), len(doc.Findings))
+		}
+		// the case's coverage counts are the engine's, read from its saved state: the
+		// same as the run's over the same log
+		var c struct {
+			Coverage struct {
+				NotEvaluable json.RawMessage `json:"not_evaluable"`
+			} `json:"coverage"`
+		}
+		_ = json.Unmarshal(outputs["json"], &c)
+		if !bytes.Equal(compactJSON(c.Coverage.NotEvaluable), compactJSON(d.Coverage.NotEvaluable)) || len(c.Coverage.NotEvaluable) < 10 {
+			t.Errorf("not evaluable: case %s, files %s", compactJSON(c.Coverage.NotEvaluable), compactJSON(d.Coverage.NotEvaluable))
 		}
 		for i := range d.Findings {
 			if i < len(doc.Findings) && (d.Findings[i].Location == nil) != (doc.Findings[i].Location == nil) {
@@ -495,4 +507,10 @@ func sarifProblems(t *testing.T, tool, path string) []string {
 		}
 	}
 	return out2
+}
+
+func compactJSON(b []byte) []byte {
+	var out bytes.Buffer
+	_ = json.Compact(&out, b)
+	return out.Bytes()
 }
