@@ -212,7 +212,12 @@ func reportFiles(cmd *cobra.Command, io stdio, o reportOptions, opts report.Opti
 		return nil, usageError{err}
 	}
 	opts.Catalog = report.NewCatalog(rules)
-	eng, _, err := buildEngine(o.rules, o.noBuiltin, o.allowlist)
+	// the same rules and allowlists as scan's (loadRules, analyzer.LoadAllowlists)
+	al, err := analyzer.LoadAllowlists(o.allowlist)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("allowlist: %w", err)}
+	}
+	eng, err := analyzer.NewEngine(rules, analyzer.Config{Allowlists: al})
 	if err != nil {
 		return nil, usageError{err}
 	}
