@@ -360,3 +360,20 @@ func (e *Engine) StateKeys() map[string]int {
 	}
 	return out
 }
+
+// StateCoverage reads from a saved state (SaveState) how many events each rule could
+// not look at (Result.NotEvaluable's counts), without restoring the engine. It fails
+// on a state that is not JSON or of another version.
+func StateCoverage(state []byte) (map[string]int, error) {
+	var s struct {
+		Version int            `json:"version"`
+		NotEval map[string]int `json:"not_evaluable"`
+	}
+	if err := json.Unmarshal(state, &s); err != nil {
+		return nil, fmt.Errorf("engine state: %w", err)
+	}
+	if s.Version != stateVersion {
+		return nil, fmt.Errorf("engine state version %d, this kubesleuth reads %d", s.Version, stateVersion)
+	}
+	return s.NotEval, nil
+}

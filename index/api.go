@@ -136,8 +136,10 @@ type Annotation struct {
 
 // Info is case.json: the chain of custody.
 type Info struct {
-	Version     int          `json:"version"` // format version of the case folder
-	Created     time.Time    `json:"created"`
+	Version int       `json:"version"` // format version of the case folder
+	Created time.Time `json:"created"`
+	// CreatedBy is who made the case: the user and host of the first ingest (user@host).
+	CreatedBy   string       `json:"created_by,omitempty"`
 	Updated     time.Time    `json:"updated"`
 	ToolVersion string       `json:"tool_version"`
 	Sources     []SourceInfo `json:"sources"`

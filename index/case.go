@@ -479,3 +479,17 @@ func (c *Case) SecretsAtRest() (_ []SecretAtRest, err error) {
 	err = c.db.View(func(tx *bolt.Tx) error { return getJSON(tx, kSecrets, &s) })
 	return s, err
 }
+
+// EngineState returns the detection engine's state the last finished ingest saved (nil
+// when none did): reports read the rules' coverage counts from it.
+func (c *Case) EngineState() (_ []byte, err error) {
+	defer guard(c.dir, storeFile, &err)()
+	var out []byte
+	err = c.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bMeta).Get(kState); v != nil {
+			out = append([]byte(nil), v...)
+		}
+		return nil
+	})
+	return out, err
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -174,7 +175,7 @@ func Create(dir, toolVersion string) (w *Writer, err error) {
 		}
 		now := time.Now().UTC()
 		if w.info.Version == 0 {
-			w.info = Info{Version: formatVersion, Created: now}
+			w.info = Info{Version: formatVersion, Created: now, CreatedBy: creator()}
 		}
 		if w.info.Version != formatVersion {
 			return fmt.Errorf("case format version %d, this kubesleuth reads %d (ingest into a new case folder)", w.info.Version, formatVersion)
@@ -1000,4 +1001,15 @@ func redactFindings(fs []analyzer.Finding) []analyzer.Finding {
 		out[i] = f.Redacted()
 	}
 	return out
+}
+
+// creator is user@host of this process, for case.json's chain of custody ("" parts
+// when the system does not say).
+func creator() string {
+	name := ""
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	host, _ := os.Hostname()
+	return redact.String(name + "@" + host)
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -19,6 +18,7 @@ import (
 	"github.com/kubesleuth/kubesleuth/analyzer"
 	"github.com/kubesleuth/kubesleuth/analyzer/redact"
 	"github.com/kubesleuth/kubesleuth/index"
+	"github.com/kubesleuth/kubesleuth/internal/csvsafe"
 )
 
 // exportAllLimit bounds an export of a search view (pages are fetched until then).
@@ -239,17 +239,8 @@ func writeNotesExport(base, format string, rows []index.Row, findings []analyzer
 }
 
 // csvPut writes a record; cells that a spreadsheet would run as a formula get a leading
-// quote (CSV injection from the data).
-func csvPut(cw *csv.Writer) func(rec ...string) {
-	return func(rec ...string) {
-		for i, c := range rec {
-			if c != "" && strings.ContainsRune("=+-@\t\r", rune(c[0])) {
-				rec[i] = "'" + c
-			}
-		}
-		_ = cw.Write(rec)
-	}
-}
+// quote (CSV injection from the data): the guard every CSV of kubesleuth shares.
+func csvPut(cw *csv.Writer) func(rec ...string) { return csvsafe.Put(cw) }
 
 // writeCSV writes one table, with the bookmark and note of each row.
 func writeCSV(w io.Writer, rows []index.Row, findings []analyzer.Finding, secrets []index.SecretAtRest, notes map[index.Target]index.Annotation) error {

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"html"
 	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -106,6 +108,29 @@ func TestNoCanaryLeaks(t *testing.T) {
 	for _, o := range []string{"table", "json"} {
 		runBin("case", "info", "--case", caseDir, "-o", o)
 	}
+	// reports of the case and of the files, in every format, and a saved JSON report
+	// rendered again
+	for _, format := range []string{"html", "md", "json", "sarif", "csv"} {
+		if code, out, errb := runBin("report", "--case", caseDir, "--format", format); code != 0 || len(out) == 0 {
+			t.Errorf("report --case --format %s: exit %d: %s", format, code, errb)
+		} else {
+			check("report --case --format "+format+" (unescaped)", unescapeReport(out))
+		}
+		args := append([]string{"report", "--max-errors", "0", "--format", format, "--etcd-snapshot", et.Snapshot}, inputs...)
+		if code, out, errb := runBin(args...); code != 0 || len(out) == 0 {
+			t.Errorf("report FILES --format %s: exit %d: %s", format, code, errb)
+		} else {
+			check("report FILES --format "+format+" (unescaped)", unescapeReport(out))
+		}
+	}
+	saved := filepath.Join(dir, "report.json")
+	runBin("report", "--case", caseDir, "--format", "json", "-o", saved)
+	if b, err := os.ReadFile(saved); err != nil || !bytes.Contains(b, []byte("KS-SECRET-009")) {
+		t.Errorf("the saved report (%v) does not name the secrets the log disclosed", err)
+	} else {
+		check("report -o report.json", b)
+	}
+	runBin("report", "--from", saved, "--format", "html")
 	for _, q := range []string{"*", "resource:secrets", "resource:pods subresource:exec", "verb:patch"} {
 		for _, o := range []string{"table", "json", "jsonl"} {
 			code, out, errb := runBin("search", "--case", caseDir, "-o", o, "--limit", "1000", "--facet", "user", "--facet", "userAgent", "--facet", "name", "--histogram", "1m", q)
@@ -193,4 +218,13 @@ func boltValues(t *testing.T, path string) []byte {
 		})
 	})
 	return out.Bytes()
+}
+
+// unescapeReport undoes the escapes a report's format applies (HTML entities, JSON's
+// \u003c \u003e \u0026, Markdown's backslashes), so that a canary cannot hide behind them.
+func unescapeReport(b []byte) []byte {
+	s := html.UnescapeString(string(b))
+	s = strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&", `\\`, `\`).Replace(s)
+	s = regexp.MustCompile(`\\([\\|*_\x60\[\]#<>])`).ReplaceAllString(s, "$1")
+	return []byte(s)
 }

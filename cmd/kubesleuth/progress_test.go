@@ -26,3 +26,48 @@ func TestProgressLine(t *testing.T) {
 		}
 	}
 }
+
+// TestLineProgressOnATerminal: the report's status line is drawn on a terminal (a real
+// pseudo-terminal here) after the first second, redrawn, and cleared on Stop; on a
+// buffer nothing is drawn.
+func TestLineProgressOnATerminal(t *testing.T) {
+	var buf bytes.Buffer
+	if p := startLineProgress(&buf, func() string { return "x" }); p != nil {
+		t.Fatal("a status line started on a buffer")
+	}
+	master, slave, err := openPTY()
+	if err != nil {
+		t.Skipf("no pseudo-terminal here: %v", err)
+	}
+	defer master.Close()
+	defer slave.Close()
+	read := make(chan []byte)
+	go func() {
+		var all []byte
+		b := make([]byte, 4096)
+		for {
+			n, err := master.Read(b)
+			all = append(all, b[:n]...)
+			if err != nil || bytes.Contains(all, []byte("\r\033[K\r\033[K")) || bytes.HasSuffix(all, []byte("\r\033[K")) && bytes.Count(all, []byte("report:")) > 1 {
+				read <- all
+				return
+			}
+		}
+	}()
+	n := 0
+	p := startLineProgress(slave, func() string { n++; return "report: evidence: " + itoa(n) + " of 9 findings" })
+	if p == nil {
+		t.Fatal("no status line on a terminal")
+	}
+	time.Sleep(1600 * time.Millisecond)
+	p.Stop()
+	select {
+	case out := <-read:
+		s := string(out)
+		if !strings.Contains(s, "report: evidence: 1 of 9 findings") || !strings.Contains(s, "report: evidence: 2 of 9 findings") || !strings.HasSuffix(s, "\r\033[K") {
+			t.Errorf("the terminal got %q", s)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("nothing drawn on the terminal")
+	}
+}
