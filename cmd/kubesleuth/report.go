@@ -31,9 +31,7 @@ type reportOptions struct {
 	rule        []string
 	excludeRule []string
 	failOn      string
-	rules       []string
-	noBuiltin   bool
-	allowlist   string
+	detect      detectFlags
 	etcdSnap    string
 	encConfig   string
 }
@@ -90,9 +88,8 @@ Exit codes: 0 written and no finding at or above --fail-on; 1 a finding at or ab
 	fs.StringArrayVar(&o.rule, "rule", nil, "keep only findings of rules matching this ID or pattern (KS-ETCD-*; repeatable)")
 	fs.StringArrayVar(&o.excludeRule, "exclude-rule", nil, "leave out findings of rules matching this ID or pattern (repeatable)")
 	fs.StringVar(&o.failOn, "fail-on", "", "exit 1 when a finding of the report is at or above this severity; default: never")
-	fs.StringArrayVar(&o.rules, "rules", nil, "additional rule file or folder (repeatable): run on FILES; with --case, their texts explain the case's findings")
-	fs.BoolVar(&o.noBuiltin, "no-builtin-rules", false, "run only the rules given with --rules (FILES)")
-	fs.StringVar(&o.allowlist, "allowlist", "", "allowlist file added to the defaults (FILES)")
+	// the rules run on FILES; with --case, their texts explain the case's findings
+	o.detect.register(fs)
 	fs.StringVar(&o.etcdSnap, "etcd-snapshot", "", "an etcd snapshot to analyse for secrets at rest (with FILES)")
 	fs.StringVar(&o.encConfig, "encryption-config", "", "the apiserver's EncryptionConfiguration, to check the snapshot's keys (with --etcd-snapshot)")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(report.Formats, cobra.ShellCompDirectiveNoFileComp))
@@ -168,12 +165,13 @@ func runReport(cmd *cobra.Command, io stdio, o reportOptions, args []string) err
 		if dir == "" {
 			dir = "./kubesleuth-case"
 		}
-		rules, err := loadRules(o.rules, o.noBuiltin)
+		rules, _, err := o.detect.load(io.err)
 		if err != nil {
 			return usageError{err}
 		}
 		opts.Catalog = report.NewCatalog(rules)
-		c, err := index.Open(dir, index.OpenOptions{})
+		// a case tail is writing is read through tail (index.OpenReader)
+		c, err := index.OpenReader(dir, index.OpenOptions{})
 		if err != nil {
 			return usageError{err}
 		}
@@ -207,16 +205,12 @@ func runReport(cmd *cobra.Command, io stdio, o reportOptions, args []string) err
 // reportFiles runs the rules over audit log files, as scan does, collecting what the
 // report needs on the way.
 func reportFiles(cmd *cobra.Command, io stdio, o reportOptions, opts report.Options, args []string) (*report.Report, error) {
-	rules, err := loadRules(o.rules, o.noBuiltin)
+	// the same rules and allowlists as scan's
+	rules, al, err := o.detect.load(io.err)
 	if err != nil {
 		return nil, usageError{err}
 	}
 	opts.Catalog = report.NewCatalog(rules)
-	// the same rules and allowlists as scan's (loadRules, analyzer.LoadAllowlists)
-	al, err := analyzer.LoadAllowlists(o.allowlist)
-	if err != nil {
-		return nil, usageError{fmt.Errorf("allowlist: %w", err)}
-	}
 	eng, err := analyzer.NewEngine(rules, analyzer.Config{Allowlists: al})
 	if err != nil {
 		return nil, usageError{err}
