@@ -30,6 +30,8 @@ type Live struct {
 	CheckpointEvery time.Duration
 	// OnCheckpoint, when set, is called after each checkpoint written (tests, progress).
 	OnCheckpoint func(*Checkpoint)
+	// OnRecord, when set, is called for every record in the serial stage (Pipeline's).
+	OnRecord func(Record)
 
 	p         *Pipeline
 	last      time.Time
@@ -103,7 +105,7 @@ func (l *Live) Run(ctx context.Context) error {
 	} else {
 		l.Follow.OnBatch = l.batch
 	}
-	l.p = &Pipeline{Source: src, Engine: l.Engine, Store: l.Store}
+	l.p = &Pipeline{Source: src, Engine: l.Engine, Store: l.Store, OnRecord: l.OnRecord}
 	for _, ns := range l.Sinks {
 		l.p.Sinks = append(l.p.Sinks, ns.Sink)
 	}
