@@ -49,7 +49,7 @@ type LiveSource interface {
 	// is then the one to resume from) and when the source is idle.
 	SetOnBatch(func() error)
 	// Position is where a run resumed from a checkpoint taken now starts (opaque JSON),
-	// and whether anything was read since the source started.
+	// and whether it moved since the last Committed (else a checkpoint is not needed).
 	Position() (json.RawMessage, bool)
 	// Resume starts the next Each at a checkpointed Position.
 	Resume(json.RawMessage) error

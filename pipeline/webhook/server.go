@@ -312,7 +312,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) (int, string, string) {
 	if r.Method != http.MethodPost {
-		return http.StatusMethodNotAllowed, "method", "method " + redact.Preview(r.Method, 16) + ", want POST"
+		return http.StatusMethodNotAllowed, "method", "method " + describe(r.Method) + ", want POST"
 	}
 	if s.cfg.TokenFile != "" {
 		auth := r.Header.Get("Authorization")
@@ -326,7 +326,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) (int, string, st
 		}
 	}
 	if ce := r.Header.Get("Content-Encoding"); ce != "" && ce != "identity" {
-		return http.StatusUnsupportedMediaType, "encoding", "Content-Encoding " + redact.Preview(ce, 16)
+		return http.StatusUnsupportedMediaType, "encoding", "Content-Encoding " + describe(ce)
 	}
 	max := s.cfg.MaxBody
 	if r.ContentLength > max {
@@ -384,6 +384,18 @@ func readBody(r io.Reader, n int64) ([]byte, error) {
 	return io.ReadAll(r)
 }
 
+// describe stands for a value of the input in a message: known kinds and versions by
+// name, anything else by its length and fingerprint (it could hold anything).
+func describe(v string) string {
+	switch v {
+	case "":
+		return "missing"
+	case "Event", "EventList", "Policy", "audit.k8s.io/v1alpha1", "v1", "GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "gzip", "deflate", "br", "zstd":
+		return fmt.Sprintf("%q", v)
+	}
+	return fmt.Sprintf("of %d bytes (%s)", len(v), redact.Fingerprint([]byte(v)))
+}
+
 // batchEnvelope is what is checked of a batch before it is spooled.
 type batchEnvelope struct {
 	APIVersion string               `json:"apiVersion"`
@@ -394,7 +406,7 @@ type batchEnvelope struct {
 // checkBatch checks that body is an EventList of audit.k8s.io/v1 or v1beta1 whose
 // items are objects, and returns the number of items and the body on one line (the
 // spool's records are read back as JSON lines). why says what is wrong, quoting no
-// input beyond a redacted preview of a kind or version.
+// input: positions, lengths and fingerprints.
 func checkBatch(body []byte) (int, []byte, string) {
 	var env batchEnvelope
 	if err := gojson.Unmarshal(body, &env); err != nil {
@@ -405,10 +417,10 @@ func checkBatch(body []byte) (int, []byte, string) {
 		return 0, nil, "not an EventList (a field of the wrong type)"
 	}
 	if env.Kind != "EventList" {
-		return 0, nil, fmt.Sprintf("kind %q, want EventList", redact.Preview(env.Kind, 32))
+		return 0, nil, "kind " + describe(env.Kind) + ", want EventList"
 	}
 	if env.APIVersion != "audit.k8s.io/v1" && env.APIVersion != "audit.k8s.io/v1beta1" {
-		return 0, nil, fmt.Sprintf("apiVersion %q, want audit.k8s.io/v1 or v1beta1", redact.Preview(env.APIVersion, 32))
+		return 0, nil, "apiVersion " + describe(env.APIVersion) + ", want audit.k8s.io/v1 or v1beta1"
 	}
 	if env.Items == nil {
 		return 0, nil, "an EventList without items"

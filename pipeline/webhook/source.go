@@ -95,8 +95,10 @@ func (s *Source) Resume(raw json.RawMessage) error {
 	return nil
 }
 
-// Committed implements pipeline.LiveSource: segments before the checkpoint go.
+// Committed implements pipeline.LiveSource: segments before the checkpoint go, and an
+// idle source has nothing more to checkpoint until it reads again.
 func (s *Source) Committed(raw json.RawMessage) {
+	s.moved = false
 	var p Pos
 	if json.Unmarshal(raw, &p) == nil {
 		s.Spool.Release(p)

@@ -56,7 +56,7 @@ type SpoolOptions struct {
 	// Default 1 GiB.
 	MaxBytes int64
 	// SegmentBytes is the size at which a new segment is started (segments are deleted
-	// whole, once a checkpoint stands past them). Default 64 MiB.
+	// whole, once a checkpoint stands past them). Default 64 MiB, at most MaxBytes/8.
 	SegmentBytes int64
 	// NoSync skips fsync (tests of everything but durability; never in serve).
 	NoSync bool
@@ -107,6 +107,8 @@ func OpenSpool(dir string, opts SpoolOptions) (*Spool, error) {
 	if opts.SegmentBytes <= 0 {
 		opts.SegmentBytes = 64 << 20
 	}
+	// the segment kept after a release (see Release) must not fill the bound
+	opts.SegmentBytes = max(min(opts.SegmentBytes, opts.MaxBytes/8), 1)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
