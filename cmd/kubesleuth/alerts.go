@@ -19,7 +19,9 @@ const alertHelp = `  line            one human line per finding (time, severity,
   webhook=URL     POST each alert to URL (JSON; format=falco for falcosidekick's
                   endpoint), from a bounded queue, retried with backoff; alerts dropped
                   when the queue is full or the endpoint stays down are counted and
-                  reported on standard error, never silently
+                  reported on standard error, never silently; like standard output, it
+                  may get the alerts of the last second again after a kill (a falco
+                  alert keeps its uuid)
   min=SEVERITY    only findings at or above it (info, low, medium, high, critical)
   format=F        webhook only: jsonl (default) or falco
 Without an --alert to standard output, human lines go to standard output.`

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kubesleuth/kubesleuth/index"
 	"github.com/kubesleuth/kubesleuth/internal/realcluster"
 	"github.com/kubesleuth/kubesleuth/internal/testbin"
 )
@@ -54,8 +55,9 @@ func TestServeRealAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	alerts := filepath.Join(dir, "alerts.jsonl")
+	caseW := filepath.Join(dir, "case-webhook")
 	sp := startServe(t, bin, dir, "--tls-cert", srvCert.CertFile, "--tls-key", srvCert.KeyFile, "--client-ca", ca.CertFile,
-		"--spool", filepath.Join(dir, "spool"), "--alert", "jsonl="+alerts, "--group", "1s")
+		"--spool", filepath.Join(dir, "spool"), "--case", caseW, "--alert", "jsonl="+alerts, "--group", "1s")
 
 	// the apiserver's webhook config, as serve prints it
 	code, kc, errs := ksRunCode("serve", "--print-webhook-config", "--url", sp.url,
@@ -99,13 +101,51 @@ func TestServeRealAPIServer(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// every logged event arrives (the webhook may also carry the last events of the
-	// shutdown that the log backend closed before)
-	sp.waitProcessed(t, float64(len(logged)))
-	t.Logf("%d events logged, %v received by serve, %v processed", len(logged),
-		sp.metric("kubesleuth_webhook_events_spooled_total"), sp.metric("kubesleuth_events_processed_total"))
+	// the apiserver has stopped: serve has all it will get once it is idle
+	sp.waitIdle(t)
+	t.Logf("%d events logged; serve: %v received, %v processed, %v bad, refused %v", len(logged),
+		sp.metric("kubesleuth_webhook_events_spooled_total"), sp.metric("kubesleuth_events_processed_total"),
+		sp.metric("kubesleuth_events_bad_total"), sp.metric(`kubesleuth_webhook_requests_total{code="200"}`))
+	for _, r := range []string{"no_client_cert", "bad_client_cert", "too_large", "malformed", "spool_full", "busy"} {
+		if n := sp.metric(`kubesleuth_webhook_rejected_total{reason="` + r + `"}`); n != 0 {
+			t.Errorf("%v batches refused as %s", n, r)
+		}
+	}
 	if code := sp.stop(t, syscall.SIGTERM); code != 143 {
 		t.Errorf("exit %d after SIGTERM, want 143", code)
+	}
+	// every event of the log that kubesleuth reads (the reference: an ingest of the log)
+	// arrived through the webhook
+	caseL := filepath.Join(dir, "case-log")
+	if out, err := exec.Command(bin, "ingest", "-q", "--case", caseL, filepath.Dir(c.AuditLogPath)).CombinedOutput(); err != nil {
+		t.Fatalf("ingest: %v\n%s", err, out)
+	}
+	cw, err := index.Open(caseW, index.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cw.Close()
+	cl, err := index.Open(caseL, index.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var missing []string
+	inLog := 0
+	for k := range logged {
+		if _, err := cl.Row(index.EventID(k)); err != nil {
+			continue // not an event kubesleuth reads from the log either
+		}
+		inLog++
+		if _, err := cw.Row(index.EventID(k)); err != nil {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		t.Errorf("%d of the %d events of the log did not arrive through the webhook, e.g. %v", len(missing), inLog, missing[:min(len(missing), 10)])
+	}
+	if inLog < len(logged)*9/10 {
+		t.Errorf("the reference ingest holds %d of the %d logged events", inLog, len(logged))
 	}
 
 	l := &tailLog{attacks: map[string]bool{}, want: map[string]int{}}

@@ -158,6 +158,24 @@ func (p *serveProc) waitProcessed(t *testing.T, atLeast float64) {
 	t.Fatalf("serve processed %v events, want at least %v (spool depth %v)", p.metric("kubesleuth_events_processed_total"), atLeast, p.metric("kubesleuth_spool_depth_bytes"))
 }
 
+// waitIdle waits until serve's spool holds nothing unprocessed and nothing came in for
+// two seconds.
+func (p *serveProc) waitIdle(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Minute)
+	last, since := -2.0, time.Now()
+	for time.Now().Before(deadline) {
+		n := p.metric("kubesleuth_webhook_events_spooled_total")
+		if n != last || p.metric("kubesleuth_spool_depth_bytes") != 0 {
+			last, since = n, time.Now()
+		} else if time.Since(since) > 2*time.Second {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("serve did not become idle")
+}
+
 func eventListOf(lines [][]byte) []byte {
 	var b bytes.Buffer
 	b.WriteString(`{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[`)

@@ -67,16 +67,8 @@ func (s *Source) current() Pos {
 	return s.Spool.Start()
 }
 
-// Lag is how far the source is behind the spool's durable end, in bytes (an estimate
-// across segments: the spool's bytes less those before the position).
-func (s *Source) Lag() int64 {
-	p, d := s.current(), s.Spool.Durable()
-	if p.Seg == d.Seg {
-		return d.Off - p.Off
-	}
-	total, _ := s.Spool.Bytes()
-	return max(total-p.Off, 0)
-}
+// Lag is how far the source is behind the spool's durable end, in bytes.
+func (s *Source) Lag() int64 { return s.Spool.After(s.current()) }
 
 // Resume implements pipeline.LiveSource.
 func (s *Source) Resume(raw json.RawMessage) error {

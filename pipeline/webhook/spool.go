@@ -398,6 +398,22 @@ func (s *Spool) Bytes() (int64, int64) {
 	return s.total, s.opts.MaxBytes
 }
 
+// After is how many bytes of records lie after p.
+func (s *Spool) After(p Pos) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for _, sg := range s.segs {
+		switch {
+		case sg.n == p.Seg:
+			n += max(sg.size-p.Off, 0)
+		case sg.n > p.Seg:
+			n += sg.size
+		}
+	}
+	return n
+}
+
 // Start is the first record kept: where a reader without a checkpoint starts.
 func (s *Spool) Start() Pos {
 	s.mu.Lock()
