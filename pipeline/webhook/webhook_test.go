@@ -476,3 +476,36 @@ func TestSourceResume(t *testing.T) {
 		t.Errorf("bad items reported: %q", badMsgs)
 	}
 }
+
+// TestHealthAndReadiness: /healthz answers while the process runs; /readyz only once the
+// pipeline runs, and not when the spool is nearly full.
+func TestHealthAndReadiness(t *testing.T) {
+	p := newPKI(t)
+	dir := t.TempDir()
+	sp, err := OpenSpool(dir, SpoolOptions{MaxBytes: 4000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, p, func(c *Config) { c.Spool = sp })
+	get := func(path string) int {
+		resp, err := http.Get(ts.ops + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if get("/healthz") != 200 || get("/readyz") != 503 {
+		t.Errorf("before the pipeline runs: healthz %d, readyz %d", get("/healthz"), get("/readyz"))
+	}
+	ts.srv.SetReady(true)
+	if get("/readyz") != 200 {
+		t.Errorf("readyz %d once ready", get("/readyz"))
+	}
+	if err := sp.Append(bytes.Repeat([]byte("x"), 3700)); err != nil {
+		t.Fatal(err)
+	}
+	if get("/readyz") != 503 {
+		t.Errorf("readyz %d with the spool 90%% full", get("/readyz"))
+	}
+}
