@@ -38,7 +38,7 @@ var nanoTime = regexp.MustCompile(`"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}
 func testFinding(sev analyzer.Severity) analyzer.Finding {
 	t0 := time.Date(2026, 3, 1, 10, 0, 0, 123456789, time.UTC)
 	return analyzer.Finding{RuleID: "K8S-TEST-1", Title: "Test rule", Severity: sev, MITRE: []string{"T1552"},
-		Subject: analyzer.Subject{User: "alice", Namespace: "team-a", Resource: "secrets", Name: "db"},
+		Subject:  analyzer.Subject{User: "alice", Namespace: "team-a", Resource: "secrets", Name: "db"},
 		AuditIDs: []string{"id-1"}, FirstSeen: t0, LastSeen: t0.Add(time.Second), Count: 1, Message: "alice read secret db"}
 }
 

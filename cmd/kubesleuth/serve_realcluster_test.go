@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -85,17 +87,18 @@ func TestServeRealAPIServer(t *testing.T) {
 		t.Logf("nodes: %v", err)
 	}
 	time.Sleep(2 * time.Second)
+	stopAt := time.Now()
 	c.Stop() // the apiserver flushes its last batch as it stops; the log is final
 
 	files, err := realcluster.LogFiles(c.AuditLogPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	logged := map[string]bool{}
+	logged := map[string]time.Time{} // event → its stage's time
 	for _, f := range files {
 		if err := realcluster.EachEvent(f, func(e *realcluster.Event) error {
 			d.Attribute(e)
-			logged[string(e.AuditID)+"/"+string(e.Stage)] = true
+			logged[string(e.AuditID)+"/"+string(e.Stage)] = e.StageTimestamp.Time
 			return nil
 		}); err != nil {
 			t.Fatal(err)
@@ -141,8 +144,26 @@ func TestServeRealAPIServer(t *testing.T) {
 			missing = append(missing, k)
 		}
 	}
-	if len(missing) > 0 {
-		t.Errorf("%d of the %d events of the log did not arrive through the webhook, e.g. %v", len(missing), inLog, missing[:min(len(missing), 10)])
+	// The apiserver shuts its buffered (webhook) backend down before it stops serving:
+	// the events of its last requests reach the log only, and it says so in its own log
+	// ("Error in audit plugin 'buffered' affecting N audit events: audit backend shut
+	// down"). Those, and only those, may be missing, all after the stop began.
+	apiLog, _ := os.ReadFile(filepath.Join(clusterDir, "kube-apiserver.log"))
+	dropped := 0
+	for _, m := range regexp.MustCompile(`Error in audit plugin 'buffered' affecting (\d+) audit events: audit backend shut down`).FindAllSubmatch(apiLog, -1) {
+		n, _ := strconv.Atoi(string(m[1]))
+		dropped += n
+	}
+	var early []string
+	for _, k := range missing {
+		if logged[k].Before(stopAt) {
+			early = append(early, k+" at "+logged[k].Format(time.RFC3339Nano))
+		}
+	}
+	t.Logf("%d events of the log not sent by the apiserver's webhook backend (it reports %d dropped at its shutdown)", len(missing), dropped)
+	if len(early) > 0 || len(missing) > dropped {
+		t.Errorf("%d of the %d events of the log did not arrive through the webhook (%d before the apiserver was stopped, e.g. %v; the apiserver reports %d dropped at shutdown)",
+			len(missing), inLog, len(early), early[:min(len(early), 10)], dropped)
 	}
 	if inLog < len(logged)*9/10 {
 		t.Errorf("the reference ingest holds %d of the %d logged events", inLog, len(logged))
