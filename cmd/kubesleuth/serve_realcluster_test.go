@@ -106,7 +106,7 @@ func TestServeRealAPIServer(t *testing.T) {
 	}
 	// the apiserver has stopped: serve has all it will get once it is idle
 	sp.waitIdle(t)
-	t.Logf("%d events logged; serve: %v received, %v processed, %v bad, refused %v", len(logged),
+	t.Logf("%d events logged; serve: %v received, %v processed, %v bad, in %v batches answered 200", len(logged),
 		sp.metric("kubesleuth_webhook_events_spooled_total"), sp.metric("kubesleuth_events_processed_total"),
 		sp.metric("kubesleuth_events_bad_total"), sp.metric(`kubesleuth_webhook_requests_total{code="200"}`))
 	for _, r := range []string{"no_client_cert", "bad_client_cert", "too_large", "malformed", "spool_full", "busy"} {
