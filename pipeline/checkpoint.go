@@ -16,11 +16,13 @@ import (
 // engine sees each event once, and an alert file is cut back to where it stood: each
 // alert is written once.
 type Checkpoint struct {
-	Version int                        `json:"version"`
-	Written time.Time                  `json:"written"`
-	File    FileState                  `json:"file"`
-	Engine  json.RawMessage            `json:"engine,omitempty"`
-	Sinks   map[string]json.RawMessage `json:"sinks,omitempty"`
+	Version int       `json:"version"`
+	Written time.Time `json:"written"`
+	File    FileState `json:"file"`
+	// Source is a LiveSource's position (serve's spool), instead of File.
+	Source json.RawMessage            `json:"source,omitempty"`
+	Engine json.RawMessage            `json:"engine,omitempty"`
+	Sinks  map[string]json.RawMessage `json:"sinks,omitempty"`
 }
 
 const checkpointVersion = 1

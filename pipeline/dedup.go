@@ -53,3 +53,19 @@ func (d *dedupWindow) seen(ev *auditv1.Event) bool {
 	d.cur[k] = struct{}{}
 	return false
 }
+
+// Dedup is the duplicate filter of a live source other than Follow (the webhook: the
+// apiserver re-sends a batch whose answer it did not get): auditID + stage seen within a
+// window of event time, bounded like Follow's (see dedupWindow).
+type Dedup struct{ d *dedupWindow }
+
+// NewDedup makes a filter over window (default 2 min when ≤ 0).
+func NewDedup(window time.Duration) *Dedup {
+	if window <= 0 {
+		window = 2 * time.Minute
+	}
+	return &Dedup{newDedupWindow(window)}
+}
+
+// Seen records ev and reports whether it was seen within the window.
+func (d *Dedup) Seen(ev *auditv1.Event) bool { return d.d.seen(ev) }

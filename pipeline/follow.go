@@ -87,7 +87,6 @@ type Follow struct {
 	done    map[string]bool // fingerprints of files read to their end
 	dedup   *dedupWindow
 	workers []Worker
-	next    int
 	fn      func(Record) error
 	ctx     context.Context
 	buf     []byte
@@ -561,22 +560,7 @@ func (f *Follow) tooLong(c *cursor, off int64, line int) {
 // events over in order, then advances the cursor past them.
 func (f *Follow) hand(c *cursor, data []byte) error {
 	baseLine, baseOff, path := c.st.Line, c.st.Offset, c.st.Path
-	opts := f.Opts
-	opts.Strict, opts.KeepDuplicates, opts.Notes = false, true, nil
-	opts.Stdin = bytes.NewReader(data)
-	f.next = 0
-	opts.Prepare = func() func(*auditv1.Event) any {
-		w := f.workers[f.next%len(f.workers)]
-		f.next++
-		return func(ev *auditv1.Event) any {
-			work := w(ev)
-			if work.stored == nil && !work.known && work.storeErr == nil {
-				return work.matched
-			}
-			return &work
-		}
-	}
-	opts.OnError = func(e *audit.InputError) {
+	onErr := func(e *audit.InputError) {
 		e.File = path
 		if e.Line > 0 {
 			e.Line += baseLine
@@ -586,15 +570,14 @@ func (f *Follow) hand(c *cursor, data []byte) error {
 			f.Opts.OnError(e)
 		}
 	}
-	r := audit.NewReader([]audit.Input{{Path: audit.StdinName}}, opts)
 	// a batch is handed over whole or not at all: a checkpoint after a cancellation
 	// must not hold an engine that saw half of a batch its offset has not passed
-	err := r.Each(context.WithoutCancel(f.ctx), func(rec audit.Record) error {
-		if f.dedup.seen(rec.Event) {
+	err := DecodeChunk(context.WithoutCancel(f.ctx), data, f.workers, f.Opts, onErr, func(ev *auditv1.Event, src audit.Source, w Work) error {
+		if f.dedup.seen(ev) {
 			return nil
 		}
-		pos := Position{File: path, Line: baseLine + rec.Source.Line, Offset: baseOff + rec.Source.Offset}
-		return f.fn(Record{Event: rec.Event, Pos: pos, Work: unbox(rec.Prepared)})
+		pos := Position{File: path, Line: baseLine + src.Line, Offset: baseOff + src.Offset}
+		return f.fn(Record{Event: ev, Pos: pos, Work: w})
 	})
 	if err != nil {
 		return err
@@ -880,4 +863,33 @@ func (f *Follow) resume(st FileState) error {
 		}
 	}
 	return nil
+}
+
+// DecodeChunk decodes data (JSON lines: events or wrappers such as EventList, one a
+// line) on len(workers) goroutines, each running its Worker on the events it decodes,
+// and calls fn in input order with each event, its place in data (line 1-based, offset)
+// and the Work. Bad input is reported to onErr with its place in data, never fatal
+// (opts.Strict is ignored); duplicates are passed on (the caller filters). It stops at
+// fn's first error or when ctx is done.
+func DecodeChunk(ctx context.Context, data []byte, workers []Worker, opts audit.Options, onErr func(*audit.InputError), fn func(*auditv1.Event, audit.Source, Work) error) error {
+	opts.Strict, opts.KeepDuplicates, opts.Notes = false, true, nil
+	opts.Workers = len(workers)
+	opts.Stdin = bytes.NewReader(data)
+	next := 0
+	opts.Prepare = func() func(*auditv1.Event) any {
+		w := workers[next%len(workers)]
+		next++
+		return func(ev *auditv1.Event) any {
+			work := w(ev)
+			if work.stored == nil && !work.known && work.storeErr == nil {
+				return work.matched
+			}
+			return &work
+		}
+	}
+	opts.OnError = onErr
+	r := audit.NewReader([]audit.Input{{Path: audit.StdinName}}, opts)
+	return r.Each(ctx, func(rec audit.Record) error {
+		return fn(rec.Event, rec.Source, unbox(rec.Prepared))
+	})
 }

@@ -16,7 +16,10 @@ import (
 // batch that alerted), so that a restart after SIGKILL loses no event and alerts
 // nothing twice into a resumable sink.
 type Live struct {
+	// Follow is the followed log (tail), or Source another live source (serve's
+	// webhook spool): exactly one is set.
 	Follow *Follow
+	Source LiveSource
 	Engine *analyzer.Engine
 	Store  *Store // optional: the case
 	// Sinks by name: the name keys the sink's position in the checkpoint.
@@ -27,12 +30,32 @@ type Live struct {
 	CheckpointEvery time.Duration
 	// OnCheckpoint, when set, is called after each checkpoint written (tests, progress).
 	OnCheckpoint func(*Checkpoint)
+	// OnRecord, when set, is called for every record in the serial stage (Pipeline's).
+	OnRecord func(Record)
 
 	p         *Pipeline
 	last      time.Time
 	delivered int
 	dirty     bool
 	written   bool
+}
+
+// LiveSource is a Source with a durable position that a live run checkpoints with the
+// engine's state and the sinks' positions (the webhook's spool; Follow keeps its own
+// FileState field in the checkpoint).
+type LiveSource interface {
+	Source
+	// SetOnBatch installs the hook to call after each batch handed to fn (the position
+	// is then the one to resume from) and when the source is idle.
+	SetOnBatch(func() error)
+	// Position is where a run resumed from a checkpoint taken now starts (opaque JSON),
+	// and whether it moved since the last Committed (else a checkpoint is not needed).
+	Position() (json.RawMessage, bool)
+	// Resume starts the next Each at a checkpointed Position.
+	Resume(json.RawMessage) error
+	// Committed is told each Position once a checkpoint holding it is durable: what lies
+	// before it may be released.
+	Committed(json.RawMessage)
 }
 
 // NamedSink is a sink with the name its checkpointed position is kept under.
@@ -58,8 +81,14 @@ func (l *Live) Run(ctx context.Context) error {
 				return &StateError{l.StatePath, err}
 			}
 		}
-		st := cp.File
-		l.Follow.Resume = &st
+		if l.Source != nil {
+			if err := l.Source.Resume(cp.Source); err != nil {
+				return &StateError{l.StatePath, err}
+			}
+		} else {
+			st := cp.File
+			l.Follow.Resume = &st
+		}
 		for _, ns := range l.Sinks {
 			if r, ok := ns.Sink.(Resumable); ok {
 				if err := r.Resume(cp.Sinks[ns.Name]); err != nil {
@@ -69,11 +98,17 @@ func (l *Live) Run(ctx context.Context) error {
 		}
 	}
 	l.Engine.SetForget(true)
-	l.p = &Pipeline{Source: l.Follow, Engine: l.Engine, Store: l.Store}
+	var src Source = l.Follow
+	if l.Source != nil {
+		src = l.Source
+		l.Source.SetOnBatch(l.batch)
+	} else {
+		l.Follow.OnBatch = l.batch
+	}
+	l.p = &Pipeline{Source: src, Engine: l.Engine, Store: l.Store, OnRecord: l.OnRecord}
 	for _, ns := range l.Sinks {
 		l.p.Sinks = append(l.p.Sinks, ns.Sink)
 	}
-	l.Follow.OnBatch = l.batch
 	l.last = time.Now()
 	err = l.p.Run(ctx)
 	if err == nil || !errors.Is(err, ctx.Err()) || ctx.Err() == nil {
@@ -101,7 +136,11 @@ func (l *Live) batch() error {
 	if err := l.p.Flush(); err != nil {
 		return err
 	}
-	if st := l.Follow.State(); st.Offset > 0 || st.Ino != 0 {
+	if l.Source != nil {
+		if _, moved := l.Source.Position(); moved {
+			l.dirty = true
+		}
+	} else if st := l.Follow.State(); st.Offset > 0 || st.Ino != 0 {
 		l.dirty = true
 	}
 	// without a store, a batch that alerted is checkpointed at once (an alert stream that
@@ -120,7 +159,12 @@ func (l *Live) snapshot() (*Checkpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("saving the detectors' state: %w", err)
 	}
-	cp := &Checkpoint{File: l.Follow.State(), Engine: state, Sinks: map[string]json.RawMessage{}}
+	cp := &Checkpoint{Engine: state, Sinks: map[string]json.RawMessage{}}
+	if l.Source != nil {
+		cp.Source, _ = l.Source.Position()
+	} else {
+		cp.File = l.Follow.State()
+	}
 	for _, ns := range l.Sinks {
 		if r, ok := ns.Sink.(Resumable); ok {
 			pos, err := r.Position()
@@ -160,6 +204,9 @@ func (l *Live) checkpoint() error {
 		return err
 	}
 	l.last, l.delivered, l.dirty, l.written = time.Now(), l.p.Delivered, false, true
+	if l.Source != nil {
+		l.Source.Committed(cp.Source)
+	}
 	if l.OnCheckpoint != nil {
 		l.OnCheckpoint(cp)
 	}

@@ -32,7 +32,23 @@ const (
 	// FormatJSONL: the finding's JSON shape (audit_ids included) with "alert": "new" or
 	// "repeat", one per line.
 	FormatJSONL
+	// FormatFalco: Falco's JSON output (what falcosidekick's FalcoPayload decodes),
+	// one per line; see FalcoPayload.
+	FormatFalco
 )
+
+// ParseFormat names a format: line, jsonl or falco.
+func ParseFormat(s string) (AlertFormat, bool) {
+	switch s {
+	case "line":
+		return FormatLine, true
+	case "jsonl":
+		return FormatJSONL, true
+	case "falco":
+		return FormatFalco, true
+	}
+	return 0, false
+}
 
 // Alerts is the sink for live findings: a line (or JSON line) when a finding opens, and
 // its repeats grouped: one "repeat" line per finding at most every GroupEvery (and when
@@ -49,9 +65,12 @@ type Alerts struct {
 	GroupEvery time.Duration
 	// Now is the clock of the grouping (default time.Now).
 	Now func() time.Time
+	// Hostname is the falco format's hostname (default os.Hostname).
+	Hostname string
 
 	w       *redact.Writer
 	file    *os.File // when the output is a file of its own: Resumable
+	poster  *Poster
 	pending map[string]*group
 }
 
@@ -65,8 +84,12 @@ type group struct {
 
 // NewAlerts writes alerts to w (wrapped in a redacting Writer).
 func NewAlerts(name string, w io.Writer, format AlertFormat, min analyzer.Severity) *Alerts {
-	return &Alerts{Name: name, Format: format, Min: min, GroupEvery: 10 * time.Second, w: redact.NewWriter(w), pending: map[string]*group{}}
+	host, _ := os.Hostname()
+	return &Alerts{Name: name, Format: format, Min: min, GroupEvery: 10 * time.Second, Hostname: host, w: redact.NewWriter(w), pending: map[string]*group{}}
 }
+
+// Poster is the HTTP poster behind a webhook sink (nil for other outputs).
+func (a *Alerts) Poster() *Poster { return a.poster }
 
 // OpenAlertFile appends alerts to the file at path (created 0600), resumable.
 func OpenAlertFile(path string, format AlertFormat, min analyzer.Severity) (*Alerts, error) {
@@ -171,6 +194,12 @@ func (a *Alerts) write(kind string, f analyzer.Finding, added int, ids []string)
 	case FormatJSONL:
 		f.AuditIDs = ids
 		b, e := alertJSON(kind, f, added)
+		if e != nil {
+			return e
+		}
+		_, err = a.w.Write(append(b, '\n'))
+	case FormatFalco:
+		b, e := json.Marshal(NewFalcoPayload(kind, f, added, ids, a.Hostname))
 		if e != nil {
 			return e
 		}

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -55,12 +55,7 @@ second before a kill). The first run without a state starts at the end of the lo
 tail); --from-start reads it (and a folder's rotated files) from the beginning.
 
 --alert SINK adds an output; SINK is KIND[=TARGET][,min=SEVERITY]:
-  line            one human line per finding (time, severity, rule, subject, message)
-  jsonl           the finding's JSON (audit_ids included) with "alert": "new"|"repeat"
-  KIND=FILE       to FILE (appended, 0600, cut back to its checkpoint on restart)
-  min=SEVERITY    only findings at or above it (info, low, medium, high, critical)
-Without an --alert to standard output, human lines go to standard output. More kinds
-(falco, webhook=URL) come with kubesleuth serve.
+` + alertHelp + `
 
 With --case, events are also stored into the case folder (as ingest does) and committed
 with the findings so far at every checkpoint (about every second); the case is sealed
@@ -95,55 +90,12 @@ failed (writing an alert, the state or the case); 130 interrupted (SIGINT), 143 
 	return cmd
 }
 
-// alertSpec is one parsed --alert.
-type alertSpec struct {
-	kind, target string
-	min          analyzer.Severity
-}
-
-// parseAlert parses KIND[=TARGET][,key=value]...: the syntax serve's sinks extend
-// (falco, webhook=URL) without a new flag.
-func parseAlert(s string) (alertSpec, error) {
-	parts := strings.Split(s, ",")
-	var a alertSpec
-	a.kind, a.target, _ = strings.Cut(parts[0], "=")
-	switch a.kind {
-	case "line", "jsonl":
-	case "falco", "webhook":
-		return a, usagef("--alert %s: not available in tail yet (it comes with kubesleuth serve)", a.kind)
-	default:
-		return a, usagef("--alert %q: unknown kind (want line or jsonl, optionally =FILE and ,min=SEVERITY)", parts[0])
-	}
-	for _, p := range parts[1:] {
-		k, v, _ := strings.Cut(p, "=")
-		switch k {
-		case "min":
-			sev, err := analyzer.ParseSeverity(v)
-			if err != nil {
-				return a, usagef("--alert %s: %v", parts[0], err)
-			}
-			a.min = sev
-		default:
-			return a, usagef("--alert %s: unknown option %q (want min=SEVERITY)", parts[0], k)
-		}
-	}
-	return a, nil
-}
-
 func runTail(cmd *cobra.Command, io stdio, o tailOptions, path string) error {
-	var specs []alertSpec
-	toStdout := false
-	for _, s := range o.alerts {
-		a, err := parseAlert(s)
-		if err != nil {
-			return err
-		}
-		specs = append(specs, a)
-		toStdout = toStdout || a.target == ""
+	sinks, closeSinks, err := openAlertSinks(io, o.alerts, o.group, "tail")
+	if err != nil {
+		return err
 	}
-	if !toStdout {
-		specs = append([]alertSpec{{kind: "line"}}, specs...)
-	}
+	defer closeSinks()
 	if _, err := os.Stat(path); err != nil && !os.IsNotExist(err) {
 		return usageError{err}
 	}
@@ -153,72 +105,21 @@ func runTail(cmd *cobra.Command, io stdio, o tailOptions, path string) error {
 	}
 	tuneIngestGC()
 
-	var sinks []pipeline.NamedSink
-	defer func() {
-		for _, ns := range sinks {
-			if a, ok := ns.Sink.(*pipeline.Alerts); ok && a.Name != "stdout" {
-				a.Close()
-			}
-		}
-	}()
-	for i, a := range specs {
-		format := pipeline.FormatLine
-		if a.kind == "jsonl" {
-			format = pipeline.FormatJSONL
-		}
-		var s *pipeline.Alerts
-		if a.target == "" {
-			s = pipeline.NewAlerts("stdout", io.out, format, a.min)
-		} else if s, err = pipeline.OpenAlertFile(a.target, format, a.min); err != nil {
-			return err
-		}
-		s.GroupEvery = o.group
-		sinks = append(sinks, pipeline.NamedSink{Name: fmt.Sprintf("alert%d:%s", i, a.kind+"="+a.target), Sink: s})
-	}
-
 	ropts := o.read.options(io.err, nil)
 	follow := &pipeline.Follow{Path: path, FromStart: o.fromStart, Poll: o.poll, Opts: ropts,
 		OnNote: func(msg string) { fmt.Fprintf(io.err, "kubesleuth tail: %s\n", msg) }}
 	live := &pipeline.Live{Follow: follow, Engine: eng, Sinks: sinks, StatePath: o.state}
 
-	var w *index.Writer
-	var found *pipeline.Findings
-	if o.caseDir != "" {
-		if w, err = index.Create(o.caseDir, version); err != nil {
-			return err
-		}
+	w, found, err := attachCase(cmd, io.err, live, o.caseDir, ropts)
+	if err != nil {
+		return err
+	}
+	if w != nil {
 		defer w.Close()
-		// rows a killed tail stored after its last commit are read again from the
-		// checkpoint: drop them, so that they are stored (and grouped) once
-		if _, err := w.DropUncommitted(); err != nil {
-			return err
-		}
-		// the case is finished after a signal too: its flushes must not stop at it
-		w.SetContext(context.WithoutCancel(cmd.Context()))
-		have, err := w.Findings()
-		if err != nil {
-			return err
-		}
-		// readers of the case (search, investigate --follow) are answered by this
-		// process while it holds the store; without the socket they wait as for an ingest
-		if err := w.ServeReads(); err != nil {
-			fmt.Fprintf(io.err, "kubesleuth tail: %v (search and investigate on the case wait until tail stops)\n", err)
-		}
-		found = pipeline.NewFindings(have)
-		found.Meta = w
-		live.Sinks = append(live.Sinks, pipeline.NamedSink{Name: "case-findings", Sink: found})
-		live.Store = pipeline.NewStore(w)
-		live.Store.ObserveStored = true
-		live.Store.OnBadEvent = func(_ pipeline.Record, e *audit.InputError) error {
-			if ropts.OnError != nil {
-				ropts.OnError(e)
-			}
-			return nil
-		}
 	}
 	err = live.Run(cmd.Context())
 	if w != nil && (err == nil || cmd.Context().Err() != nil) {
-		if ferr := finishTailCase(w, eng, found, live.Store, path); ferr != nil {
+		if ferr := finishLiveCase(w, eng, found, live.Store, path, "audit-tail"); ferr != nil {
 			return ferr
 		}
 	}
@@ -229,9 +130,9 @@ func runTail(cmd *cobra.Command, io stdio, o tailOptions, path string) error {
 	return readError(err)
 }
 
-// finishTailCase records the findings, the engine's state and the followed log in the
+// finishLiveCase records the findings, the engine's state and the followed log in the
 // case and seals it.
-func finishTailCase(w *index.Writer, eng *analyzer.Engine, found *pipeline.Findings, st *pipeline.Store, path string) error {
+func finishLiveCase(w *index.Writer, eng *analyzer.Engine, found *pipeline.Findings, st *pipeline.Store, path, kind string) error {
 	state, err := eng.SaveState()
 	if err != nil {
 		return fmt.Errorf("saving the detectors' state: %w", err)
@@ -239,10 +140,53 @@ func finishTailCase(w *index.Writer, eng *analyzer.Engine, found *pipeline.Findi
 	now := time.Now().UTC()
 	var sources []index.SourceInfo
 	for file, n := range st.Added {
-		sources = append(sources, index.SourceInfo{Path: file, Kind: "audit-tail", Events: n, Read: n, IngestedAt: now, ToolVersion: version})
+		sources = append(sources, index.SourceInfo{Path: file, Kind: kind, Events: n, Read: n, IngestedAt: now, ToolVersion: version})
 	}
 	if len(sources) == 0 {
-		sources = append(sources, index.SourceInfo{Path: path, Kind: "audit-tail", IngestedAt: now, ToolVersion: version})
+		sources = append(sources, index.SourceInfo{Path: path, Kind: kind, IngestedAt: now, ToolVersion: version})
 	}
 	return w.Finish(found.All(), state, nil, sources)
+}
+
+// attachCase opens (or creates) the case a live command stores into, drops the rows a
+// killed run stored after its last commit (they are read again from the checkpoint),
+// and adds the store and the findings sink to live. Without caseDir it does nothing.
+func attachCase(cmd *cobra.Command, errw io.Writer, live *pipeline.Live, caseDir string, ropts audit.Options) (*index.Writer, *pipeline.Findings, error) {
+	if caseDir == "" {
+		return nil, nil, nil
+	}
+	w, err := index.Create(caseDir, version)
+	if err != nil {
+		return nil, nil, err
+	}
+	// rows a killed run stored after its last commit are read again from the
+	// checkpoint: drop them, so that they are stored (and grouped) once
+	if _, err := w.DropUncommitted(); err != nil {
+		w.Close()
+		return nil, nil, err
+	}
+	// the case is finished after a signal too: its flushes must not stop at it
+	w.SetContext(context.WithoutCancel(cmd.Context()))
+	have, err := w.Findings()
+	if err != nil {
+		w.Close()
+		return nil, nil, err
+	}
+	// readers of the case (search, investigate --follow) are answered by this process
+	// while it holds the store; without the socket they wait as for an ingest
+	if err := w.ServeReads(); err != nil {
+		fmt.Fprintf(errw, "kubesleuth %s: %v (search and investigate on the case wait until it stops)\n", cmd.Name(), err)
+	}
+	found := pipeline.NewFindings(have)
+	found.Meta = w
+	live.Sinks = append(live.Sinks, pipeline.NamedSink{Name: "case-findings", Sink: found})
+	live.Store = pipeline.NewStore(w)
+	live.Store.ObserveStored = true
+	live.Store.OnBadEvent = func(_ pipeline.Record, e *audit.InputError) error {
+		if ropts.OnError != nil {
+			ropts.OnError(e)
+		}
+		return nil
+	}
+	return w, found, nil
 }
