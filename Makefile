@@ -9,8 +9,11 @@ BENCH_DIR ?= $(HOME)/.cache/kubesleuth-bench
 # kube-apiserver, kube-controller-manager and kube-scheduler v1.37.2 (make apiserver)
 KUBESLEUTH_K8S_BIN ?= $(HOME)/.cache/kubesleuth/k8s-v1.37.2
 export KUBESLEUTH_K8S_BIN
+# victoria-logs v1.52.2 (make victorialogs): the second event store's tests and bench
+KUBESLEUTH_VLOGS_BIN ?= $(HOME)/.cache/kubesleuth/victorialogs-v1.52.2
+export KUBESLEUTH_VLOGS_BIN
 
-.PHONY: all build test bench demo lint fuzz clean apiserver test-apiserver record-apiserver
+.PHONY: all build test bench demo lint fuzz clean apiserver test-apiserver record-apiserver victorialogs
 
 all: build
 
@@ -64,3 +67,7 @@ test-apiserver: apiserver
 ## record-apiserver: run the scenarios on real control planes and rewrite testdata/realapiserver (a few minutes)
 record-apiserver: apiserver
 	$(GO) run ./internal/realcluster/record -out testdata/realapiserver
+
+## victorialogs: build victoria-logs v1.52.2 from the module proxy into $(KUBESLEUTH_VLOGS_BIN) (about 2 minutes cold; nothing to do when built)
+victorialogs:
+	bash tools/victorialogs/build.sh $(KUBESLEUTH_VLOGS_BIN)
