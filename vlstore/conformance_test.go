@@ -35,8 +35,8 @@ type fixture struct {
 	rows   []index.Row
 	prep   []*index.Prepared
 	// stores under test, by name
-	stores map[string]store
-	names  []string
+	stores  map[string]store
+	names   []string
 	finding analyzer.Finding
 }
 
