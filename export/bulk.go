@@ -173,10 +173,10 @@ func (w *Writer) Flush(ctx context.Context) error {
 	if w.docs == 0 {
 		return nil
 	}
-	body := w.buf.Bytes()
 	wait := w.o.Backoff
 	for attempt := 0; ; attempt++ {
-		retry, err := w.send(ctx, body)
+		// the buffer, not a copy: a partial failure narrows it to the items to send again
+		retry, err := w.send(ctx, w.buf.Bytes())
 		if err == nil {
 			break
 		}
