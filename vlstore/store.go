@@ -207,3 +207,19 @@ func (c *Client) RowsDropped(ctx context.Context) (int64, error) {
 	}
 	return n, sc.Err()
 }
+
+// Span counts the events the filter matches, with their oldest and newest times (nil
+// when none).
+func (c *Client) Span(ctx context.Context, filter string) (n int, first, last *time.Time, err error) {
+	err = c.Query(ctx, filter+" | stats count() as n, min(_time) as tmin, max(_time) as tmax", func(r map[string]string) error {
+		n, _ = strconv.Atoi(r["n"])
+		if t, err := time.Parse(time.RFC3339Nano, r["tmin"]); err == nil && n > 0 {
+			first = &t
+		}
+		if t, err := time.Parse(time.RFC3339Nano, r["tmax"]); err == nil && n > 0 {
+			last = &t
+		}
+		return nil
+	})
+	return n, first, last, err
+}

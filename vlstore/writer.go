@@ -143,37 +143,56 @@ func (e *DroppedError) Error() string {
 		e.Store, e.Sent, e.Stored, how, e.Oldest.UTC().Format(time.RFC3339))
 }
 
-// Verify waits until the store shows every event this run sent, and fails with a
-// *DroppedError when it keeps fewer: at once when the node's dropped-rows counter grew,
-// else when the count stopped growing short of what was sent (or VerifyWithin passed).
+// Verify waits until the store shows every event this run sent (see Verifier).
 func (w *Writer) Verify(ctx context.Context) error {
-	sent := w.w.Sent()
-	filter := fmt.Sprintf("kubesleuth.case:=%s AND kubesleuth.run:=%s", quote(w.c.Case), quote(w.Run))
-	deadline := time.Now().Add(w.VerifyWithin)
+	v := &Verifier{Client: w.c, Run: w.Run, Sent: w.w.Sent(), Dropped0: w.dropped0, Oldest: w.oldest, Within: w.VerifyWithin}
+	return v.Verify(ctx)
+}
+
+// Verifier checks that VictoriaLogs keeps every event of a run that it accepted.
+type Verifier struct {
+	Client *Client
+	Run    string
+	Sent   int
+	// Dropped0 is Client.RowsDropped before the run (-1: not exposed; 0 when unknown).
+	Dropped0 int64
+	Oldest   time.Time // the oldest event sent, for the message
+	Within   time.Duration
+}
+
+// Verify waits until the store shows the run's Sent events, and fails with a
+// *DroppedError when it keeps fewer: when the node's dropped-rows counter grew, or when
+// the count stopped growing short of Sent for 5 s (VictoriaLogs shows what it keeps within
+// a second or two), or when Within (default 60 s) passed.
+func (v *Verifier) Verify(ctx context.Context) error {
+	within := v.Within
+	if within <= 0 {
+		within = time.Minute
+	}
+	filter := fmt.Sprintf("kubesleuth.case:=%s AND kubesleuth.run:=%s", quote(v.Client.Case), quote(v.Run))
+	deadline := time.Now().Add(within)
 	last, stableSince := -1, time.Now()
 	for {
-		n, err := w.c.Count(ctx, filter)
+		n, err := v.Client.Count(ctx, filter)
 		if err != nil {
 			return err
 		}
-		if n >= sent {
+		if n >= v.Sent {
 			return nil
 		}
-		d, err := w.c.RowsDropped(ctx)
+		d, err := v.Client.RowsDropped(ctx)
 		if err != nil {
 			return err
 		}
 		grew := int64(-1)
-		if w.dropped0 >= 0 && d >= 0 {
-			grew = d - w.dropped0
+		if v.Dropped0 >= 0 && d >= 0 {
+			grew = d - v.Dropped0
 		}
 		if n != last {
 			last, stableSince = n, time.Now()
 		}
-		// the counter says so, or the count stood still for 5 s (VictoriaLogs shows
-		// what it keeps within a second or two), or the wait is over
 		if (grew > 0 && time.Since(stableSince) > time.Second) || time.Since(stableSince) > 5*time.Second || time.Now().After(deadline) {
-			return &DroppedError{Store: w.c.base, Sent: sent, Stored: n, DroppedCounter: grew, Oldest: w.oldest}
+			return &DroppedError{Store: v.Client.base, Sent: v.Sent, Stored: n, DroppedCounter: grew, Oldest: v.Oldest}
 		}
 		select {
 		case <-ctx.Done():

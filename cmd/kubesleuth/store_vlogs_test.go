@@ -1,0 +1,122 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kubesleuth/kubesleuth/internal/testbin"
+	"github.com/kubesleuth/kubesleuth/internal/vlogstest"
+)
+
+func runBin(t *testing.T, bin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// TestStoreVictoriaLogsEndToEnd drives the real binary: ingest --store into a
+// VictoriaLogs cluster records the store in case.json, search answers as it does on a
+// case folder ingested from the same log (same JSON, facets and histogram included), a
+// second ingest of an overlapping file adds nothing, case info counts the store's events,
+// and export sends a folder case's events to VictoriaLogs, which then holds them all.
+func TestStoreVictoriaLogsEndToEnd(t *testing.T) {
+	bin := testbin.Path(t)
+	vl := vlogstest.Start(t, vlogstest.Options{Cluster: true})
+	store := strings.Replace(vl.URL, "http://", "victorialogs://", 1)
+	dir := t.TempDir()
+	log := filepath.Join(dir, "audit.log")
+	if _, errs, code := runBin(t, bin, "generate", "--events", "6000", "--attacks", "-o", log); code != 0 {
+		t.Fatalf("generate: %d %s", code, errs)
+	}
+	vcase, fcase := filepath.Join(dir, "vl-case"), filepath.Join(dir, "folder-case")
+	if _, errs, code := runBin(t, bin, "ingest", "--case", vcase, "--store", store, log); code != 0 {
+		t.Fatalf("ingest --store: %d %s", code, errs)
+	}
+	if _, errs, code := runBin(t, bin, "ingest", "--case", fcase, log); code != 0 {
+		t.Fatalf("ingest: %d %s", code, errs)
+	}
+	var info struct {
+		Events int
+		Store  *struct {
+			URL    string `json:"url"`
+			Events int    `json:"events"`
+		} `json:"store"`
+	}
+	b, err := os.ReadFile(filepath.Join(vcase, "case.json"))
+	if err != nil || json.Unmarshal(b, &info) != nil || info.Store == nil || info.Store.URL != store || info.Store.Events != 6000 || info.Events != 0 {
+		t.Fatalf("case.json does not record the store: %s (%v)", b, err)
+	}
+	for _, q := range [][]string{
+		{"resource:secrets -verb:watch", "--facet", "user", "--facet", "verb", "--histogram", "10m"},
+		{"user:system:serviceaccount:ci:deployer", "--newest", "--limit", "7", "--offset", "3"},
+		{"code:>=400 requestURI:secrets"},
+		{"*", "--from", "2026-03-02T08:05:00Z", "--to", "2026-03-02T08:07:30Z", "--limit", "500", "--histogram", "1m"},
+	} {
+		args := append([]string{"search", "-o", "json"}, q...)
+		want, errs, code := runBin(t, bin, append(args, "--case", fcase)...)
+		if code != 0 {
+			t.Fatalf("search %v on the folder: %d %s", q, code, errs)
+		}
+		got, errs, code := runBin(t, bin, append(args, "--case", vcase)...)
+		if code != 0 {
+			t.Fatalf("search %v on VictoriaLogs: %d %s", q, code, errs)
+		}
+		if got != want {
+			t.Errorf("search %v: VictoriaLogs answers %d bytes, the folder %d:\n%.600s\n---\n%.600s", q, len(got), len(want), got, want)
+		}
+	}
+	// an overlapping file: every event is already in the store
+	part := filepath.Join(dir, "part.log")
+	all, _ := os.ReadFile(log)
+	lines := bytes.SplitAfter(all, []byte("\n"))
+	os.WriteFile(part, bytes.Join(lines[1000:3000], nil), 0o600)
+	if _, errs, code := runBin(t, bin, "ingest", "--case", vcase, part); code != 0 || !strings.Contains(errs, "(0 new)") {
+		t.Errorf("re-ingest of overlapping events: %d %s", code, errs)
+	}
+	if out, _, code := runBin(t, bin, "case", "info", "--case", vcase); code != 0 || !strings.Contains(out, "6000 events") {
+		t.Errorf("case info: %d %s", code, out)
+	}
+	// a --store the case does not keep its events in: refused before the case is touched
+	if _, errs, code := runBin(t, bin, "ingest", "--case", fcase, "--store", store, part); code != 2 || !strings.Contains(errs, "holds its 6000 events in its folder") {
+		t.Errorf("--store on a folder case: %d %s", code, errs)
+	}
+	out, errs, code := runBin(t, bin, "export", "--case", fcase, "--to", store, "resource:secrets")
+	if code != 0 || !strings.Contains(errs, "Exported") {
+		t.Fatalf("export: %d %s %s", code, out, errs)
+	}
+	want, _, _ := runBin(t, bin, "search", "--case", fcase, "-o", "json", "--limit", "0", "resource:secrets")
+	var w struct{ Total int }
+	json.Unmarshal([]byte(want), &w)
+	if !strings.Contains(errs, "Exported "+itoa(w.Total)+" of "+itoa(w.Total)+" events") || w.Total == 0 {
+		t.Errorf("export: %s, want %d events", errs, w.Total)
+	}
+}
+
+// TestStoreOldImportFails: an ingest into a VictoriaLogs whose retention is shorter than
+// the log's age fails (exit 1) and says why, instead of a case that silently misses them.
+func TestStoreOldImportFails(t *testing.T) {
+	bin := testbin.Path(t)
+	vl := vlogstest.Start(t, vlogstest.Options{Retention: "30d"})
+	dir := t.TempDir()
+	log := filepath.Join(dir, "audit.log")
+	if _, errs, code := runBin(t, bin, "generate", "--events", "2000", "-o", log); code != 0 {
+		t.Fatalf("generate: %d %s", code, errs)
+	}
+	_, errs, code := runBin(t, bin, "ingest", "--case", filepath.Join(dir, "c"), "--store", vl.URL, log)
+	if code == 0 || !strings.Contains(errs, "accepted 2000 events of this run but keeps 0") || !strings.Contains(errs, "-retentionPeriod") {
+		t.Fatalf("an import older than the retention: exit %d, %s", code, errs)
+	}
+}
