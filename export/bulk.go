@@ -29,6 +29,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kubesleuth/kubesleuth/analyzer/redact"
@@ -74,19 +75,32 @@ type Options struct {
 	Retries int
 	// Backoff is the first wait before a retry (default 200 ms), doubled each time.
 	Backoff time.Duration
-	Client  *http.Client
+	// Concurrency is how many batches are in flight at once (default 2).
+	Concurrency int
+	Client      *http.Client
 }
 
-// Writer batches documents and sends them. Not safe for concurrent use.
+// Writer batches documents and sends them, up to Options.Concurrency batches at once
+// while the caller fills the next (memory: Concurrency+1 batches). Not safe for
+// concurrent use.
 type Writer struct {
 	o        Options
 	endpoint string
 	user     *url.Userinfo
-	buf      bytes.Buffer
-	docs     int
+	cur      *batch
+	free     chan *batch // batches not in flight
+	inflight sync.WaitGroup
+	mu       sync.Mutex // guards what the senders update: sent, dup, err
 	sent     int
 	dup      int
+	err      error // the first send that failed for good
 	doc      []byte
+}
+
+// batch is one request's NDJSON body.
+type batch struct {
+	buf  bytes.Buffer
+	docs int
 }
 
 // New checks o and returns a Writer.
@@ -113,7 +127,13 @@ func New(o Options) (*Writer, error) {
 	if o.Client == nil {
 		o.Client = &http.Client{Timeout: 2 * time.Minute}
 	}
-	w := &Writer{o: o, user: u.User}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 2
+	}
+	w := &Writer{o: o, user: u.User, cur: &batch{}, free: make(chan *batch, o.Concurrency)}
+	for range o.Concurrency {
+		w.free <- &batch{}
+	}
 	u.User = nil
 	base := strings.TrimRight(u.String(), "/")
 	switch o.Kind {
@@ -140,43 +160,90 @@ func SafeURL(u string) string {
 
 // Sent is the number of documents the target accepted so far; Duplicates, of those, the
 // Elasticsearch target already held (same _id).
-func (w *Writer) Sent() int       { return w.sent }
-func (w *Writer) Duplicates() int { return w.dup }
+// They count the batches whose answer came; Flush waits for every batch.
+func (w *Writer) Sent() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.sent
+}
+
+func (w *Writer) Duplicates() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.dup
+}
+
+func (w *Writer) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
 
 // Add queues p's document and sends the batch when it is full.
 func (w *Writer) Add(ctx context.Context, p *index.Prepared) error {
+	if err := w.failed(); err != nil {
+		return err
+	}
 	w.doc = AppendDocument(w.doc[:0], p, w.o.Kind, w.o.Case, w.o.Run)
-	if w.docs > 0 && (w.buf.Len()+len(w.doc)+128 > w.o.MaxBatchBytes || w.docs >= w.o.MaxBatchDocs) {
-		if err := w.Flush(ctx); err != nil {
-			return err
-		}
+	b := w.cur
+	if b.docs > 0 && (b.buf.Len()+len(w.doc)+128 > w.o.MaxBatchBytes || b.docs >= w.o.MaxBatchDocs) {
+		w.dispatch(ctx)
+		b = w.cur
 	}
 	switch w.o.Kind {
 	case VictoriaLogs:
-		w.buf.WriteString(`{"create":{}}`)
+		b.buf.WriteString(`{"create":{}}`)
 	default:
-		w.buf.WriteString(`{"create":{"_index":`)
-		writeJSONString(&w.buf, w.o.Index)
-		w.buf.WriteString(`,"_id":`)
-		writeJSONString(&w.buf, string(p.ID))
-		w.buf.WriteString(`}}`)
+		b.buf.WriteString(`{"create":{"_index":`)
+		writeJSONString(&b.buf, w.o.Index)
+		b.buf.WriteString(`,"_id":`)
+		writeJSONString(&b.buf, string(p.ID))
+		b.buf.WriteString(`}}`)
 	}
-	w.buf.WriteByte('\n')
-	w.buf.Write(w.doc)
-	w.buf.WriteByte('\n')
-	w.docs++
+	b.buf.WriteByte('\n')
+	b.buf.Write(w.doc)
+	b.buf.WriteByte('\n')
+	b.docs++
 	return nil
 }
 
-// Flush sends what is queued.
+// dispatch sends the current batch in the background and takes a free one (waiting
+// while Concurrency batches are in flight).
+func (w *Writer) dispatch(ctx context.Context) {
+	b := w.cur
+	w.inflight.Add(1)
+	go func() {
+		defer w.inflight.Done()
+		if err := w.sendBatch(ctx, b); err != nil {
+			w.mu.Lock()
+			if w.err == nil {
+				w.err = err
+			}
+			w.mu.Unlock()
+		}
+		b.buf.Reset()
+		b.docs = 0
+		w.free <- b
+	}()
+	w.cur = <-w.free
+}
+
+// Flush sends what is queued and waits for every batch in flight: its error is the first
+// batch that failed for good.
 func (w *Writer) Flush(ctx context.Context) error {
-	if w.docs == 0 {
-		return nil
+	if w.cur.docs > 0 && w.failed() == nil {
+		w.dispatch(ctx)
 	}
+	w.inflight.Wait()
+	return w.failed()
+}
+
+// sendBatch sends b, again while the failure may pass (see send).
+func (w *Writer) sendBatch(ctx context.Context, b *batch) error {
 	wait := w.o.Backoff
 	for attempt := 0; ; attempt++ {
-		// the buffer, not a copy: a partial failure narrows it to the items to send again
-		retry, err := w.send(ctx, w.buf.Bytes())
+		// the batch, not a copy: a partial failure narrows it to the items to send again
+		retry, err := w.send(ctx, b)
 		if err == nil {
 			break
 		}
@@ -190,8 +257,6 @@ func (w *Writer) Flush(ctx context.Context) error {
 		}
 		wait *= 2
 	}
-	w.buf.Reset()
-	w.docs = 0
 	return nil
 }
 
@@ -209,7 +274,8 @@ type bulkAnswer struct {
 
 // send posts one batch: retry says whether the failure may pass on a second try. On a
 // partial failure whose failed items may all pass later, the batch is narrowed to them.
-func (w *Writer) send(ctx context.Context, body []byte) (retry bool, err error) {
+func (w *Writer) send(ctx context.Context, b *batch) (retry bool, err error) {
+	body := b.buf.Bytes()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, w.endpoint, bytes.NewReader(body))
 	if err != nil {
 		return false, err
@@ -224,41 +290,49 @@ func (w *Writer) send(ctx context.Context, body []byte) (retry bool, err error) 
 		if ctx.Err() != nil {
 			return false, ctx.Err()
 		}
-		return true, fmt.Errorf("sending %d events to %s: %w", w.docs, SafeURL(w.o.URL), scrubURLError(err))
+		return true, fmt.Errorf("sending %d events to %s: %w", b.docs, SafeURL(w.o.URL), scrubURLError(err))
 	}
 	defer resp.Body.Close()
 	ans, rerr := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
-		return true, fmt.Errorf("sending %d events to %s: %s: %s", w.docs, SafeURL(w.o.URL), resp.Status, redact.Preview(string(ans), 200))
+		return true, fmt.Errorf("sending %d events to %s: %s: %s", b.docs, SafeURL(w.o.URL), resp.Status, redact.Preview(string(ans), 200))
 	}
 	if resp.StatusCode/100 != 2 {
-		return false, fmt.Errorf("sending %d events to %s: %s: %s", w.docs, SafeURL(w.o.URL), resp.Status, redact.Preview(string(ans), 200))
+		return false, fmt.Errorf("sending %d events to %s: %s: %s", b.docs, SafeURL(w.o.URL), resp.Status, redact.Preview(string(ans), 200))
 	}
 	if rerr != nil {
 		return true, fmt.Errorf("reading the answer of %s: %w", SafeURL(w.o.URL), rerr)
 	}
 	if w.o.Kind == VictoriaLogs {
-		w.sent += w.docs
+		w.mu.Lock()
+		w.sent += b.docs
+		w.mu.Unlock()
 		return false, nil
 	}
 	var a bulkAnswer
 	if err := json.Unmarshal(ans, &a); err != nil {
 		return false, fmt.Errorf("%s answered _bulk with %d bytes that are not a bulk answer (is it Elasticsearch or OpenSearch?)", SafeURL(w.o.URL), len(ans))
 	}
-	if len(a.Items) != w.docs {
-		return false, fmt.Errorf("%s answered %d items for %d events sent", SafeURL(w.o.URL), len(a.Items), w.docs)
+	if len(a.Items) != b.docs {
+		return false, fmt.Errorf("%s answered %d items for %d events sent", SafeURL(w.o.URL), len(a.Items), b.docs)
 	}
 	var again bytes.Buffer
-	againDocs := 0
+	againDocs, sent, dup := 0, 0, 0
+	defer func() {
+		w.mu.Lock()
+		w.sent += sent
+		w.dup += dup
+		w.mu.Unlock()
+	}()
 	lines := bytes.SplitAfter(body, []byte("\n"))
 	for i, it := range a.Items {
 		for _, r := range it {
 			switch {
 			case r.Status/100 == 2:
-				w.sent++
+				sent++
 			case r.Status == http.StatusConflict: // created by an earlier export
-				w.sent++
-				w.dup++
+				sent++
+				dup++
 			case r.Status == http.StatusTooManyRequests || r.Status >= 500:
 				again.Write(lines[2*i])
 				again.Write(lines[2*i+1])
@@ -268,14 +342,14 @@ func (w *Writer) send(ctx context.Context, body []byte) (retry bool, err error) 
 				if r.Error != nil {
 					what = r.Error.Type + ": " + redact.Preview(r.Error.Reason, 200)
 				}
-				return false, fmt.Errorf("%s refused event %d of a batch of %d: status %d %s", SafeURL(w.o.URL), i+1, w.docs, r.Status, what)
+				return false, fmt.Errorf("%s refused event %d of a batch of %d: status %d %s", SafeURL(w.o.URL), i+1, b.docs, r.Status, what)
 			}
 		}
 	}
 	if againDocs > 0 {
-		w.buf.Reset()
-		w.buf.Write(again.Bytes())
-		w.docs = againDocs
+		b.buf.Reset()
+		b.buf.Write(again.Bytes())
+		b.docs = againDocs
 		return true, fmt.Errorf("%s asked to send %d events again (busy)", SafeURL(w.o.URL), againDocs)
 	}
 	return false, nil
