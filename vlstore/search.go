@@ -90,6 +90,52 @@ func (s *Searcher) rows(ctx context.Context, q string) ([]index.Row, error) {
 	return out, err
 }
 
+// page is the rows [offset, offset+limit) of the filter's matches in (time, ID) order.
+// VictoriaLogs finds the newest or oldest N by time alone without sorting every match
+// (a sort by a second field made the newest 50 of a million events take 2.5 s): the
+// page is the first offset+limit by time, less those at the last one's time, plus the
+// events at that time in ID order (a second query, usually of a few events).
+func (s *Searcher) page(ctx context.Context, filter string, newest bool, offset, limit int) ([]index.Row, error) {
+	n := offset + limit
+	dir := ""
+	if newest {
+		dir = " desc"
+	}
+	rows, err := s.rows(ctx, fmt.Sprintf("%s | sort by (_time%s) limit %d%s", filter, dir, n, fieldsPipe()))
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == n {
+		edge := rows[n-1].Time
+		kept := rows[:0]
+		for _, r := range rows {
+			if !r.Time.Equal(edge) {
+				kept = append(kept, r)
+			}
+		}
+		ts := edge.Format(time.RFC3339Nano)
+		ties, err := s.rows(ctx, fmt.Sprintf("%s AND _time:[%s, %s] | sort by (kubesleuth.key%s) limit %d%s", filter, ts, ts, dir, n-len(kept), fieldsPipe()))
+		if err != nil {
+			return nil, err
+		}
+		rows = append(kept, ties...)
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if newest {
+			a, b = b, a
+		}
+		if !a.Time.Equal(b.Time) {
+			return a.Time.Before(b.Time)
+		}
+		return a.ID < b.ID
+	})
+	if offset >= len(rows) {
+		return []index.Row{}, nil
+	}
+	return rows[offset:min(len(rows), n)], nil
+}
+
 // maxBuckets bounds a histogram as the bleve store does.
 const maxBuckets = 5000
 
@@ -115,11 +161,7 @@ func (s *Searcher) Search(ctx context.Context, q index.Query) (*index.Result, er
 	if err != nil {
 		return nil, err
 	}
-	o := order
-	if q.Newest {
-		o = orderDesc
-	}
-	if res.Events, err = s.rows(ctx, fmt.Sprintf("%s%s offset %d limit %d%s", filter, o, q.Offset, q.Limit, fieldsPipe())); err != nil {
+	if res.Events, err = s.page(ctx, filter, q.Newest, q.Offset, q.Limit); err != nil {
 		return nil, err
 	}
 	if res.Events == nil {
