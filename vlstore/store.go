@@ -223,3 +223,16 @@ func (c *Client) Span(ctx context.Context, filter string) (n int, first, last *t
 	})
 	return n, first, last, err
 }
+
+// ForceFlush asks VictoriaLogs to make what it accepted searchable now (on a cluster's
+// insert/select node it passes the request to every storage node). Best effort: a node
+// that protects /internal/force_flush (-forceFlushAuthKey) refuses, and its data shows
+// within a second or two anyway. A run calls it once at its start, so that the previous
+// run's last events are seen (a tail killed and restarted at once would store them
+// twice), and once before it verifies its count.
+func (c *Client) ForceFlush(ctx context.Context) {
+	if resp, err := c.do(ctx, "/internal/force_flush", nil); err == nil {
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+}

@@ -31,6 +31,10 @@ type Writer struct {
 	dropped0     int64 // the node's dropped-rows counter when the run began (-1: none)
 	oldest       time.Time
 	VerifyWithin time.Duration // how long Verify waits for the events to show (default 60 s)
+	// Live (a tail): Commit only sends what is batched (VictoriaLogs acknowledged every
+	// event); the caller runs Verify when the run ends. A tail checkpoints after every
+	// batch, and a Verify waits for the store to show the events (a second or two).
+	Live bool
 }
 
 var _ index.EventStore = (*Writer)(nil)
@@ -45,6 +49,7 @@ func NewWriter(ctx context.Context, c *Client, run string) (*Writer, error) {
 	if w.dropped0, err = c.RowsDropped(ctx); err != nil {
 		return nil, fmt.Errorf("reaching the event store: %w", err)
 	}
+	c.ForceFlush(ctx)
 	return w, nil
 }
 
@@ -115,9 +120,10 @@ func (w *Writer) Reindex(p *index.Prepared) error { return nil }
 // Flush sends what is batched.
 func (w *Writer) Flush() error { return w.w.Flush(w.ctx) }
 
-// Commit sends what is batched and checks that the store kept every event sent (Verify).
+// Commit sends what is batched and checks that the store kept every event sent (Verify;
+// not when Live).
 func (w *Writer) Commit() error {
-	if err := w.Flush(); err != nil {
+	if err := w.Flush(); err != nil || w.Live {
 		return err
 	}
 	return w.Verify(w.ctx)
@@ -170,6 +176,7 @@ func (v *Verifier) Verify(ctx context.Context) error {
 		within = time.Minute
 	}
 	filter := fmt.Sprintf("kubesleuth.case:=%s AND kubesleuth.run:=%s", quote(v.Client.Case), quote(v.Run))
+	v.Client.ForceFlush(ctx)
 	deadline := time.Now().Add(within)
 	last, stableSince := -1, time.Now()
 	for {

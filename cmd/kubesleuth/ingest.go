@@ -144,7 +144,7 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 		}
 	}
 
-	es, finishStore, err := caseStore(cmd.Context(), w, o.store, o.caseDir)
+	es, finishStore, err := caseStore(cmd.Context(), w, o.store, o.caseDir, false)
 	if err != nil {
 		return err
 	}

@@ -47,7 +47,7 @@ func openCase(dir string, o index.OpenOptions) (openedCase, error) {
 // batched, checks that the store kept every event of the run (an import older than its
 // retention fails here, loudly), and records the store in case.json; it runs before
 // w.Finish.
-func caseStore(ctx context.Context, w *index.Writer, flag, caseDir string) (es index.EventStore, finish func() error, err error) {
+func caseStore(ctx context.Context, w *index.Writer, flag, caseDir string, live bool) (es index.EventStore, finish func() error, err error) {
 	in := w.Info()
 	rec := in.Store
 	switch {
@@ -73,13 +73,21 @@ func caseStore(ctx context.Context, w *index.Writer, flag, caseDir string) (es i
 	if err != nil {
 		return nil, nil, usageError{err}
 	}
-	run := fmt.Sprintf("ingest-%d-%s", in.Ingests+1, time.Now().UTC().Format("20060102T150405Z"))
+	kind := "ingest"
+	if live {
+		kind = "tail"
+	}
+	run := fmt.Sprintf("%s-%d-%s-%s", kind, in.Ingests+1, time.Now().UTC().Format("20060102T150405Z"), randomHex(3))
 	vw, err := vlstore.NewWriter(ctx, c, run)
 	if err != nil {
 		return nil, nil, err
 	}
+	vw.Live = live
 	finish = func() error {
-		if err := vw.Commit(); err != nil {
+		if err := vw.Flush(); err != nil {
+			return err
+		}
+		if err := vw.Verify(ctx); err != nil {
 			return err
 		}
 		n, first, last, err := c.Span(ctx, "kubesleuth.case:="+strconv.Quote(rec.Case))

@@ -3,11 +3,18 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/kubesleuth/kubesleuth/index"
+	"github.com/kubesleuth/kubesleuth/vlstore"
 
 	"github.com/kubesleuth/kubesleuth/internal/testbin"
 	"github.com/kubesleuth/kubesleuth/internal/vlogstest"
@@ -120,3 +127,88 @@ func TestStoreOldImportFails(t *testing.T) {
 		t.Fatalf("an import older than the retention: exit %d, %s", code, errs)
 	}
 }
+
+// TestTailStoreVictoriaLogs: tail --case --store follows a rotating log into VictoriaLogs,
+// killed (SIGKILL) twice and restarted at once: the store ends with every event of the log
+// exactly once (the restarted run sees what the killed one sent after its checkpoint),
+// and search reads them.
+func TestTailStoreVictoriaLogs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	bin := testbin.Path(t)
+	vl := vlogstest.Start(t, vlogstest.Options{Cluster: true})
+	l := makeTailLog(t, bin, 6000, 21)
+	dir := t.TempDir()
+	logs := filepath.Join(dir, "logs")
+	os.Mkdir(logs, 0o700)
+	w := &logWriter{t: t, dir: logs}
+	w.open()
+	state := filepath.Join(dir, "tail.state")
+	caseDir := filepath.Join(dir, "case")
+	args := []string{w.live(), "--state", state, "--case", caseDir, "--store", vl.URL, "--poll", "20ms", "--alert", "jsonl=" + filepath.Join(dir, "alerts.jsonl")}
+	p := startTail(t, bin, dir, args...)
+	waitStarted(t, state)
+	const k = 6
+	n := len(l.lines)
+	for i := 0; i < k; i++ {
+		part := l.lines[i*n/k : (i+1)*n/k]
+		for j := 0; j < len(part); j += 100 {
+			w.write(part[j:min(j+100, len(part))])
+			time.Sleep(2 * time.Millisecond)
+		}
+		if i%2 == 0 {
+			w.rename()
+		}
+		if i == 1 || i == 3 {
+			time.Sleep(300 * time.Millisecond)
+			if code := p.stop(t, syscall.SIGKILL); code != 137 {
+				t.Fatalf("exit %d after SIGKILL", code)
+			}
+			p = startTail(t, bin, dir, args...)
+		}
+	}
+	waitCaughtUp(t, state, w.live(), p)
+	if code := p.stop(t, syscall.SIGINT); code != 130 {
+		b, _ := os.ReadFile(filepath.Join(dir, "stderr.txt"))
+		t.Fatalf("exit code %d after SIGINT, want 130: %s", code, b)
+	}
+	out, errs, code := runBin(t, bin, "search", "--case", caseDir, "-o", "json", "--limit", "0", "*")
+	if code != 0 {
+		t.Fatalf("search: %d %s", code, errs)
+	}
+	var res struct{ Total int }
+	json.Unmarshal([]byte(out), &res)
+	if res.Total != len(l.ids) {
+		t.Errorf("the store holds %d events of the case, the log %d distinct", res.Total, len(l.ids))
+	}
+	// every event once: the same count by ID
+	c, err := vlstoreClientOf(caseDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := 0
+	if err := c.Query(t.Context(), `kubesleuth.case:="`+c.Case+`" | uniq by (kubesleuth.id) | stats count() as n`, func(m map[string]string) error {
+		ids = atoiOr(m["n"])
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if ids != len(l.ids) {
+		t.Errorf("%d distinct IDs in the store, the log has %d", ids, len(l.ids))
+	}
+}
+
+func vlstoreClientOf(caseDir string) (*vlstore.Client, error) {
+	b, err := os.ReadFile(filepath.Join(caseDir, "case.json"))
+	if err != nil {
+		return nil, err
+	}
+	var in index.Info
+	if err := json.Unmarshal(b, &in); err != nil || in.Store == nil {
+		return nil, fmt.Errorf("case.json records no store: %v", err)
+	}
+	return vlstore.NewClient(in.Store.URL, in.Store.Case)
+}
+
+func atoiOr(s string) int { n, _ := strconv.Atoi(s); return n }

@@ -21,6 +21,7 @@ func init() { register(newTailCmd) }
 type tailOptions struct {
 	read      readFlags
 	caseDir   string
+	store     string
 	state     string
 	alerts    []string
 	fromStart bool
@@ -86,6 +87,7 @@ failed (writing an alert, the state or the case); 130 interrupted (SIGINT), 143 
 	// a live log is followed past bad input, never stopped at it
 	_ = fs.MarkHidden("strict")
 	fs.StringVar(&o.caseDir, "case", "", "also store the events into this case folder (created when missing)")
+	fs.StringVar(&o.store, "store", "", "with --case: "+storeFlagHelp)
 	fs.StringVar(&o.state, "state", defaultTailState, "checkpoint file (written atomically; resumed from on restart)")
 	fs.StringArrayVar(&o.alerts, "alert", nil, "alert sink KIND[=FILE][,min=SEVERITY] (repeatable; see above)")
 	fs.BoolVar(&o.fromStart, "from-start", false, "first run without a state: read the log from its beginning, not its end")
@@ -185,7 +187,14 @@ func runTail(cmd *cobra.Command, io stdio, o tailOptions, path string) error {
 
 	var w *index.Writer
 	var found *pipeline.Findings
+	finishStore := func() error { return nil }
+	if o.store != "" && o.caseDir == "" {
+		return usagef("--store goes with --case (the case folder records the store)")
+	}
 	if o.caseDir != "" {
+		if err := checkStoreFlag(o.caseDir, o.store); err != nil {
+			return err
+		}
 		if w, err = index.Create(o.caseDir, version); err != nil {
 			return err
 		}
@@ -203,7 +212,12 @@ func runTail(cmd *cobra.Command, io stdio, o tailOptions, path string) error {
 		}
 		found = pipeline.NewFindings(have)
 		live.Sinks = append(live.Sinks, pipeline.NamedSink{Name: "case-findings", Sink: found})
-		live.Store = pipeline.NewStore(w)
+		es, fin, err := caseStore(context.WithoutCancel(cmd.Context()), w, o.store, o.caseDir, true)
+		if err != nil {
+			return err
+		}
+		finishStore = fin
+		live.Store = pipeline.NewStore(es)
 		live.Store.ObserveStored = true
 		live.Store.OnBadEvent = func(_ pipeline.Record, e *audit.InputError) error {
 			if ropts.OnError != nil {
@@ -214,6 +228,9 @@ func runTail(cmd *cobra.Command, io stdio, o tailOptions, path string) error {
 	}
 	err = live.Run(cmd.Context())
 	if w != nil && (err == nil || cmd.Context().Err() != nil) {
+		if ferr := finishStore(); ferr != nil {
+			return ferr
+		}
 		if ferr := finishTailCase(w, eng, found, live.Store, path); ferr != nil {
 			return ferr
 		}
