@@ -30,9 +30,15 @@ for _ in $(seq 1 300); do [ -s "$work/url" ] && break; sleep 0.1; done
 [ -s "$work/url" ] || { echo "the VictoriaLogs cluster did not start"; exit 1; }
 store="victorialogs://$(sed 's#^http://##' "$work/url")"
 CASE="$work/case"
-/usr/bin/time -o "$work/ingest.time" -f '%e %M' "$BIN" ingest -q --case "$CASE" --store "$store" "$LOG"
-read -r t rss < "$work/ingest.time"
+# CPU seconds of the VictoriaLogs processes (the harness's children): on a shared machine
+# the wall time depends on the load, the CPU spent does not
+vlcpu() { local s=0 p; for p in $(pgrep -P "$pid"); do s=$((s + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo "$s"; }
+c0=$(vlcpu)
+/usr/bin/time -o "$work/ingest.time" -f '%e %M %U %S' "$BIN" ingest -q --case "$CASE" --store "$store" "$LOG"
+c1=$(vlcpu)
+read -r t rss u s < "$work/ingest.time"
 echo "kubesleuth ingest --store (3-process VictoriaLogs cluster, same machine) $EVENTS events  $t s  $(awk -v n="$EVENTS" -v t="$t" 'BEGIN{printf "%d", n/t}') events/s  kubesleuth peak RSS $((rss / 1024)) MB"
+echo "  CPU: kubesleuth $(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.1f", u+s}') s, VictoriaLogs $(awk -v c=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.1f", c/hz}') s; load average $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 echo "store size on disk: $(du -sh "$work/vl" | cut -f1) (storage-1 $(du -sh "$work/vl/storage-1/data" | cut -f1), storage-2 $(du -sh "$work/vl/storage-2/data" | cut -f1)); case folder $(du -sh "$CASE" | cut -f1)"
 q() { "$BIN" search --case "$CASE" --bench 20 "$@"; }
 q --newest --limit 50 '*'                       # the TUI's first screen: newest 50

@@ -103,15 +103,13 @@ func runExport(cmd *cobra.Command, io stdio, o exportOptions, text string) error
 		return usageError{err}
 	}
 	defer c.Close()
-	in, err := c.Info()
-	if err != nil {
-		return usageError{err}
+	if in, err := c.Info(); err == nil && !in.Complete {
+		fmt.Fprintf(io.err, "warning: case %s is incomplete (an ingest was interrupted or is still running): the export may miss its newest events\n", o.caseDir)
 	}
 	// the copy's name: the folder's (a case kept in VictoriaLogs has its own name there,
 	// with a random suffix, so an export never adds to it)
 	abs, _ := filepath.Abs(o.caseDir)
 	caseName := filepath.Base(abs)
-	_ = in
 	run := "export-" + time.Now().UTC().Format("20060102T150405Z") + "-" + randomHex(4)
 	w, err := export.New(export.Options{URL: base, Kind: kind, Index: o.idx, Case: caseName, Run: run, MaxBatchDocs: o.batch})
 	if err != nil {
