@@ -182,6 +182,32 @@ func TestConformance(t *testing.T) {
 	t.Run("queries", func(t *testing.T) { f.queries(t) })
 	t.Run("facets and histograms", func(t *testing.T) { f.facetsAndHistograms(t) })
 	t.Run("fetch by ID", func(t *testing.T) { f.fetch(t) })
+	t.Run("hostile values", func(t *testing.T) { f.hostile(t) })
+}
+
+// hostile: values that are LogsQL syntax (quotes, pipes, parentheses, a filter that
+// matches everything) are values, not query: every store finds the same (nothing, or the
+// events whose field is that text), and none fails.
+func (f *fixture) hostile(t *testing.T) {
+	for _, text := range []string{
+		`user:"a\"b"`, `user:"x) OR (*"`, `name:"| stats count()"`, `user:"\\"`, `"* OR kubesleuth.case:*"`,
+		`namespace:"kube-system\" OR \"x"`, `user:é*`, `requestURI:"\" | delete _msg"`, `group:"\"]"`, `group:"a\"*"`,
+	} {
+		var totals []int
+		for _, name := range f.names {
+			res, err := f.stores[name].Search(context.Background(), index.Query{Text: text, Limit: 5, Facets: []string{"user"}})
+			if err != nil {
+				t.Errorf("%s %q: %v", name, text, err)
+				continue
+			}
+			totals = append(totals, res.Total)
+		}
+		for _, n := range totals[1:] {
+			if n != totals[0] {
+				t.Errorf("%q: totals %v differ between %v", text, totals, f.names)
+			}
+		}
+	}
 }
 
 func (f *fixture) queries(t *testing.T) {
