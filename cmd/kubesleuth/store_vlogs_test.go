@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -212,3 +213,82 @@ func vlstoreClientOf(caseDir string) (*vlstore.Client, error) {
 }
 
 func atoiOr(s string) int { n, _ := strconv.Atoi(s); return n }
+
+// TestInvestigateTmuxVictoriaLogs: the TUI (the real binary in tmux, 160x48) over a case
+// whose events live in a VictoriaLogs cluster: the first screen (findings, timeline,
+// histogram over the case's span), a finding's evidence, and a pivot on its user all
+// come from the store.
+func TestInvestigateTmuxVictoriaLogs(t *testing.T) {
+	tmux, err := exec.LookPath("tmux")
+	if err != nil {
+		if os.Getenv("CI") == "" {
+			t.Skip("tmux is not installed (CI installs it: .ci/run)")
+		}
+		t.Fatal("tmux is not installed; .ci/run installs it")
+	}
+	bin := testbin.Path(t)
+	vl := vlogstest.Start(t, vlogstest.Options{Cluster: true})
+	dir := t.TempDir()
+	log, caseDir := filepath.Join(dir, "audit.log"), filepath.Join(dir, "case")
+	for _, args := range [][]string{
+		{"generate", "--events", "8000", "--seed", "7", "--attacks", "-o", log},
+		{"ingest", "--case", caseDir, "--store", vl.URL, log},
+	} {
+		if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+			t.Fatalf("kubesleuth %v: %v\n%s", args, err, out)
+		}
+	}
+	sock := fmt.Sprintf("kubesleuth-vl-test-%d", os.Getpid())
+	tm := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command(tmux, append([]string{"-L", sock}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("tmux %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	t.Cleanup(func() { _ = exec.Command(tmux, "-L", sock, "kill-server").Run() })
+	tm("-f", "/dev/null", "new-session", "-d", "-x", "160", "-y", "48", "-e", "TERM=xterm-256color",
+		fmt.Sprintf("%s investigate --case %s; echo EXITED $?; sleep 30", bin, caseDir))
+	waitFor := func(step, what string) string {
+		t.Helper()
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			s := tm("capture-pane", "-p")
+			if strings.Contains(s, what) {
+				return s
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the pane never showed %q; it shows:\n%s", step, what, s)
+			}
+			time.Sleep(50 * time.Millisecond) // polling interval, not synchronization
+		}
+	}
+	waitFor("first screen", "Timeline: all events, newest first — 1 of 8000")
+	waitFor("histogram", "UTC")
+	s := waitFor("findings", "Findings (")
+	if strings.Contains(s, "Findings (0)") {
+		t.Fatalf("no findings:\n%s", s)
+	}
+	tm("send-keys", "BTab")
+	s = waitFor("findings focused", "▶ Findings (")
+	first := regexp.MustCompile(`(?m)^(CRIT|HIGH) (KS-[A-Z]+-\d+) +(▸)?`).FindStringSubmatch(s)
+	if first == nil {
+		t.Fatalf("no finding on the first row:\n%s", s)
+	}
+	if first[3] != "" { // a group: open it, to its first subject
+		tm("send-keys", "Enter")
+		waitFor("group opened", "▾ ")
+		tm("send-keys", "j")
+	}
+	waitFor("finding detail", "What happened")
+	tm("send-keys", "Enter")
+	s = waitFor("evidence", "Evidence of "+first[2])
+	if strings.Contains(s, "no events match") {
+		t.Errorf("the evidence is empty:\n%s", s)
+	}
+	tm("send-keys", "u")
+	waitFor("pivot", "query user:")
+	tm("send-keys", "q")
+	waitFor("exit", "EXITED 0")
+}
