@@ -21,8 +21,9 @@ type Case struct {
 var _ index.Reader = (*Case)(nil)
 
 // OpenCase wraps an open case folder whose case.json records a store. It fails when the
-// case records none (its events are in the folder: use it as it is).
-func OpenCase(c *index.Case) (*Case, error) {
+// case records none (its events are in the folder: use it as it is). url, when not
+// empty, is the store's URL with the credentials case.json does not keep.
+func OpenCase(c *index.Case, url string) (*Case, error) {
 	in, err := c.Info()
 	if err != nil {
 		return nil, err
@@ -30,7 +31,10 @@ func OpenCase(c *index.Case) (*Case, error) {
 	if in.Store == nil {
 		return nil, errNoStore
 	}
-	cl, err := NewClient(in.Store.URL, in.Store.Case)
+	if url == "" {
+		url = in.Store.URL
+	}
+	cl, err := NewClient(url, in.Store.Case)
 	if err != nil {
 		return nil, fmt.Errorf("case %s: %w", c.Dir(), err)
 	}

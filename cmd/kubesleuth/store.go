@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -34,7 +35,7 @@ func openCase(dir string, o index.OpenOptions) (openedCase, error) {
 	if err != nil || in.Store == nil {
 		return c, err
 	}
-	vc, err := vlstore.OpenCase(c)
+	vc, err := vlstore.OpenCase(c, storeURL(in.Store, ""))
 	if err != nil {
 		c.Close()
 		return nil, err
@@ -65,10 +66,7 @@ func caseStore(ctx context.Context, w *index.Writer, flag, caseDir string, live 
 		abs, _ := filepath.Abs(caseDir)
 		rec = &index.StoreInfo{URL: export.SafeURL(flag), Case: filepath.Base(abs) + "-" + randomHex(6)}
 	}
-	url := rec.URL
-	if flag != "" {
-		url = flag // with its credentials, which case.json does not keep
-	}
+	url := storeURL(rec, flag)
 	c, err := vlstore.NewClient(url, rec.Case)
 	if err != nil {
 		return nil, nil, usageError{err}
@@ -128,6 +126,22 @@ func checkStoreFlag(dir, flag string) error {
 	return nil
 }
 
+// StoreEnv holds the store's URL with its credentials (user:password@), which case.json
+// does not keep: used when it names the store the case records.
+const StoreEnv = "KUBESLEUTH_STORE_URL"
+
+// storeURL is the URL to reach rec at: flag (--store, with its credentials), else
+// $KUBESLEUTH_STORE_URL when it names the same store, else the recorded URL.
+func storeURL(rec *index.StoreInfo, flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if u := os.Getenv(StoreEnv); u != "" && export.SafeURL(u) == rec.URL {
+		return u
+	}
+	return rec.URL
+}
+
 func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
@@ -137,5 +151,5 @@ func randomHex(n int) string {
 // storeFlagHelp is --store's help.
 var storeFlagHelp = strings.TrimSpace(`
 keep the case's events in VictoriaLogs (victorialogs://host:9428, a node or a cluster's
-insert/select node) instead of the case folder; case.json records it (without a password)
-and search and investigate read it from there`)
+insert/select node) instead of the case folder; case.json records it (without a password:
+give user:password@ again in $KUBESLEUTH_STORE_URL) and search and investigate read it there`)

@@ -292,3 +292,35 @@ func TestInvestigateTmuxVictoriaLogs(t *testing.T) {
 	tm("send-keys", "q")
 	waitFor("exit", "EXITED 0")
 }
+
+// TestStoreCredentials: a VictoriaLogs behind basic auth. case.json keeps the store's URL
+// without the password; a later search without it is refused by the store (exit 1, and
+// the password appears in no output), and with $KUBESLEUTH_STORE_URL naming the same
+// store with its credentials it reads the case.
+func TestStoreCredentials(t *testing.T) {
+	bin := testbin.Path(t)
+	vl := vlogstest.Start(t, vlogstest.Options{User: "ks", Password: "pw-9f3e1c"})
+	dir := t.TempDir()
+	log, cs := filepath.Join(dir, "audit.log"), filepath.Join(dir, "case")
+	if _, errs, code := runBin(t, bin, "generate", "--events", "1500", "-o", log); code != 0 {
+		t.Fatalf("generate: %s", errs)
+	}
+	withAuth := strings.Replace(vl.URL, "http://", "victorialogs://ks:pw-9f3e1c@", 1)
+	if _, errs, code := runBin(t, bin, "ingest", "--case", cs, "--store", withAuth, log); code != 0 {
+		t.Fatalf("ingest: %d %s", code, errs)
+	}
+	b, _ := os.ReadFile(filepath.Join(cs, "case.json"))
+	if strings.Contains(string(b), "pw-9f3e1c") || !strings.Contains(string(b), "victorialogs://ks@") {
+		t.Fatalf("case.json: %s", b)
+	}
+	out, errs, code := runBin(t, bin, "search", "--case", cs, "--limit", "0", "-o", "json", "*")
+	if code == 0 || !strings.Contains(errs, "401") || strings.Contains(out+errs, "pw-9f3e1c") {
+		t.Errorf("search without the password: exit %d, %s", code, errs)
+	}
+	cmd := exec.Command(bin, "search", "--case", cs, "--limit", "0", "-o", "json", "*")
+	cmd.Env = append(os.Environ(), "KUBESLEUTH_STORE_URL="+withAuth)
+	o, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(o), `"total": 1500`) {
+		t.Errorf("search with $KUBESLEUTH_STORE_URL: %v %s", err, o)
+	}
+}

@@ -72,6 +72,9 @@ type Options struct {
 	// Retention is -retentionPeriod (default 100y). The storage nodes apply it: a short
 	// one is how a test makes VictoriaLogs drop an old import.
 	Retention string
+	// User and Password, when set, protect a single node with basic auth
+	// (-httpAuth.username, -httpAuth.password).
+	User, Password string
 }
 
 // Server is a running VictoriaLogs: URL is where to insert and query (the single node, or
@@ -79,9 +82,10 @@ type Options struct {
 type Server struct {
 	URL string
 	// Storage are the URLs of the storage nodes (the single node itself when not a cluster).
-	Storage []string
-	Dir     string
-	procs   []*proc
+	Storage        []string
+	Dir            string
+	procs          []*proc
+	user, password string
 }
 
 type proc struct {
@@ -142,8 +146,16 @@ func New(o Options) (s *Server, err error) {
 			s.Stop()
 		}
 	}()
+	if o.User != "" && o.Cluster {
+		return nil, errors.New("vlogstest: basic auth is for a single node")
+	}
+	s.user, s.password = o.User, o.Password
 	if !o.Cluster {
-		url, err := s.spawn("single", o.Retention, nil)
+		var auth []string
+		if o.User != "" {
+			auth = []string{"-httpAuth.username=" + o.User, "-httpAuth.password=" + o.Password}
+		}
+		url, err := s.spawn("single", o.Retention, auth)
 		if err != nil {
 			return s, err
 		}
@@ -203,7 +215,7 @@ func (s *Server) spawn(name, retention string, extra []string) (string, error) {
 			close(p.done)
 		}()
 		url := "http://" + addr
-		if lastErr = waitHealthy(p, url, 30*time.Second); lastErr == nil {
+		if lastErr = s.waitHealthy(p, url, 30*time.Second); lastErr == nil {
 			s.procs = append(s.procs, p)
 			return url, nil
 		}
@@ -212,7 +224,7 @@ func (s *Server) spawn(name, retention string, extra []string) (string, error) {
 	return "", lastErr
 }
 
-func waitHealthy(p *proc, url string, timeout time.Duration) error {
+func (s *Server) waitHealthy(p *proc, url string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		select {
@@ -222,6 +234,9 @@ func waitHealthy(p *proc, url string, timeout time.Duration) error {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url+"/health", nil)
+		if s.user != "" {
+			req.SetBasicAuth(s.user, s.password)
+		}
 		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			io.Copy(io.Discard, resp.Body)
