@@ -513,6 +513,30 @@ func (f *fixture) fetch(t *testing.T) {
 			}
 		}
 	}
+	// a page's events at once (export): the same bytes as one by one
+	for _, name := range f.names {
+		m, ok := f.stores[name].(interface {
+			Messages(context.Context, []index.Row) (map[index.EventID]json.RawMessage, error)
+		})
+		if !ok {
+			continue
+		}
+		rows := append([]index.Row(nil), f.rows[1000:1450]...)
+		rows = append(rows, index.Row{ID: "nope/none", Time: f.rows[1000].Time})
+		got, err := m.Messages(context.Background(), rows)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 450 {
+			t.Errorf("%s: Messages returned %d events of 450", name, len(got))
+		}
+		for i, p := range f.prep[1000:1450] {
+			if !bytes.Equal(got[p.ID], p.JSON()) {
+				t.Errorf("%s: Messages: event %d differs", name, 1000+i)
+				break
+			}
+		}
+	}
 	for _, name := range f.names {
 		if _, err := f.stores[name].Event("nope/none"); err == nil || !errors.Is(err, index.ErrNotFound) {
 			t.Errorf("%s: an unknown ID: %v, want ErrNotFound", name, err)

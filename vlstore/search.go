@@ -361,3 +361,33 @@ func (s *Searcher) ResolveEvidence(f analyzer.Finding) ([]index.Row, error) {
 
 // errNoStore is returned by OpenCase for a case whose events are in its folder.
 var errNoStore = errors.New("the case's events are in its folder, not in VictoriaLogs")
+
+// Messages returns the stored events of rows (index.Prepare's bytes) by ID, 200 IDs a
+// query within the rows' time range: a page of events for export costs a few queries,
+// not one per event. An ID the store does not hold is absent from the map.
+func (s *Searcher) Messages(ctx context.Context, rows []index.Row) (map[index.EventID]json.RawMessage, error) {
+	out := make(map[index.EventID]json.RawMessage, len(rows))
+	for i := 0; i < len(rows); i += 200 {
+		part := rows[i:min(i+200, len(rows))]
+		lo, hi := part[0].Time, part[0].Time
+		ids := make([]string, len(part))
+		for j, r := range part {
+			lo, hi = minT(lo, r.Time), maxT(hi, r.Time)
+			ids[j] = quote(string(r.ID))
+		}
+		q := fmt.Sprintf("kubesleuth.case:=%s AND %s AND kubesleuth.id:in(%s) | fields kubesleuth.id, _msg",
+			quote(s.c.Case), timeFilter(lo, hi.Add(time.Nanosecond)), strings.Join(ids, ","))
+		if err := s.c.Query(ctx, q, func(m map[string]string) error {
+			out[index.EventID(m["kubesleuth.id"])] = json.RawMessage(m["_msg"])
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Messages is Searcher.Messages for the case.
+func (c *Case) Messages(ctx context.Context, rows []index.Row) (map[index.EventID]json.RawMessage, error) {
+	return c.s.Messages(ctx, rows)
+}

@@ -153,6 +153,11 @@ func runExport(cmd *cobra.Command, io stdio, o exportOptions, text string) error
 	return nil
 }
 
+// messager fetches a page's events at once (vlstore.Case).
+type messager interface {
+	Messages(ctx context.Context, rows []index.Row) (map[index.EventID]json.RawMessage, error)
+}
+
 // eachEvent calls fn with every event q matches, oldest first, each prepared again from
 // its stored (redacted) form by index.Prepare, the one redaction every event passes.
 // Pages are by time (keyset), so the millionth event costs what the first does.
@@ -167,10 +172,20 @@ func eachEvent(ctx context.Context, r index.EventSearcher, q index.Query, fn fun
 		if err != nil {
 			return n, err
 		}
-		for _, row := range res.Events {
-			raw, err := r.Event(row.ID)
-			if err != nil {
+		var msgs map[index.EventID]json.RawMessage
+		if m, ok := r.(messager); ok && len(res.Events) > 0 { // a store a round trip away
+			if msgs, err = m.Messages(ctx, res.Events); err != nil {
 				return n, err
+			}
+		}
+		for _, row := range res.Events {
+			raw, ok := msgs[row.ID]
+			if msgs == nil {
+				if raw, err = r.Event(row.ID); err != nil {
+					return n, err
+				}
+			} else if !ok {
+				return n, fmt.Errorf("event %s: %w", row.ID, index.ErrNotFound)
 			}
 			var ev auditv1.Event
 			if err := json.Unmarshal(raw, &ev); err != nil {

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -110,6 +112,28 @@ func TestStoreVictoriaLogsEndToEnd(t *testing.T) {
 	json.Unmarshal([]byte(want), &w)
 	if !strings.Contains(errs, "Exported "+itoa(w.Total)+" of "+itoa(w.Total)+" events") || w.Total == 0 {
 		t.Errorf("export: %s, want %d events", errs, w.Total)
+	}
+	// export of the case kept in VictoriaLogs (a page's events fetched at once) and of the
+	// folder case: the same documents, but for the case's name
+	var got [2]map[string]map[string]any
+	for i, cs := range []string{vcase, fcase} {
+		es := &bulkStandIn{docs: map[string][]byte{}}
+		srv := httptest.NewServer(es)
+		if _, errs, code := runBin(t, bin, "export", "--case", cs, "--to", srv.URL, "--index", "incident", "--", "-verb:watch"); code != 0 {
+			t.Fatalf("export of %s: %d %s", cs, code, errs)
+		}
+		srv.Close()
+		got[i] = map[string]map[string]any{}
+		for id, d := range es.docs {
+			var m map[string]any
+			json.Unmarshal(d, &m)
+			delete(m, "kubesleuth.case")
+			delete(m, "kubesleuth.run")
+			got[i][id] = m
+		}
+	}
+	if len(got[0]) == 0 || !reflect.DeepEqual(got[0], got[1]) {
+		t.Errorf("exports differ: %d documents from VictoriaLogs, %d from the folder", len(got[0]), len(got[1]))
 	}
 }
 
