@@ -9,8 +9,11 @@ BENCH_DIR ?= $(HOME)/.cache/kubesleuth-bench
 # kube-apiserver, kube-controller-manager and kube-scheduler v1.37.2 (make apiserver)
 KUBESLEUTH_K8S_BIN ?= $(HOME)/.cache/kubesleuth/k8s-v1.37.2
 export KUBESLEUTH_K8S_BIN
+# victoria-logs v1.52.2 (make victorialogs): the second event store's tests and bench
+KUBESLEUTH_VLOGS_BIN ?= $(HOME)/.cache/kubesleuth/victorialogs-v1.52.2
+export KUBESLEUTH_VLOGS_BIN
 
-.PHONY: all build test bench demo lint fuzz clean apiserver test-apiserver record-apiserver
+.PHONY: bench-vlogs all build test bench demo lint fuzz clean apiserver test-apiserver record-apiserver victorialogs
 
 all: build
 
@@ -27,12 +30,14 @@ lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt wants to rewrite:"; echo "$$out"; exit 1; fi
 
-## bench: Go benchmarks, then end-to-end figures on two shapes of 1M generated events (default, managed: no RequestReceived, 500 identities, 3 apiservers), the 1M case and 300k-event cardinality ingests (logs cached in $(BENCH_DIR), keyed by their generate flags)
+## bench: Go benchmarks, then end-to-end figures on two shapes of 1M generated events (default, managed: no RequestReceived, 500 identities, 3 apiservers), the 1M case and 300k-event cardinality ingests, and the 1M case in a 3-process VictoriaLogs cluster (make victorialogs; logs cached in $(BENCH_DIR), keyed by their generate flags)
+## bench-vlogs: only the VictoriaLogs figures
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	BIN=$(BIN) BENCH_DIR=$(BENCH_DIR) bash scripts/bench.sh
 	BIN=$(BIN) BENCH_DIR=$(BENCH_DIR) bash scripts/bench-case.sh
 	BIN=$(BIN) BENCH_DIR=$(BENCH_DIR) GO=$(GO) bash scripts/bench-tui.sh
+	BIN=$(BIN) BENCH_DIR=$(BENCH_DIR) GO=$(GO) bash scripts/bench-vlogs.sh
 
 ## demo: generate a sample cluster's audit log (with attacks) and an etcd snapshot; in a terminal, ingest and open kubesleuth investigate
 demo: build
@@ -66,3 +71,10 @@ test-apiserver: apiserver
 ## record-apiserver: run the scenarios on real control planes and rewrite testdata/realapiserver (a few minutes)
 record-apiserver: apiserver
 	$(GO) run ./internal/realcluster/record -out testdata/realapiserver
+
+## victorialogs: build victoria-logs v1.52.2 from the module proxy into $(KUBESLEUTH_VLOGS_BIN) (about 2 minutes cold; nothing to do when built)
+victorialogs:
+	bash tools/victorialogs/build.sh $(KUBESLEUTH_VLOGS_BIN)
+
+bench-vlogs: build
+	BIN=$(BIN) BENCH_DIR=$(BENCH_DIR) GO=$(GO) bash scripts/bench-vlogs.sh

@@ -152,6 +152,9 @@ type Info struct {
 	Complete bool `json:"complete"`
 	// Ingests counts the finished ingests (the generation stamped on the rows they stored).
 	Ingests int `json:"ingests"`
+	// Store is set when the case's events live in another event store (VictoriaLogs):
+	// the folder then holds only the case's metadata. Nil: events are in this folder.
+	Store *StoreInfo `json:"store,omitempty"`
 }
 
 // SourceInfo describes one ingested file. Events counts the events this file added to the

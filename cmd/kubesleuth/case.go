@@ -33,7 +33,7 @@ ingest is running or was killed; running it again completes the case.`,
 			if err := checkOutput(output, "table", "json"); err != nil {
 				return err
 			}
-			c, err := index.OpenReader(caseDir, index.OpenOptions{})
+			c, err := openCase(caseDir, index.OpenOptions{})
 			if err != nil {
 				return usageError{err}
 			}
@@ -50,6 +50,9 @@ ingest is running or was killed; running it again completes the case.`,
 			fmt.Fprintf(io.out, "Case %s (format %d, created %s, updated %s, complete: %v)\n", caseDir, in.Version,
 				in.Created.Format("2006-01-02T15:04:05Z"), in.Updated.Format("2006-01-02T15:04:05Z"), in.Complete)
 			fmt.Fprintf(io.out, "%d events, %d findings, from %s to %s\n", in.Events, in.Findings, fmtTime(in.First), fmtTime(in.Last))
+			if in.Store != nil {
+				fmt.Fprintf(io.out, "events kept in %s as case %s (counted there after the last ingest)\n", safeText(in.Store.URL), safeText(in.Store.Case))
+			}
 			if as, err := c.Annotations(); err == nil {
 				b, n := 0, 0
 				for _, a := range as {

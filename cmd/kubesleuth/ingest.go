@@ -31,6 +31,7 @@ type ingestOptions struct {
 	detect    detectFlags
 	etcdSnap  string
 	encConfig string
+	store     string
 }
 
 func newIngestCmd(io stdio) *cobra.Command {
@@ -65,6 +66,7 @@ Exit codes: 0 done; 2 usage error or unreadable input; 3 the input held no audit
 	o.detect.register(fs)
 	fs.StringVar(&o.etcdSnap, "etcd-snapshot", "", "also analyse this etcd snapshot's secrets at rest (replaces the case's previous etcd result)")
 	fs.StringVar(&o.encConfig, "encryption-config", "", "the apiserver's EncryptionConfiguration, to check (and decrypt) the snapshot's secrets")
+	fs.StringVar(&o.store, "store", "", storeFlagHelp)
 	return cmd
 }
 
@@ -109,6 +111,9 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 
 	_, statErr := os.Stat(o.caseDir)
 	newCase := os.IsNotExist(statErr)
+	if err := checkStoreFlag(o.caseDir, o.store); err != nil {
+		return err
+	}
 	w, err := index.Create(o.caseDir, version)
 	if err != nil {
 		return err
@@ -135,8 +140,12 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 		}
 	}
 
+	es, finishStore, err := caseStore(cmd.Context(), w, o.store, o.caseDir, false)
+	if err != nil {
+		return err
+	}
 	var events atomic.Int64
-	store := pipeline.NewStore(w)
+	store := pipeline.NewStore(es)
 	store.OnBadEvent = func(_ pipeline.Record, e *audit.InputError) error {
 		src.Reject(e)
 		if o.read.strict {
@@ -194,16 +203,22 @@ func runIngest(cmd *cobra.Command, io stdio, o ingestOptions, args []string) err
 		etcdSrc.IngestedAt = now
 		sources = append(sources, *etcdSrc)
 	}
+	if err := finishStore(); err != nil {
+		return err
+	}
 	if err := w.Finish(res.Findings, state, etcdRes, sources); err != nil {
 		return err
 	}
 	info := w.Info()
+	if info.Store != nil {
+		info.Events = info.Store.Events
+	}
 	skipped := ""
 	if len(known) > 0 {
 		skipped = fmt.Sprintf(" (%d already in the case, not read again)", len(known))
 	}
 	fmt.Fprintf(io.err, "Ingested %d events (%d new) from %d input(s)%s into %s in %s: %d events, %d findings in the case.\n",
-		sum.Events, w.Added(), len(sources), skipped, o.caseDir, time.Since(start).Round(time.Millisecond), info.Events, info.Findings)
+		sum.Events, es.Added(), len(sources), skipped, o.caseDir, time.Since(start).Round(time.Millisecond), info.Events, info.Findings)
 	if nothing {
 		return noEventsError{nothingRead(sum)}
 	}

@@ -82,7 +82,7 @@ func runInvestigate(cmd *cobra.Command, io stdio, o investigateOptions) error {
 			return usagef("--query: %v", err)
 		}
 	}
-	c, err := index.OpenReader(o.caseDir, index.OpenOptions{Writable: true})
+	c, err := openCase(o.caseDir, index.OpenOptions{Writable: true})
 	if err != nil {
 		return usageError{err}
 	}

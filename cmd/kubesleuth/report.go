@@ -171,7 +171,7 @@ func runReport(cmd *cobra.Command, io stdio, o reportOptions, args []string) err
 		}
 		opts.Catalog = report.NewCatalog(rules)
 		// a case tail is writing is read through tail (index.OpenReader)
-		c, err := index.OpenReader(dir, index.OpenOptions{})
+		c, err := openCase(dir, index.OpenOptions{})
 		if err != nil {
 			return usageError{err}
 		}

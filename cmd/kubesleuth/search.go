@@ -113,7 +113,7 @@ func runSearch(cmd *cobra.Command, io stdio, o searchOptions, text string) error
 	if o.limit < 0 {
 		return usagef("--limit must be >= 0")
 	}
-	c, err := index.OpenReader(o.caseDir, index.OpenOptions{})
+	c, err := openCase(o.caseDir, index.OpenOptions{})
 	if err != nil {
 		return usageError{err}
 	}
@@ -221,7 +221,7 @@ func printHistogram(w io.Writer, h []index.Bucket) {
 }
 
 // benchSearch runs q n times and prints p50/p95 (the first run warms the caches and counts).
-func benchSearch(cmd *cobra.Command, w io.Writer, c index.Reader, q index.Query, n int) error {
+func benchSearch(cmd *cobra.Command, w io.Writer, c index.EventSearcher, q index.Query, n int) error {
 	var took []time.Duration
 	total := 0
 	for i := 0; i < n; i++ {

@@ -24,6 +24,7 @@ type serveOptions struct {
 	listen, metricsListen      string
 	cert, key, clientCA, token string
 	caseDir, spool, state      string
+	store                      string
 	spoolMax, maxBody          sizeFlag
 	alerts                     []string
 	detect                     detectFlags
@@ -96,6 +97,7 @@ decode); 4 kubesleuth failed (the spool, an alert, the state or the case); 130, 
 	fs.StringVar(&o.clientCA, "client-ca", "", "require client certificates signed by this CA (PEM)")
 	fs.StringVar(&o.token, "token-file", "", "require this bearer token (a file holding it)")
 	fs.StringVar(&o.caseDir, "case", "", "also store the events into this case folder (created when missing)")
+	fs.StringVar(&o.store, "store", "", "with --case: "+storeFlagHelp)
 	fs.StringVar(&o.spool, "spool", "./kubesleuth-spool", "spool folder (batches durably written before they are acknowledged)")
 	fs.StringVar(&o.state, "state", "", "checkpoint file (default SPOOL/serve.state)")
 	fs.Var(&o.spoolMax, "spool-max", "bound of the spool on disk (429 when full), e.g. 1GiB")
@@ -195,7 +197,10 @@ func runServe(cmd *cobra.Command, io stdio, o serveOptions) error {
 	}
 	sinks = append(sinks, pipeline.NamedSink{Name: "metrics", Sink: webhook.MetricsSink{S: srv}})
 	live := &pipeline.Live{Source: src, Engine: eng, Sinks: sinks, StatePath: state}
-	w, found, err := attachCase(cmd, io.err, live, o.caseDir, ropts)
+	if o.store != "" && o.caseDir == "" {
+		return usagef("--store goes with --case (the case folder records the store)")
+	}
+	w, found, finishStore, err := attachCase(cmd, io.err, live, o.caseDir, o.store, ropts)
 	if err != nil {
 		return err
 	}
@@ -237,6 +242,9 @@ func runServe(cmd *cobra.Command, io stdio, o serveOptions) error {
 	srv.Shutdown(sctx)
 	cancel()
 	if w != nil && (runErr == nil || cmd.Context().Err() != nil) {
+		if ferr := finishStore(); ferr != nil {
+			return ferr
+		}
 		if ferr := finishLiveCase(w, eng, found, live.Store, o.spool, "audit-webhook"); ferr != nil {
 			return ferr
 		}

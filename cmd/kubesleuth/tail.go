@@ -21,6 +21,7 @@ func init() { register(newTailCmd) }
 type tailOptions struct {
 	read      readFlags
 	caseDir   string
+	store     string
 	state     string
 	alerts    []string
 	fromStart bool
@@ -81,6 +82,7 @@ failed (writing an alert, the state or the case); 130 interrupted (SIGINT), 143 
 	// a live log is followed past bad input, never stopped at it
 	_ = fs.MarkHidden("strict")
 	fs.StringVar(&o.caseDir, "case", "", "also store the events into this case folder (created when missing)")
+	fs.StringVar(&o.store, "store", "", "with --case: "+storeFlagHelp)
 	fs.StringVar(&o.state, "state", defaultTailState, "checkpoint file (written atomically; resumed from on restart)")
 	fs.StringArrayVar(&o.alerts, "alert", nil, "alert sink KIND[=FILE][,min=SEVERITY] (repeatable; see above)")
 	fs.BoolVar(&o.fromStart, "from-start", false, "first run without a state: read the log from its beginning, not its end")
@@ -110,7 +112,10 @@ func runTail(cmd *cobra.Command, io stdio, o tailOptions, path string) error {
 		OnNote: func(msg string) { fmt.Fprintf(io.err, "kubesleuth tail: %s\n", msg) }}
 	live := &pipeline.Live{Follow: follow, Engine: eng, Sinks: sinks, StatePath: o.state}
 
-	w, found, err := attachCase(cmd, io.err, live, o.caseDir, ropts)
+	if o.store != "" && o.caseDir == "" {
+		return usagef("--store goes with --case (the case folder records the store)")
+	}
+	w, found, finishStore, err := attachCase(cmd, io.err, live, o.caseDir, o.store, ropts)
 	if err != nil {
 		return err
 	}
@@ -119,6 +124,9 @@ func runTail(cmd *cobra.Command, io stdio, o tailOptions, path string) error {
 	}
 	err = live.Run(cmd.Context())
 	if w != nil && (err == nil || cmd.Context().Err() != nil) {
+		if ferr := finishStore(); ferr != nil {
+			return ferr
+		}
 		if ferr := finishLiveCase(w, eng, found, live.Store, path, "audit-tail"); ferr != nil {
 			return ferr
 		}
@@ -151,36 +159,53 @@ func finishLiveCase(w *index.Writer, eng *analyzer.Engine, found *pipeline.Findi
 // attachCase opens (or creates) the case a live command stores into, drops the rows a
 // killed run stored after its last commit (they are read again from the checkpoint),
 // and adds the store and the findings sink to live. Without caseDir it does nothing.
-func attachCase(cmd *cobra.Command, errw io.Writer, live *pipeline.Live, caseDir string, ropts audit.Options) (*index.Writer, *pipeline.Findings, error) {
+//
+// store is --store (a VictoriaLogs URL, or "" for the case's own); finish sends what is
+// batched to it and checks that it kept every event (caseStore), before the case is
+// finished.
+func attachCase(cmd *cobra.Command, errw io.Writer, live *pipeline.Live, caseDir, store string, ropts audit.Options) (w *index.Writer, found *pipeline.Findings, finish func() error, err error) {
+	finish = func() error { return nil }
 	if caseDir == "" {
-		return nil, nil, nil
+		return nil, nil, finish, nil
 	}
-	w, err := index.Create(caseDir, version)
-	if err != nil {
-		return nil, nil, err
+	if err := checkStoreFlag(caseDir, store); err != nil {
+		return nil, nil, nil, err
+	}
+	if w, err = index.Create(caseDir, version); err != nil {
+		return nil, nil, nil, err
+	}
+	fail := func(err error) (*index.Writer, *pipeline.Findings, func() error, error) {
+		w.Close()
+		return nil, nil, nil, err
 	}
 	// rows a killed run stored after its last commit are read again from the
 	// checkpoint: drop them, so that they are stored (and grouped) once
 	if _, err := w.DropUncommitted(); err != nil {
-		w.Close()
-		return nil, nil, err
+		return fail(err)
 	}
 	// the case is finished after a signal too: its flushes must not stop at it
 	w.SetContext(context.WithoutCancel(cmd.Context()))
 	have, err := w.Findings()
 	if err != nil {
-		w.Close()
-		return nil, nil, err
+		return fail(err)
 	}
-	// readers of the case (search, investigate --follow) are answered by this process
-	// while it holds the store; without the socket they wait as for an ingest
-	if err := w.ServeReads(); err != nil {
-		fmt.Fprintf(errw, "kubesleuth %s: %v (search and investigate on the case wait until it stops)\n", cmd.Name(), err)
+	es, fin, err := caseStore(context.WithoutCancel(cmd.Context()), w, store, caseDir, true)
+	if err != nil {
+		return fail(err)
 	}
-	found := pipeline.NewFindings(have)
+	finish = fin
+	if es == index.EventStore(w) {
+		// readers of the case (search, investigate --follow) are answered by this
+		// process while it holds the store; without the socket they wait as for an
+		// ingest. A case kept in VictoriaLogs is not served: its events are there.
+		if err := w.ServeReads(); err != nil {
+			fmt.Fprintf(errw, "kubesleuth %s: %v (search and investigate on the case wait until it stops)\n", cmd.Name(), err)
+		}
+	}
+	found = pipeline.NewFindings(have)
 	found.Meta = w
 	live.Sinks = append(live.Sinks, pipeline.NamedSink{Name: "case-findings", Sink: found})
-	live.Store = pipeline.NewStore(w)
+	live.Store = pipeline.NewStore(es)
 	live.Store.ObserveStored = true
 	live.Store.OnBadEvent = func(_ pipeline.Record, e *audit.InputError) error {
 		if ropts.OnError != nil {
@@ -188,5 +213,5 @@ func attachCase(cmd *cobra.Command, errw io.Writer, live *pipeline.Live, caseDir
 		}
 		return nil
 	}
-	return w, found, nil
+	return w, found, finish, nil
 }
