@@ -197,9 +197,6 @@ func runServe(cmd *cobra.Command, io stdio, o serveOptions) error {
 	}
 	sinks = append(sinks, pipeline.NamedSink{Name: "metrics", Sink: webhook.MetricsSink{S: srv}})
 	live := &pipeline.Live{Source: src, Engine: eng, Sinks: sinks, StatePath: state}
-	if o.store != "" && o.caseDir == "" {
-		return usagef("--store goes with --case (the case folder records the store)")
-	}
 	w, found, finishStore, err := attachCase(cmd, io.err, live, o.caseDir, o.store, ropts)
 	if err != nil {
 		return err

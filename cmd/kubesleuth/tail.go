@@ -112,9 +112,6 @@ func runTail(cmd *cobra.Command, io stdio, o tailOptions, path string) error {
 		OnNote: func(msg string) { fmt.Fprintf(io.err, "kubesleuth tail: %s\n", msg) }}
 	live := &pipeline.Live{Follow: follow, Engine: eng, Sinks: sinks, StatePath: o.state}
 
-	if o.store != "" && o.caseDir == "" {
-		return usagef("--store goes with --case (the case folder records the store)")
-	}
 	w, found, finishStore, err := attachCase(cmd, io.err, live, o.caseDir, o.store, ropts)
 	if err != nil {
 		return err
@@ -166,6 +163,9 @@ func finishLiveCase(w *index.Writer, eng *analyzer.Engine, found *pipeline.Findi
 func attachCase(cmd *cobra.Command, errw io.Writer, live *pipeline.Live, caseDir, store string, ropts audit.Options) (w *index.Writer, found *pipeline.Findings, finish func() error, err error) {
 	finish = func() error { return nil }
 	if caseDir == "" {
+		if store != "" {
+			return nil, nil, nil, usagef("--store goes with --case (the case folder records the store)")
+		}
 		return nil, nil, finish, nil
 	}
 	if err := checkStoreFlag(caseDir, store); err != nil {

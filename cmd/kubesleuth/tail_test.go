@@ -652,6 +652,7 @@ func TestTailExitCodes(t *testing.T) {
 		{[]string{"tail", log, "--alert", "webhook=ftp://127.0.0.1:1/x"}, exitUsage, "http:// or https://"},
 		{[]string{"tail", log, "--alert", "jsonl,format=falco"}, exitUsage, "webhook only"},
 		{[]string{"tail"}, exitUsage, "accepts 1 arg"},
+		{[]string{"tail", log, "--state", filepath.Join(dir, "s2"), "--store", "victorialogs://127.0.0.1:1"}, exitUsage, "--store goes with --case"},
 		{[]string{"tail", log, "--state", bad}, exitUsage, "do not decode"},
 		{[]string{"tail", log, "--state", filepath.Join(dir, "s"), "--alert", "jsonl=" + filepath.Join(dir, "no", "such", "dir", "a.jsonl")}, exitFailure, "alert file"},
 	} {
